@@ -1,0 +1,50 @@
+# Shared shell functions of infra/run.sh and infra/test.sh. Sourced, not run.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+STATE="$ROOT/.local"
+mkdir -p "$STATE"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# Installs the Python tools into .venv when missing or when infra/requirements.txt changed.
+ensure_venv() {
+  local stamp="$VENV/.requirements.sha"
+  local want; want="$(sha256sum "$ROOT/infra/requirements.txt" | cut -d' ' -f1)"
+  if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    log "installing Python tools into .venv (moto, cfn-lint, schemathesis)"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check --upgrade pip
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/infra/requirements.txt"
+    echo "$want" > "$stamp"
+  fi
+}
+
+# A free TCP port on 127.0.0.1.
+free_port() {
+  "$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Waits until something listens on 127.0.0.1:$1 (at most $2 seconds).
+wait_port() {
+  local port="$1" limit="${2:-60}" i=0
+  until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+    i=$((i + 1)); [ "$i" -le $((limit * 5)) ] || { echo "nothing listens on port $port after ${limit}s" >&2; return 1; }
+    sleep 0.2
+  done
+}
+
+# Starts moto server on 127.0.0.1:$1 in the background; its pid goes to MOTO_PID.
+start_moto() {
+  local port="$1"
+  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$STATE/moto-$port.log" 2>&1 &
+  MOTO_PID=$!
+  wait_port "$port" 60
+}
+
+# The environment every local process uses to reach the emulator.
+export_local_aws() {
+  export AWS_ENDPOINT_URL="http://127.0.0.1:$1"
+  export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+  export AWS_EC2_METADATA_DISABLED=true
+}

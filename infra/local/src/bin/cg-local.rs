@@ -1,0 +1,69 @@
+//! The local stack's command line: `run` brings the whole system up on 127.0.0.1; `provision` creates
+//! the emulator's resources; `token TENANT` prints a bearer token for a tenant.
+
+use cg_lambda::App;
+use cg_local::{auth, demo, dev_server, provision, template};
+use std::time::Duration;
+
+fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("token") => {
+            let tenant = args.get(1).ok_or("usage: cg-local token TENANT")?;
+            println!("{}", auth::issue(&auth::secret(), tenant, 12 * 3600));
+            Ok(())
+        }
+        Some("provision") => {
+            let config = provision::provision(
+                &provision::local_sdk_config().await,
+                &template::load(&template::default_path())?,
+            )
+            .await?;
+            println!(
+                "TABLE_NAME={}\nBUCKET_NAME={}\nGROUP_JOBS_QUEUE_URL={}",
+                config.table_name, config.bucket_name, config.group_jobs_queue_url
+            );
+            Ok(())
+        }
+        Some("run") => {
+            cg_lambda::init_tracing();
+            let port: u16 = arg(&args, "--port").as_deref().unwrap_or("8080").parse()?;
+            let tick: u64 = arg(&args, "--tick-seconds").as_deref().unwrap_or("300").parse()?;
+            let sdk = provision::local_sdk_config().await;
+            let config = provision::provision(&sdk, &template::load(&template::default_path())?).await?;
+            let app = App::new(&config).await;
+            if !args.iter().any(|a| a == "--no-demo") {
+                demo::seed(&app).await.map_err(|e| format!("demo data: {e:?}"))?;
+            }
+            let secret = auth::secret();
+            let (addr, tasks) = dev_server::start(
+                app,
+                secret.clone(),
+                ([127, 0, 0, 1], port).into(),
+                Duration::from_secs(tick),
+            )
+            .await?;
+            println!("customer groups API on http://{addr}");
+            println!("demo tenant {:?}; bearer token (12 h):", demo::DEMO_TENANT);
+            println!("export CG_TOKEN={}", auth::issue(&secret, demo::DEMO_TENANT, 12 * 3600));
+            println!("workers poll the group-jobs queue; the scheduler ticks every {tick} s. Ctrl-C stops.");
+            tokio::signal::ctrl_c().await?;
+            for t in tasks {
+                t.abort();
+            }
+            println!("stopped");
+            Ok(())
+        }
+        _ => {
+            Err("usage: cg-local run [--port 8080] [--tick-seconds 300] [--no-demo] | provision | token TENANT".into())
+        }
+    }
+}

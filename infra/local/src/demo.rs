@@ -1,0 +1,64 @@
+//! A small demo data set for the demo tenant, written through the same use cases as the API.
+//! Idempotent: re-running it on a stack that has it changes nothing.
+
+use cg_domain::customer::NewCustomer;
+use cg_domain::group::{MemberList, NewGroup};
+use cg_domain::ids::TenantId;
+use cg_domain::usecases::{customers, groups};
+use cg_domain::DomainError;
+use cg_lambda::App;
+
+pub const DEMO_TENANT: &str = "demo";
+
+const CUSTOMERS: &[(&str, &str, &str, &str, &str)] = &[
+    (
+        "cust-ana",
+        "Ana Kovalenko",
+        "ana@example.com",
+        "+380501234567",
+        "A-1001",
+    ),
+    ("cust-ben", "Ben Okafor", "ben@example.com", "+442079460958", "A-1002"),
+    (
+        "cust-chloe",
+        "Chloe Martin",
+        "chloe@example.com",
+        "+33612345678",
+        "A-1003",
+    ),
+    ("cust-dev", "Dev Patel", "dev@example.com", "+14155552671", "A-1004"),
+    ("cust-eva", "Eva Novak", "eva@example.com", "+420601123456", "A-1005"),
+];
+
+/// Seeds five customers and a static "VIP" group of three, unless the demo tenant already has groups.
+pub async fn seed(app: &App) -> Result<(), DomainError> {
+    let tenant = TenantId::parse(DEMO_TENANT)?;
+    let now = chrono::Utc::now();
+    for (id, name, email, phone, order) in CUSTOMERS {
+        let input: NewCustomer = serde_json::from_value(serde_json::json!({
+            "id": id, "name": name, "email": email, "phone": phone, "order_number": order,
+            "signup_date": "2026-01-15",
+            "tags": ["demo"],
+            "attributes": {"loyalty_points": {"type": "number", "value": 120}},
+            "subscriptions": [{"application": "news-app", "plan": "monthly", "status": "active",
+                               "subscribed_at": "2026-01-15T09:00:00Z", "renews_at": "2026-12-15T09:00:00Z"}]
+        }))
+        .map_err(|e| DomainError::Internal(e.to_string()))?;
+        match customers::create_customer(&app.store, &tenant, input, now).await {
+            Ok(_) | Err(DomainError::Conflict { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let existing = groups::list_groups(&app.store, &tenant, &cg_domain::page::PageRequest::first(1)).await?;
+    if existing.items.is_empty() {
+        let input: NewGroup = serde_json::from_value(serde_json::json!({"name": "VIP", "type": "static"}))
+            .map_err(|e| DomainError::Internal(e.to_string()))?;
+        let (group, _) = groups::create_group(&app.store, &tenant, input, now).await?;
+        let list = MemberList {
+            phones: Some("380501234567\n442079460958\n33612345678".into()),
+            ..Default::default()
+        };
+        groups::add_members(&app.store, &tenant, group.id.as_str(), list, now).await?;
+    }
+    Ok(())
+}

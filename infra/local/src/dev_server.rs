@@ -1,0 +1,249 @@
+//! The dev server: serves every route on 127.0.0.1 by building the API Gateway HTTP API (v2) request a
+//! Lambda would get (path parameters, query, verified JWT claims) and calling the same handler; polls
+//! the SQS queue into the worker handler; ticks the scheduler.
+
+use crate::auth;
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+use bytes::Bytes;
+use cg_lambda::http_error::error_response;
+use cg_lambda::routes::{dispatch, match_route, Matched};
+use cg_lambda::App;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use lambda_http::aws_lambda_events::apigw::{
+    ApiGatewayRequestAuthorizer, ApiGatewayRequestAuthorizerJwtDescription, ApiGatewayV2httpRequestContext,
+};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, RequestExt};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// Bodies above this are refused before reaching a handler (handlers enforce their own, smaller limit).
+const MAX_WIRE_BODY: usize = 1024 * 1024;
+
+/// Serves HTTP on the listener until the task is dropped.
+pub async fn serve_http(app: App, secret: String, listener: TcpListener) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let (app, secret) = (app.clone(), secret.clone());
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let (app, secret) = (app.clone(), secret.clone());
+                async move { Ok::<_, std::convert::Infallible>(handle(&app, &secret, req).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+fn to_hyper(resp: lambda_http::Response<Body>) -> hyper::Response<Full<Bytes>> {
+    let (parts, body) = resp.into_parts();
+    let bytes = match body {
+        Body::Text(t) => Bytes::from(t),
+        Body::Binary(b) => Bytes::from(b),
+        _ => Bytes::new(),
+    };
+    hyper::Response::from_parts(parts, Full::new(bytes))
+}
+
+/// One request, as API Gateway + Lambda would process it.
+pub async fn handle(app: &App, secret: &str, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let method = parts.method.as_str().to_owned();
+    let path = parts.uri.path().to_owned();
+    let authorization = parts
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    // API Gateway's authorizer runs before routing to the function.
+    let claims = match auth::verify(secret, authorization) {
+        Ok(c) => c,
+        Err(why) => return to_hyper(error_response(401, "unauthorized", why)),
+    };
+    let (route, params) = match match_route(&method, &path) {
+        Matched::Route(r, p) => (r, p),
+        Matched::MethodNotAllowed(allowed) => {
+            return to_hyper(error_response(
+                405,
+                "method_not_allowed",
+                &format!("{method} is not allowed on {path}; use {}", allowed.join(", ")),
+            ))
+        }
+        Matched::NotFound => {
+            return to_hyper(error_response(
+                404,
+                "not_found",
+                &format!("no route for {method} {path}"),
+            ))
+        }
+    };
+    let bytes = match Limited::new(body, MAX_WIRE_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return to_hyper(error_response(
+                413,
+                "payload_too_large",
+                "the body is larger than 1 MiB",
+            ))
+        }
+    };
+    let query: Vec<(String, String)> = match serde_urlencoded::from_str(parts.uri.query().unwrap_or("")) {
+        Ok(q) => q,
+        Err(_) => {
+            return to_hyper(error_response(
+                400,
+                "bad_request",
+                "the query string is not valid URL encoding",
+            ))
+        }
+    };
+    let mut query_map: HashMap<String, Vec<String>> = HashMap::new();
+    for (k, v) in query {
+        query_map.entry(k).or_default().push(v);
+    }
+
+    let mut jwt = ApiGatewayRequestAuthorizerJwtDescription::default();
+    jwt.claims = claims;
+    let mut authorizer = ApiGatewayRequestAuthorizer::default();
+    authorizer.jwt = Some(jwt);
+    let mut ctx = ApiGatewayV2httpRequestContext::default();
+    ctx.route_key = Some(format!("{} {}", route.method, route.path));
+    ctx.authorizer = Some(authorizer);
+
+    let body = if bytes.is_empty() {
+        Body::Empty
+    } else {
+        match String::from_utf8(bytes.to_vec()) {
+            Ok(text) => Body::Text(text),
+            Err(e) => Body::Binary(e.into_bytes()),
+        }
+    };
+    let mut builder = http::Request::builder()
+        .method(parts.method.clone())
+        .uri(parts.uri.clone());
+    for (name, value) in &parts.headers {
+        builder = builder.header(name, value);
+    }
+    let Ok(request) = builder.body(body) else {
+        return to_hyper(error_response(400, "bad_request", "the request could not be read"));
+    };
+    let request = request
+        .with_path_parameters(params.into_iter().collect::<HashMap<_, _>>())
+        .with_query_string_parameters(query_map)
+        .with_request_context(RequestContext::ApiGatewayV2(ctx));
+    let Ok(resp) = dispatch(route.action, app, request).await;
+    to_hyper(resp)
+}
+
+/// Receives one batch from the group-jobs queue and runs the worker on it, as Lambda's SQS trigger would:
+/// successes are deleted, failures become visible again (after `retry_delay`) and reach the DLQ after
+/// maxReceiveCount. Returns how many messages were received.
+pub async fn poll_group_jobs_once(app: &App, wait_seconds: i32, retry_delay: i32) -> Result<usize, String> {
+    let sqs = &app.store.sqs;
+    let url = &app.store.group_jobs_queue_url;
+    let resp = sqs
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(wait_seconds)
+        .message_system_attribute_names(MessageSystemAttributeName::All)
+        .send()
+        .await
+        .map_err(|e| format!("ReceiveMessage: {e}"))?;
+    let messages = resp.messages.unwrap_or_default();
+    if messages.is_empty() {
+        return Ok(0);
+    }
+    let mut receipts = HashMap::new();
+    let mut event = SqsEvent::default();
+    for m in &messages {
+        let mut msg = SqsMessage::default();
+        msg.message_id = m.message_id.clone();
+        msg.receipt_handle = m.receipt_handle.clone();
+        msg.body = m.body.clone();
+        msg.attributes = m
+            .attributes
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v))
+            .collect();
+        msg.event_source = Some("aws:sqs".into());
+        receipts.insert(
+            m.message_id.clone().unwrap_or_default(),
+            m.receipt_handle.clone().unwrap_or_default(),
+        );
+        event.records.push(msg);
+    }
+    let result = cg_lambda::worker::process_group_jobs(app, event).await;
+    let failed: Vec<&str> = result
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    for (id, receipt) in &receipts {
+        if failed.contains(&id.as_str()) {
+            let _ = sqs
+                .change_message_visibility()
+                .queue_url(url)
+                .receipt_handle(receipt)
+                .visibility_timeout(retry_delay)
+                .send()
+                .await;
+        } else {
+            sqs.delete_message()
+                .queue_url(url)
+                .receipt_handle(receipt)
+                .send()
+                .await
+                .map_err(|e| format!("DeleteMessage: {e}"))?;
+        }
+    }
+    Ok(messages.len())
+}
+
+/// Runs the worker poll loop forever.
+pub async fn run_workers(app: App) {
+    loop {
+        if let Err(e) = poll_group_jobs_once(&app, 1, 2).await {
+            tracing::warn!(error = %e, "group-jobs poll failed");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+}
+
+/// Ticks the scheduler every `every`.
+pub async fn run_scheduler(app: App, every: Duration) {
+    let mut interval = tokio::time::interval(every);
+    loop {
+        interval.tick().await;
+        if let Err(e) = cg_lambda::scheduler::run_tick(&app).await {
+            tracing::warn!(error = ?e, "scheduler tick failed");
+        }
+    }
+}
+
+/// Binds the HTTP listener and starts server, workers and scheduler in the background.
+pub async fn start(
+    app: App,
+    secret: String,
+    addr: SocketAddr,
+    tick: Duration,
+) -> std::io::Result<(SocketAddr, Vec<tokio::task::JoinHandle<()>>)> {
+    let listener = TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    let tasks = vec![
+        tokio::spawn(serve_http(app.clone(), secret, listener)),
+        tokio::spawn(run_workers(app.clone())),
+        tokio::spawn(run_scheduler(app, tick)),
+    ];
+    Ok((bound, tasks))
+}

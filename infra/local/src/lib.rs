@@ -1,0 +1,9 @@
+//! The local stack: the emulator's resources built from template.yaml, HS256 tokens standing in for
+//! API Gateway's JWT authorizer, demo data, and the dev server that serves every route through the
+//! same handlers the Lambdas use.
+
+pub mod auth;
+pub mod demo;
+pub mod dev_server;
+pub mod provision;
+pub mod template;

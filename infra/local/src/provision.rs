@@ -1,0 +1,152 @@
+//! Creates the table (keys, GSIs, TTL), the bucket and the queues (with their DLQs and redrive) on the
+//! emulator from template.yaml. Idempotent: existing resources are kept.
+
+use crate::template::{local_name, Template};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TimeToLiveSpecification,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+use cg_aws::Config;
+use std::collections::HashMap;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+fn key_schema(pairs: &[(String, String)]) -> Result<Vec<KeySchemaElement>, BoxError> {
+    pairs
+        .iter()
+        .map(|(name, kind)| {
+            Ok(KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(KeyType::from(kind.as_str()))
+                .build()?)
+        })
+        .collect()
+}
+
+/// Creates whatever is missing and returns the configuration the handlers use to reach it.
+pub async fn provision(sdk: &aws_config::SdkConfig, template: &Template) -> Result<Config, BoxError> {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
+    let table_name = local_name(&template.table.logical_id);
+    let bucket_name = local_name(&template.bucket_logical_id);
+
+    let ddb = aws_sdk_dynamodb::Client::new(sdk);
+    let existing = ddb.list_tables().send().await?.table_names.unwrap_or_default();
+    if !existing.contains(&table_name) {
+        let t = &template.table;
+        let mut req = ddb
+            .create_table()
+            .table_name(&table_name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .set_key_schema(Some(key_schema(&t.key_schema)?));
+        for (name, kind) in &t.attributes {
+            req = req.attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(name)
+                    .attribute_type(ScalarAttributeType::from(kind.as_str()))
+                    .build()?,
+            );
+        }
+        for index in &t.indexes {
+            req = req.global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(&index.name)
+                    .set_key_schema(Some(key_schema(&index.key_schema)?))
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::from(index.projection.as_str()))
+                            .build(),
+                    )
+                    .build()?,
+            );
+        }
+        req.send().await?;
+        if let Some(ttl) = &t.ttl_attribute {
+            ddb.update_time_to_live()
+                .table_name(&table_name)
+                .time_to_live_specification(
+                    TimeToLiveSpecification::builder()
+                        .attribute_name(ttl)
+                        .enabled(true)
+                        .build()?,
+                )
+                .send()
+                .await?;
+        }
+    }
+
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build());
+    let buckets = s3.list_buckets().send().await?;
+    if !buckets.buckets().iter().any(|b| b.name() == Some(bucket_name.as_str())) {
+        s3.create_bucket().bucket(&bucket_name).send().await?;
+    }
+
+    // Dead-letter queues first, so the queues that redrive into them can name their ARNs.
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let mut urls: HashMap<String, String> = HashMap::new();
+    let mut ordered = template.queues.clone();
+    ordered.sort_by_key(|q| q.redrive.is_some());
+    for queue in &ordered {
+        let mut attrs = HashMap::new();
+        if let Some(v) = queue.visibility_timeout {
+            attrs.insert(QueueAttributeName::VisibilityTimeout, v.to_string());
+        }
+        if let Some(v) = queue.retention_seconds {
+            attrs.insert(QueueAttributeName::MessageRetentionPeriod, v.to_string());
+        }
+        if let Some((dlq, max)) = &queue.redrive {
+            let dlq_url = urls
+                .get(dlq)
+                .ok_or_else(|| format!("{} redrives to unknown queue {dlq}", queue.logical_id))?;
+            let arn = sqs
+                .get_queue_attributes()
+                .queue_url(dlq_url)
+                .attribute_names(QueueAttributeName::QueueArn)
+                .send()
+                .await?
+                .attributes
+                .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+                .ok_or("dead-letter queue has no ARN")?;
+            attrs.insert(
+                QueueAttributeName::RedrivePolicy,
+                serde_json::json!({"deadLetterTargetArn": arn, "maxReceiveCount": max}).to_string(),
+            );
+        }
+        let url = sqs
+            .create_queue()
+            .queue_name(local_name(&queue.logical_id))
+            .set_attributes(Some(attrs))
+            .send()
+            .await?;
+        urls.insert(
+            queue.logical_id.clone(),
+            url.queue_url.ok_or("CreateQueue returned no URL")?,
+        );
+    }
+
+    Ok(Config {
+        table_name,
+        bucket_name,
+        group_jobs_queue_url: urls
+            .remove("GroupJobsQueue")
+            .ok_or("template.yaml has no GroupJobsQueue")?,
+        tenant_claim: "tenant_id".into(),
+        endpoint_url: endpoint,
+    })
+}
+
+/// The SDK configuration for the emulator: the endpoint from `AWS_ENDPOINT_URL`, fixed test credentials
+/// and region unless the environment sets them.
+pub async fn local_sdk_config() -> aws_config::SdkConfig {
+    for (k, v) in [
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+    ] {
+        if std::env::var(k).is_err() {
+            // Set before any client or thread reads the environment.
+            std::env::set_var(k, v);
+        }
+    }
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await
+}

@@ -1,0 +1,52 @@
+//! Configuration, read once at cold start from the same variable names template.yaml sets.
+
+use std::env;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub table_name: String,
+    pub bucket_name: String,
+    pub group_jobs_queue_url: String,
+    /// The JWT claim that carries the tenant id (`tenant_id` unless an identity provider names it differently).
+    pub tenant_claim: String,
+    /// Set only locally (`AWS_ENDPOINT_URL`): the emulator's endpoint; S3 then uses path-style addressing.
+    pub endpoint_url: Option<String>,
+}
+
+impl Config {
+    /// Reads the environment, naming every missing variable at once.
+    pub fn from_env() -> Result<Config, String> {
+        let mut missing = Vec::new();
+        let mut var = |name: &str| {
+            env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| {
+                missing.push(name.to_owned());
+                String::new()
+            })
+        };
+        let config = Config {
+            table_name: var("TABLE_NAME"),
+            bucket_name: var("BUCKET_NAME"),
+            group_jobs_queue_url: var("GROUP_JOBS_QUEUE_URL"),
+            tenant_claim: env::var("TENANT_CLAIM").unwrap_or_else(|_| "tenant_id".into()),
+            endpoint_url: env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty()),
+        };
+        if missing.is_empty() {
+            Ok(config)
+        } else {
+            Err(format!("missing environment variables: {}", missing.join(", ")))
+        }
+    }
+
+    /// The SDK configuration: the standard provider chain, which honours `AWS_ENDPOINT_URL` locally.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await
+    }
+
+    /// An S3 client; path-style addressing against a local endpoint, which has no per-bucket DNS names.
+    pub fn s3_client(&self, sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+        let conf = aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(self.endpoint_url.is_some())
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+}

@@ -1,0 +1,332 @@
+//! `CustomerStore` on DynamoDB: a customer item in its shard partition plus one identity item per unique
+//! email, phone and external id, always written in one transaction.
+
+use super::items::{CustomerItem, IdentityItem};
+use super::{decode_cursor, encode_cursor, failed_conditions, key, n, s, Item};
+use crate::keys;
+use crate::sdk_error::{corrupt_item, from_sdk};
+use crate::Store;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{Delete, KeysAndAttributes, Put, TransactWriteItem};
+use cg_domain::customer::{Customer, Identity};
+use cg_domain::ids::{CustomerId, TenantId};
+use cg_domain::page::{bad_cursor, Page, PageRequest};
+use cg_domain::ports::CustomerStore;
+use cg_domain::{DomainError, Result};
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+/// BatchGetItem's limit of keys per request.
+const BATCH_GET_MAX: usize = 100;
+
+impl Store {
+    fn customer_item(&self, t: &TenantId, c: &Customer) -> Result<Item> {
+        let item = CustomerItem::new(keys::customer_pk(t, &c.id), keys::customer_sk(&c.id), c);
+        serde_dynamo::to_item(item).map_err(|e| DomainError::Internal(format!("encode customer: {e}")))
+    }
+
+    fn identity_put(&self, t: &TenantId, identity: &Identity, id: &CustomerId) -> Result<TransactWriteItem> {
+        let item = IdentityItem {
+            pk: keys::identity_pk(t, identity),
+            sk: keys::IDENTITY_SK.into(),
+            customer_id: id.clone(),
+        };
+        let item = serde_dynamo::to_item(item).map_err(|e| DomainError::Internal(format!("encode identity: {e}")))?;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map_err(|e| DomainError::Internal(e.to_string()))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    fn identity_delete(&self, t: &TenantId, identity: &Identity, id: &CustomerId) -> Result<TransactWriteItem> {
+        let del = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::identity_pk(t, identity), keys::IDENTITY_SK)))
+            .condition_expression("customer_id = :id")
+            .expression_attribute_values(":id", s(id.as_str()))
+            .build()
+            .map_err(|e| DomainError::Internal(e.to_string()))?;
+        Ok(TransactWriteItem::builder().delete(del).build())
+    }
+
+    /// Runs a transaction; on cancellation returns which items failed their condition.
+    pub(crate) async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Result<(), Vec<bool>>> {
+        let mut attempt = 0;
+        loop {
+            match self
+                .ddb
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await
+            {
+                Ok(_) => return Ok(Ok(())),
+                Err(SdkError::ServiceError(e))
+                    if matches!(e.err(), TransactWriteItemsError::TransactionCanceledException(_)) =>
+                {
+                    let TransactWriteItemsError::TransactionCanceledException(c) = e.err() else {
+                        unreachable!()
+                    };
+                    let failed = failed_conditions(c.cancellation_reasons());
+                    if failed.iter().any(|f| *f) {
+                        return Ok(Err(failed));
+                    }
+                    // Cancelled for a conflicting concurrent transaction, not a condition: retry briefly.
+                    attempt += 1;
+                    if attempt >= 4 {
+                        return Err(DomainError::Unavailable("transaction kept conflicting".into()));
+                    }
+                    tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+                }
+                Err(e) => return Err(from_sdk("dynamodb.TransactWriteItems", e)),
+            }
+        }
+    }
+
+    /// Reads items by key in batches of 100, retrying unprocessed keys.
+    pub(crate) async fn batch_get(&self, keys: Vec<Item>, consistent: bool) -> Result<Vec<Item>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(BATCH_GET_MAX) {
+            let mut pending = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(chunk.to_vec()))
+                    .consistent_read(consistent)
+                    .build()
+                    .map_err(|e| DomainError::Internal(e.to_string()))?,
+            );
+            let mut round = 0u32;
+            while let Some(request) = pending.take() {
+                let resp = self
+                    .ddb
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("dynamodb.BatchGetItem", e))?;
+                if let Some(mut items) = resp.responses {
+                    out.extend(items.remove(&self.table).unwrap_or_default());
+                }
+                pending = resp
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .filter(|k| !k.keys.is_empty());
+                if pending.is_some() {
+                    round += 1;
+                    if round > 8 {
+                        return Err(DomainError::Unavailable("BatchGetItem left keys unprocessed".into()));
+                    }
+                    tokio::time::sleep(Duration::from_millis(10 << round.min(6))).await;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn decode_customer(item: Item) -> Result<Customer> {
+    serde_dynamo::from_item::<_, CustomerItem>(item)
+        .map(CustomerItem::into_customer)
+        .map_err(|e| corrupt_item("customer", e))
+}
+
+impl CustomerStore for Store {
+    async fn create_customer(&self, t: &TenantId, c: &Customer) -> Result<()> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(self.customer_item(t, c)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map_err(|e| DomainError::Internal(e.to_string()))?;
+        let identities: Vec<Identity> = c.identities().into_iter().collect();
+        let mut items = vec![TransactWriteItem::builder().put(put).build()];
+        for identity in &identities {
+            items.push(self.identity_put(t, identity, &c.id)?);
+        }
+        match self.transact(items).await? {
+            Ok(()) => Ok(()),
+            Err(failed) if failed[0] => Err(DomainError::conflict(
+                "id",
+                format!("a customer with id {:?} already exists", c.id.as_str()),
+            )),
+            Err(failed) => Err(identity_conflict(&identities, &failed[1..])),
+        }
+    }
+
+    async fn get_customer(&self, t: &TenantId, id: &CustomerId) -> Result<Option<Customer>> {
+        let resp = self
+            .ddb
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::customer_pk(t, id), keys::customer_sk(id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| from_sdk("dynamodb.GetItem", e))?;
+        resp.item.map(decode_customer).transpose()
+    }
+
+    async fn get_customers(&self, t: &TenantId, ids: &[CustomerId]) -> Result<Vec<Customer>> {
+        let unique: BTreeSet<&CustomerId> = ids.iter().collect();
+        let keys = unique
+            .into_iter()
+            .map(|id| key(keys::customer_pk(t, id), keys::customer_sk(id)))
+            .collect();
+        self.batch_get(keys, true)
+            .await?
+            .into_iter()
+            .map(decode_customer)
+            .collect()
+    }
+
+    async fn update_customer(&self, t: &TenantId, before: &Customer, after: &Customer) -> Result<()> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(self.customer_item(t, after)?))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", n(before.version))
+            .build()
+            .map_err(|e| DomainError::Internal(e.to_string()))?;
+        let (old, new) = (before.identities(), after.identities());
+        let added: Vec<Identity> = new.difference(&old).cloned().collect();
+        let mut items = vec![TransactWriteItem::builder().put(put).build()];
+        for identity in &added {
+            items.push(self.identity_put(t, identity, &after.id)?);
+        }
+        for identity in old.difference(&new) {
+            items.push(self.identity_delete(t, identity, &after.id)?);
+        }
+        match self.transact(items).await? {
+            Ok(()) => Ok(()),
+            Err(failed) if failed[0] => Err(DomainError::ConcurrentUpdate),
+            Err(failed) if failed[1..=added.len()].iter().any(|f| *f) => {
+                Err(identity_conflict(&added, &failed[1..=added.len()]))
+            }
+            Err(_) => Err(DomainError::ConcurrentUpdate),
+        }
+    }
+
+    async fn delete_customer(&self, t: &TenantId, c: &Customer) -> Result<()> {
+        let del = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::customer_pk(t, &c.id), keys::customer_sk(&c.id))))
+            // No membership may have been added since the caller emptied the customer's groups.
+            .condition_expression("version = :v AND attribute_not_exists(#groups)")
+            .expression_attribute_names("#groups", "groups")
+            .expression_attribute_values(":v", n(c.version))
+            .build()
+            .map_err(|e| DomainError::Internal(e.to_string()))?;
+        let mut items = vec![TransactWriteItem::builder().delete(del).build()];
+        for identity in c.identities() {
+            items.push(self.identity_delete(t, &identity, &c.id)?);
+        }
+        match self.transact(items).await? {
+            Ok(()) => Ok(()),
+            Err(_) => Err(DomainError::ConcurrentUpdate),
+        }
+    }
+
+    async fn list_customers(&self, t: &TenantId, page: &PageRequest) -> Result<Page<Customer>> {
+        // Walk the shards in order; the cursor is "<shard>|<last sort key or empty>".
+        let (mut shard, mut start_sk) = match &page.cursor {
+            None => (0, None),
+            Some(c) => {
+                let raw = decode_cursor(c)?;
+                let (shard, sk) = raw.split_once('|').ok_or_else(bad_cursor)?;
+                let shard: u32 = shard
+                    .parse()
+                    .ok()
+                    .filter(|s| *s < keys::CUSTOMER_SHARDS)
+                    .ok_or_else(bad_cursor)?;
+                let sk = match sk {
+                    "" => None,
+                    sk => {
+                        let id = sk.strip_prefix(keys::CUSTOMER_SK_PREFIX).ok_or_else(bad_cursor)?;
+                        CustomerId::parse(id).map_err(|_| bad_cursor())?;
+                        Some(sk.to_owned())
+                    }
+                };
+                (shard, sk)
+            }
+        };
+        let mut items = Vec::with_capacity(page.limit as usize);
+        loop {
+            let pk = keys::customer_pk_for_shard(t, shard);
+            let remaining = page.limit as usize - items.len();
+            let resp = self
+                .ddb
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk")
+                .expression_attribute_values(":pk", s(&pk))
+                .set_exclusive_start_key(start_sk.take().map(|sk| key(pk.clone(), sk)))
+                .limit(remaining as i32)
+                .send()
+                .await
+                .map_err(|e| from_sdk("dynamodb.Query", e))?;
+            for item in resp.items.unwrap_or_default() {
+                items.push(decode_customer(item)?);
+            }
+            let last_sk = resp
+                .last_evaluated_key
+                .and_then(|mut k| k.remove("SK"))
+                .and_then(|v| v.as_s().ok().cloned());
+            if items.len() >= page.limit as usize {
+                let next = match last_sk {
+                    Some(sk) => Some(format!("{shard}|{sk}")),
+                    None if shard + 1 < keys::CUSTOMER_SHARDS => Some(format!("{}|", shard + 1)),
+                    None => None,
+                };
+                return Ok(Page {
+                    items,
+                    next_cursor: next.map(|c| encode_cursor(&c)),
+                });
+            }
+            match last_sk {
+                Some(sk) => start_sk = Some(sk),
+                None if shard + 1 < keys::CUSTOMER_SHARDS => shard += 1,
+                None => {
+                    return Ok(Page {
+                        items,
+                        next_cursor: None,
+                    })
+                }
+            }
+        }
+    }
+
+    async fn resolve_identities(&self, t: &TenantId, wanted: &[Identity]) -> Result<Vec<Option<CustomerId>>> {
+        let pks: BTreeSet<String> = wanted.iter().map(|i| keys::identity_pk(t, i)).collect();
+        let keys = pks.into_iter().map(|pk| key(pk, keys::IDENTITY_SK)).collect();
+        let mut found: HashMap<String, CustomerId> = HashMap::new();
+        for item in self.batch_get(keys, false).await? {
+            let identity: IdentityItem = serde_dynamo::from_item(item).map_err(|e| corrupt_item("identity", e))?;
+            found.insert(identity.pk, identity.customer_id);
+        }
+        Ok(wanted
+            .iter()
+            .map(|i| found.get(&keys::identity_pk(t, i)).cloned())
+            .collect())
+    }
+}
+
+/// The 409 for the first identity whose uniqueness condition failed.
+fn identity_conflict(identities: &[Identity], failed: &[bool]) -> DomainError {
+    let clash = identities.iter().zip(failed).find(|(_, f)| **f).map(|(i, _)| i);
+    match clash {
+        Some(Identity::Email(e)) => {
+            DomainError::conflict("email", format!("email {e} is already used by another customer"))
+        }
+        Some(Identity::Phone(p)) => {
+            DomainError::conflict("phone", format!("phone {p} is already used by another customer"))
+        }
+        Some(Identity::External(x)) => DomainError::conflict(
+            "external_id",
+            format!("external_id {x:?} is already used by another customer"),
+        ),
+        None => DomainError::ConcurrentUpdate,
+    }
+}

@@ -1,0 +1,50 @@
+//! DynamoDB implementations of the domain's stores, over the one table (keys in `crate::keys`).
+
+mod customers;
+mod groups;
+mod items;
+mod members;
+mod tenants;
+
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason};
+use base64::Engine as _;
+use cg_domain::page::bad_cursor;
+use cg_domain::Result;
+use std::collections::HashMap;
+
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+pub(crate) fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+/// The primary key of an item.
+pub(crate) fn key(pk: String, sk: impl Into<String>) -> Item {
+    HashMap::from([("PK".to_owned(), s(pk)), ("SK".to_owned(), s(sk))])
+}
+
+/// Which items of a cancelled transaction failed their condition (by position).
+pub(crate) fn failed_conditions(reasons: &[CancellationReason]) -> Vec<bool> {
+    reasons
+        .iter()
+        .map(|r| r.code() == Some("ConditionalCheckFailed"))
+        .collect()
+}
+
+/// Cursors carry only the sort key (and, for customers, the shard): the partition key is always rebuilt
+/// from the caller's tenant, so a cursor can never lead into another tenant's data.
+pub(crate) fn encode_cursor(position: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(position)
+}
+
+pub(crate) fn decode_cursor(cursor: &str) -> Result<String> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(bad_cursor)
+}

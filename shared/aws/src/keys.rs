@@ -1,0 +1,90 @@
+//! Every DynamoDB key string is built here and nowhere else. All keys start with the tenant, and ids
+//! cannot contain `#`, so no id can address another tenant's or another entity's items.
+
+use cg_domain::customer::Identity;
+use cg_domain::ids::{CustomerId, GroupId, TenantId};
+
+/// Partitions a tenant's customers are spread over, so a full resync fans out to this many workers.
+pub const CUSTOMER_SHARDS: u32 = 16;
+pub const IDENTITY_SK: &str = "ID";
+pub const TENANTS_PK: &str = "TENANTS";
+pub const GROUP_SK_PREFIX: &str = "G#";
+pub const CUSTOMER_SK_PREFIX: &str = "C#";
+
+/// Stable shard of a customer id (FNV-1a, so it never changes between builds or platforms).
+pub fn shard_of(id: &CustomerId) -> u32 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.as_str().bytes() {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    (hash % u64::from(CUSTOMER_SHARDS)) as u32
+}
+
+pub fn customer_pk_for_shard(t: &TenantId, shard: u32) -> String {
+    format!("T#{t}#CS#{shard:02}")
+}
+
+pub fn customer_pk(t: &TenantId, id: &CustomerId) -> String {
+    customer_pk_for_shard(t, shard_of(id))
+}
+
+pub fn customer_sk(id: &CustomerId) -> String {
+    format!("{CUSTOMER_SK_PREFIX}{id}")
+}
+
+pub fn identity_pk(t: &TenantId, identity: &Identity) -> String {
+    match identity {
+        Identity::Email(e) => format!("T#{t}#EMAIL#{e}"),
+        Identity::Phone(p) => format!("T#{t}#PHONE#{p}"),
+        Identity::External(x) => format!("T#{t}#EXT#{x}"),
+    }
+}
+
+pub fn tenant_pk(t: &TenantId) -> String {
+    format!("T#{t}")
+}
+
+pub fn group_sk(g: &GroupId) -> String {
+    format!("{GROUP_SK_PREFIX}{g}")
+}
+
+pub fn members_pk(t: &TenantId, g: &GroupId) -> String {
+    format!("T#{t}#G#{g}")
+}
+
+pub fn member_sk(c: &CustomerId) -> String {
+    format!("{CUSTOMER_SK_PREFIX}{c}")
+}
+
+pub fn tenant_registry_sk(t: &TenantId) -> String {
+    format!("T#{t}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_are_stable_and_in_range() {
+        let id = CustomerId::parse("customer-1").unwrap();
+        assert_eq!(shard_of(&id), shard_of(&CustomerId::parse("customer-1").unwrap()));
+        let mut seen = std::collections::BTreeSet::new();
+        for i in 0..2000 {
+            let s = shard_of(&CustomerId::parse(&format!("c{i}")).unwrap());
+            assert!(s < CUSTOMER_SHARDS);
+            seen.insert(s);
+        }
+        assert_eq!(seen.len() as u32, CUSTOMER_SHARDS, "ids spread over every shard");
+    }
+
+    #[test]
+    fn keys_start_with_the_tenant() {
+        let t = TenantId::parse("acme").unwrap();
+        let c = CustomerId::parse("c1").unwrap();
+        let g = GroupId::parse("g1").unwrap();
+        for k in [customer_pk(&t, &c), members_pk(&t, &g), tenant_pk(&t)] {
+            assert!(k.starts_with("T#acme"), "{k}");
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! Adapters: the DynamoDB stores and the SQS job queue that implement the domain's ports, the
+//! configuration read once at cold start, and the SDK clients built from it.
+
+pub mod config;
+pub mod dynamo;
+pub mod keys;
+pub mod sdk_error;
+pub mod sqs;
+
+pub use config::Config;
+
+/// Every adapter behind one value, so a handler takes `&Store` and a use case sees only the ports it asks for.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub ddb: aws_sdk_dynamodb::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub table: String,
+    pub group_jobs_queue_url: String,
+}
+
+impl Store {
+    /// Builds the clients once (cold start) from the configuration.
+    pub async fn connect(config: &Config) -> Store {
+        let sdk = config.sdk_config().await;
+        Store {
+            ddb: aws_sdk_dynamodb::Client::new(&sdk),
+            sqs: aws_sdk_sqs::Client::new(&sdk),
+            table: config.table_name.clone(),
+            group_jobs_queue_url: config.group_jobs_queue_url.clone(),
+        }
+    }
+}

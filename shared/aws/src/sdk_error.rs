@@ -1,0 +1,38 @@
+//! SDK errors to domain errors: throttling and transient faults are retryable `Unavailable`, the rest
+//! `Internal`. The SDK's message goes to the error's log detail, never to a client.
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use cg_domain::DomainError;
+
+const RETRYABLE_CODES: &[&str] = &[
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionInProgressException",
+    "TransactionConflict",
+];
+
+pub fn from_sdk<E, R>(operation: &str, err: SdkError<E, R>) -> DomainError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let code = err.code().unwrap_or("").to_owned();
+    let detail = format!("{operation}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(&err));
+    let transient = matches!(
+        err,
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_)
+    );
+    if transient || RETRYABLE_CODES.contains(&code.as_str()) {
+        DomainError::Unavailable(detail)
+    } else {
+        DomainError::Internal(detail)
+    }
+}
+
+/// A stored item that no longer deserialises is corrupt data, not bad input.
+pub fn corrupt_item(what: &str, err: serde_dynamo::Error) -> DomainError {
+    DomainError::Internal(format!("stored {what} item is malformed: {err}"))
+}

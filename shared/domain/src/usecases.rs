@@ -1,0 +1,5 @@
+//! Use cases: what each API action and background job does, over the ports.
+
+pub mod customers;
+pub mod groups;
+pub mod jobs;

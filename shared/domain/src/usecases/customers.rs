@@ -1,0 +1,103 @@
+//! Customer use cases.
+
+use crate::customer::{Customer, CustomerPatch, NewCustomer};
+use crate::error::{DomainError, Result};
+use crate::ids::{CustomerId, TenantId};
+use crate::page::{Page, PageRequest};
+use crate::ports::{CustomerStore, MembershipStore, TenantRegistry};
+use chrono::{DateTime, Utc};
+
+/// How often a read-modify-write is retried when another writer got there first.
+const WRITE_ATTEMPTS: usize = 5;
+
+fn customer_not_found(id: &str) -> DomainError {
+    DomainError::not_found(format!("no customer with id {id:?}"))
+}
+
+/// Parses a path id; an id that cannot exist is simply not found.
+fn path_id(id: &str) -> Result<CustomerId> {
+    CustomerId::parse(id).map_err(|_| customer_not_found(id))
+}
+
+pub async fn create_customer<S: CustomerStore + TenantRegistry>(
+    store: &S,
+    tenant: &TenantId,
+    input: NewCustomer,
+    now: DateTime<Utc>,
+) -> Result<Customer> {
+    let customer = input.into_customer(now)?;
+    store.register_tenant(tenant).await?;
+    store.create_customer(tenant, &customer).await?;
+    Ok(customer)
+}
+
+pub async fn get_customer<S: CustomerStore>(store: &S, tenant: &TenantId, id: &str) -> Result<Customer> {
+    let id = path_id(id)?;
+    store
+        .get_customer(tenant, &id)
+        .await?
+        .ok_or_else(|| customer_not_found(id.as_str()))
+}
+
+pub async fn list_customers<S: CustomerStore>(
+    store: &S,
+    tenant: &TenantId,
+    page: &PageRequest,
+) -> Result<Page<Customer>> {
+    store.list_customers(tenant, page).await
+}
+
+/// Applies a partial update. The patch is re-applied to a fresh read if a concurrent write won, and
+/// member rows are refreshed when a copied column (name, email, phone, order number, signup date) changed.
+pub async fn update_customer<S: CustomerStore + MembershipStore>(
+    store: &S,
+    tenant: &TenantId,
+    id: &str,
+    patch: CustomerPatch,
+    now: DateTime<Utc>,
+) -> Result<Customer> {
+    let id = path_id(id)?;
+    for _ in 0..WRITE_ATTEMPTS {
+        let before = store
+            .get_customer(tenant, &id)
+            .await?
+            .ok_or_else(|| customer_not_found(id.as_str()))?;
+        let after = patch.clone().apply(&before, now)?;
+        match store.update_customer(tenant, &before, &after).await {
+            Ok(()) => {
+                if before.member_view() != after.member_view() && !after.groups.is_empty() {
+                    store.refresh_member_profiles(tenant, &after).await?;
+                }
+                return Ok(after);
+            }
+            Err(DomainError::ConcurrentUpdate) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(DomainError::ConcurrentUpdate)
+}
+
+/// Deletes a customer: first leaves every group (keeping member counts exact), then deletes the customer
+/// and its identities on the condition that no membership or profile change slipped in. A crash part-way
+/// leaves a customer with fewer groups, and a retry of the request finishes the job.
+pub async fn delete_customer<S: CustomerStore + MembershipStore>(store: &S, tenant: &TenantId, id: &str) -> Result<()> {
+    let id = path_id(id)?;
+    for _ in 0..WRITE_ATTEMPTS {
+        let current = store
+            .get_customer(tenant, &id)
+            .await?
+            .ok_or_else(|| customer_not_found(id.as_str()))?;
+        if !current.groups.is_empty() {
+            for group in &current.groups {
+                store.remove_member(tenant, group, &id).await?;
+            }
+            continue;
+        }
+        match store.delete_customer(tenant, &current).await {
+            Ok(()) => return Ok(()),
+            Err(DomainError::ConcurrentUpdate) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(DomainError::ConcurrentUpdate)
+}

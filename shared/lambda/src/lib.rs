@@ -1,0 +1,46 @@
+//! Lambda glue: verified claims to tenant, domain errors to HTTP responses, the API and worker handlers
+//! (which take `&App` so they run the same under Lambda, in the dev server and in tests), tracing init.
+
+pub mod api;
+pub mod http_error;
+pub mod request;
+pub mod routes;
+pub mod scheduler;
+pub mod worker;
+
+use cg_aws::{Config, Store};
+
+/// Everything a handler needs, built once at cold start.
+#[derive(Clone, Debug)]
+pub struct App {
+    pub store: Store,
+    pub tenant_claim: String,
+}
+
+impl App {
+    /// Reads configuration and builds the SDK clients; fails fast with the names of missing variables.
+    pub async fn from_env() -> Result<App, lambda_runtime::Error> {
+        let config = Config::from_env()?;
+        Ok(App::new(&config).await)
+    }
+
+    pub async fn new(config: &Config) -> App {
+        App {
+            store: Store::connect(config).await,
+            tenant_claim: config.tenant_claim.clone(),
+        }
+    }
+}
+
+/// Structured logs: JSON in Lambda (`LOG_FORMAT=json`), readable text locally; level from `RUST_LOG`.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let result = if std::env::var("LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().without_time().try_init()
+    } else {
+        builder.try_init()
+    };
+    // A second init (tests, dev server) keeps the first subscriber.
+    let _ = result;
+}

@@ -1,0 +1,230 @@
+//! The route table: method, path template (API Gateway syntax), the handler and the Lambda binary that
+//! serves it. The dev server routes with it; tests check it against template.yaml and the OpenAPI document.
+
+use crate::api;
+use crate::App;
+use lambda_http::{Body, Request, Response};
+use std::convert::Infallible;
+
+/// An API action, one per Lambda function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    CustomersCreate,
+    CustomersList,
+    CustomersGet,
+    CustomersUpdate,
+    CustomersDelete,
+    GroupsCreate,
+    GroupsList,
+    GroupsGet,
+    GroupsRename,
+    GroupsDelete,
+    GroupMembersAdd,
+    GroupMembersList,
+    GroupMembersRemove,
+}
+
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub action: Action,
+    /// The `[[bin]]` in `functions/` that serves this route in AWS.
+    pub binary: &'static str,
+}
+
+pub const ROUTES: &[Route] = &[
+    Route {
+        method: "POST",
+        path: "/customers",
+        action: Action::CustomersCreate,
+        binary: "api-customers-create",
+    },
+    Route {
+        method: "GET",
+        path: "/customers",
+        action: Action::CustomersList,
+        binary: "api-customers-list",
+    },
+    Route {
+        method: "GET",
+        path: "/customers/{customerId}",
+        action: Action::CustomersGet,
+        binary: "api-customers-get",
+    },
+    Route {
+        method: "PATCH",
+        path: "/customers/{customerId}",
+        action: Action::CustomersUpdate,
+        binary: "api-customers-update",
+    },
+    Route {
+        method: "DELETE",
+        path: "/customers/{customerId}",
+        action: Action::CustomersDelete,
+        binary: "api-customers-delete",
+    },
+    Route {
+        method: "POST",
+        path: "/groups",
+        action: Action::GroupsCreate,
+        binary: "api-groups-create",
+    },
+    Route {
+        method: "GET",
+        path: "/groups",
+        action: Action::GroupsList,
+        binary: "api-groups-list",
+    },
+    Route {
+        method: "GET",
+        path: "/groups/{groupId}",
+        action: Action::GroupsGet,
+        binary: "api-groups-get",
+    },
+    Route {
+        method: "PATCH",
+        path: "/groups/{groupId}",
+        action: Action::GroupsRename,
+        binary: "api-groups-rename",
+    },
+    Route {
+        method: "DELETE",
+        path: "/groups/{groupId}",
+        action: Action::GroupsDelete,
+        binary: "api-groups-delete",
+    },
+    Route {
+        method: "POST",
+        path: "/groups/{groupId}/members",
+        action: Action::GroupMembersAdd,
+        binary: "api-group-members-add",
+    },
+    Route {
+        method: "GET",
+        path: "/groups/{groupId}/members",
+        action: Action::GroupMembersList,
+        binary: "api-group-members-list",
+    },
+    Route {
+        method: "DELETE",
+        path: "/groups/{groupId}/members/{customerId}",
+        action: Action::GroupMembersRemove,
+        binary: "api-group-members-remove",
+    },
+];
+
+/// Calls the handler of an action.
+pub async fn dispatch(action: Action, app: &App, req: Request) -> Result<Response<Body>, Infallible> {
+    match action {
+        Action::CustomersCreate => api::customers_create(app, req).await,
+        Action::CustomersList => api::customers_list(app, req).await,
+        Action::CustomersGet => api::customers_get(app, req).await,
+        Action::CustomersUpdate => api::customers_update(app, req).await,
+        Action::CustomersDelete => api::customers_delete(app, req).await,
+        Action::GroupsCreate => api::groups_create(app, req).await,
+        Action::GroupsList => api::groups_list(app, req).await,
+        Action::GroupsGet => api::groups_get(app, req).await,
+        Action::GroupsRename => api::groups_rename(app, req).await,
+        Action::GroupsDelete => api::groups_delete(app, req).await,
+        Action::GroupMembersAdd => api::group_members_add(app, req).await,
+        Action::GroupMembersList => api::group_members_list(app, req).await,
+        Action::GroupMembersRemove => api::group_members_remove(app, req).await,
+    }
+}
+
+/// Percent-decoded path segments; `None` if a segment is not valid UTF-8 after decoding.
+fn segments(path: &str) -> Option<Vec<String>> {
+    path.trim_matches('/')
+        .split('/')
+        .map(|seg| {
+            let bytes = seg.as_bytes();
+            let mut out = Vec::with_capacity(bytes.len());
+            let mut i = 0;
+            while i < bytes.len() {
+                if bytes[i] == b'%' && i + 2 < bytes.len() {
+                    let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok()?;
+                    out.push(u8::from_str_radix(hex, 16).ok()?);
+                    i += 3;
+                } else {
+                    out.push(bytes[i]);
+                    i += 1;
+                }
+            }
+            String::from_utf8(out).ok()
+        })
+        .collect()
+}
+
+/// What a path matched: the route and its parameters, or which methods the path allows.
+pub enum Matched {
+    Route(&'static Route, Vec<(String, String)>),
+    MethodNotAllowed(Vec<&'static str>),
+    NotFound,
+}
+
+/// Matches a method and path against the table, as API Gateway would.
+pub fn match_route(method: &str, path: &str) -> Matched {
+    let Some(given) = segments(path) else {
+        return Matched::NotFound;
+    };
+    let mut allowed = Vec::new();
+    for route in ROUTES {
+        let template: Vec<&str> = route.path.trim_matches('/').split('/').collect();
+        if template.len() != given.len() {
+            continue;
+        }
+        let mut params = Vec::new();
+        let fits =
+            template
+                .iter()
+                .zip(&given)
+                .all(|(t, g)| match t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+                    Some(name) => {
+                        params.push((name.to_owned(), g.clone()));
+                        !g.is_empty()
+                    }
+                    None => t == g,
+                });
+        if fits {
+            if route.method == method {
+                return Matched::Route(route, params);
+            }
+            allowed.push(route.method);
+        }
+    }
+    if allowed.is_empty() {
+        Matched::NotFound
+    } else {
+        Matched::MethodNotAllowed(allowed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_match_templates_and_decode_parameters() {
+        match match_route("DELETE", "/groups/g1/members/a%3Ab") {
+            Matched::Route(r, p) => {
+                assert_eq!(r.action, Action::GroupMembersRemove);
+                assert_eq!(
+                    p,
+                    vec![("groupId".into(), "g1".into()), ("customerId".into(), "a:b".into())]
+                );
+            }
+            _ => panic!("should match"),
+        }
+        assert!(matches!(match_route("PUT", "/groups"), Matched::MethodNotAllowed(_)));
+        assert!(matches!(match_route("GET", "/nope"), Matched::NotFound));
+        assert!(matches!(match_route("GET", "/customers/%ZZ"), Matched::NotFound));
+    }
+
+    #[test]
+    fn every_binary_name_is_unique() {
+        let mut names: Vec<_> = ROUTES.iter().map(|r| r.binary).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), ROUTES.len());
+    }
+}

@@ -1,0 +1,85 @@
+//! Shared set-up of the emulator-backed tests: the stack provisioned once per test binary from
+//! template.yaml, a fresh tenant per test (so tests never see each other's data), and an HTTP client.
+
+use cg_domain::ids::TenantId;
+use cg_lambda::App;
+use tokio::sync::OnceCell;
+
+static APP: OnceCell<App> = OnceCell::const_new();
+
+/// The app wired to the emulator at `AWS_ENDPOINT_URL` (started by infra/test.sh).
+pub async fn app() -> App {
+    APP.get_or_init(|| async {
+        assert!(
+            std::env::var("AWS_ENDPOINT_URL").is_ok(),
+            "AWS_ENDPOINT_URL must point at moto; run these tests through infra/test.sh"
+        );
+        let sdk = cg_local::provision::local_sdk_config().await;
+        let template = cg_local::template::load(&cg_local::template::default_path()).expect("template.yaml");
+        let config = cg_local::provision::provision(&sdk, &template)
+            .await
+            .expect("provision the emulator");
+        App::new(&config).await
+    })
+    .await
+    .clone()
+}
+
+/// A tenant no other test uses.
+pub fn fresh_tenant() -> TenantId {
+    TenantId::parse(&format!("t-{}", uuid::Uuid::new_v4().simple())).unwrap()
+}
+
+pub mod http {
+    //! A minimal HTTP/1 client for the end-to-end tests against the dev server.
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    use serde_json::Value;
+
+    pub struct Response {
+        pub status: u16,
+        pub body: Value,
+        pub raw: String,
+    }
+
+    pub struct Api {
+        pub base: String,
+        client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+    }
+
+    impl Api {
+        pub fn new(base: String) -> Api {
+            Api {
+                base,
+                client: Client::builder(TokioExecutor::new()).build_http(),
+            }
+        }
+
+        /// Sends a request; `body` is sent verbatim with a JSON content type when given.
+        pub async fn send(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Response {
+            let mut req = http::Request::builder()
+                .method(method)
+                .uri(format!("{}{}", self.base, path));
+            if let Some(t) = token {
+                req = req.header("authorization", format!("Bearer {t}"));
+            }
+            if body.is_some() {
+                req = req.header("content-type", "application/json");
+            }
+            let req = req.body(Full::new(Bytes::from(body.unwrap_or("").to_owned()))).unwrap();
+            let resp = self.client.request(req).await.expect("dev server reachable");
+            let status = resp.status().as_u16();
+            let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+            let raw = String::from_utf8_lossy(&bytes).into_owned();
+            let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
+            Response { status, body, raw }
+        }
+
+        pub async fn call(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> Response {
+            let text = body.map(|b| b.to_string());
+            self.send(method, path, Some(token), text.as_deref()).await
+        }
+    }
+}
