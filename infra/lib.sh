@@ -4,6 +4,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 STATE="$ROOT/.local"
 mkdir -p "$STATE"
+# The dev server binary, wherever cargo puts its target directory.
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/cg-local"
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

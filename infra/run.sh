@@ -12,7 +12,7 @@ log "starting moto on 127.0.0.1:$MOTO_PORT"
 start_moto "$MOTO_PORT"
 trap 'kill "$MOTO_PID" 2>/dev/null || true' EXIT
 export_local_aws "$MOTO_PORT"
-"$ROOT/target/debug/cg-local" run --port "$API_PORT" --tick-seconds "${TICK_SECONDS:-300}" &
+"$BIN" run --port "$API_PORT" --tick-seconds "${TICK_SECONDS:-300}" &
 DEV_PID=$!
 trap 'kill -INT "$DEV_PID" 2>/dev/null; wait "$DEV_PID" 2>/dev/null; kill "$MOTO_PID" 2>/dev/null || true' EXIT INT TERM
 wait "$DEV_PID"

@@ -27,10 +27,10 @@ cargo test --workspace --quiet
 API_PORT="$(free_port)"
 log "schemathesis against the dev server on 127.0.0.1:$API_PORT"
 cargo build --quiet -p cg-local --bin cg-local
-"$ROOT/target/debug/cg-local" run --port "$API_PORT" --tick-seconds 3600 >"$STATE/dev-server-test.log" 2>&1 &
+"$BIN" run --port "$API_PORT" --tick-seconds 3600 >"$STATE/dev-server-test.log" 2>&1 &
 DEV_PID=$!
 wait_port "$API_PORT" 120
-TOKEN="$("$ROOT/target/debug/cg-local" token "schemathesis-$(date +%s)")"
+TOKEN="$("$BIN" token "schemathesis-$(date +%s)")"
 "$VENV/bin/schemathesis" run infra/openapi.yaml \
   --url "http://127.0.0.1:$API_PORT" \
   --header "Authorization: Bearer $TOKEN" \
