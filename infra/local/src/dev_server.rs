@@ -71,11 +71,15 @@ pub async fn handle(app: &App, secret: &str, req: hyper::Request<Incoming>) -> h
     let (route, params) = match match_route(&method, &path) {
         Matched::Route(r, p) => (r, p),
         Matched::MethodNotAllowed(allowed) => {
-            return to_hyper(error_response(
+            let mut resp = error_response(
                 405,
                 "method_not_allowed",
                 &format!("{method} is not allowed on {path}; use {}", allowed.join(", ")),
-            ))
+            );
+            if let Ok(v) = http::HeaderValue::from_str(&allowed.join(", ")) {
+                resp.headers_mut().insert(http::header::ALLOW, v);
+            }
+            return to_hyper(resp);
         }
         Matched::NotFound => {
             return to_hyper(error_response(

@@ -348,7 +348,7 @@ fn check_subscriptions(subs: &[Subscription]) -> Result<()> {
             ("plan", s.plan.as_ref()),
         ] {
             if let Some(v) = v {
-                if v.trim().is_empty() || v.len() > 128 || v.chars().any(char::is_control) {
+                if v.trim().is_empty() || v.chars().count() > 128 || v.chars().any(char::is_control) {
                     return Err(DomainError::validation(
                         "subscriptions",
                         format!("subscription {field} must be 1 to 128 characters"),
