@@ -7,7 +7,8 @@ mkdir -p "$STATE"
 # The dev server binary, wherever cargo puts its target directory.
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/cg-local"
 
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+T0=$(date +%s)
+log() { printf '\033[1m==> [%4ss] %s\033[0m\n' "$(( $(date +%s) - T0 ))" "$*" >&2; }
 
 # Installs the Python tools into .venv when missing or when infra/requirements.txt changed.
 ensure_venv() {

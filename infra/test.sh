@@ -3,6 +3,7 @@
 # HTTP end-to-end tests against the dev server, and schemathesis against the dev server from the
 # OpenAPI document. Starts and stops its own moto server on free ports.
 source "$(dirname "$0")/lib.sh"
+set -o pipefail
 cd "$ROOT"
 ensure_venv
 started=$(date +%s)
@@ -22,7 +23,8 @@ trap cleanup EXIT
 export_local_aws "$MOTO_PORT"
 
 log "cargo test (unit, property, emulator integration, HTTP end-to-end)"
-cargo test --workspace --quiet
+cargo test --workspace --quiet 2>&1 | tee "$STATE/cargo-test.log"
+cargo_passed=$(grep -Eo '^test result: ok\. [0-9]+ passed' "$STATE/cargo-test.log" | awk '{s+=$4} END {print s+0}')
 
 API_PORT="$(free_port)"
 log "schemathesis against the dev server on 127.0.0.1:$API_PORT"
@@ -37,6 +39,8 @@ TOKEN="$("$BIN" token "schemathesis-$(date +%s)")"
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
   --max-examples "${SCHEMATHESIS_EXAMPLES:-40}" \
   --seed 20261124 \
-  --no-color
+  --no-color | tee "$STATE/schemathesis.log"
+st_passed=$(grep -Eo '[0-9]+ generated, [0-9]+ passed' "$STATE/schemathesis.log" | awk '{print $3}')
 
-log "all tests passed in $(( $(date +%s) - started ))s"
+log "all tests passed in $(( $(date +%s) - started ))s: $cargo_passed cargo tests, ${st_passed:-0} schemathesis cases"
+echo "tests: $(( cargo_passed + ${st_passed:-0} )) passed, 0 failed"
