@@ -3,6 +3,7 @@
 
 use cg_domain::customer::Identity;
 use cg_domain::ids::{CustomerId, GroupId, TenantId};
+use chrono::{DateTime, SecondsFormat, Utc};
 
 /// Partitions a tenant's customers are spread over, so a full resync fans out to this many workers.
 pub const CUSTOMER_SHARDS: u32 = 16;
@@ -59,6 +60,23 @@ pub fn member_sk(c: &CustomerId) -> String {
 
 pub fn tenant_registry_sk(t: &TenantId) -> String {
     format!("T#{t}")
+}
+
+/// WakeIndex partition for a customer shard. The index is global (the scheduler serves every tenant);
+/// spreading it over the customer shards keeps each partition's write rate low.
+pub fn wake_pk_for_shard(shard: u32) -> String {
+    format!("WAKE#{shard:02}")
+}
+
+/// WakeIndex keys of a customer due at `at`: the sort key starts with the instant (fixed-width UTC,
+/// so string order is time order) and a Query `wake_sk <= now` finds every due customer.
+pub fn wake_keys(t: &TenantId, c: &CustomerId, at: DateTime<Utc>) -> (String, String) {
+    (wake_pk_for_shard(shard_of(c)), format!("{}#{t}#{c}", wake_instant(at)))
+}
+
+/// The sort-key prefix of an instant: `2026-11-24T10:00:00Z`.
+pub fn wake_instant(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Customers: profile, identities, typed attributes, tags and subscriptions per application/product/plan.
 
+pub use crate::activity::{Activity, Ledger, LedgerEntry};
 use crate::contact::{Email, Phone};
 use crate::error::{DomainError, Result};
 use crate::ids::{CustomerId, GroupId};
@@ -29,8 +30,20 @@ pub enum AttributeValue {
 #[serde(rename_all = "lowercase")]
 pub enum SubscriptionStatus {
     Active,
+    /// Ordered, not yet provisioned ("in progress"): counts as a held service, not as subscribed.
+    Pending,
+    /// Held but suspended (e.g. unpaid): counts as a held service, not as subscribed.
+    Suspended,
     Canceled,
     Expired,
+}
+
+impl SubscriptionStatus {
+    /// Whether the service counts for "number of services" conditions (seed 003: active, in progress,
+    /// suspended).
+    pub fn is_held(self) -> bool {
+        matches!(self, Self::Active | Self::Pending | Self::Suspended)
+    }
 }
 
 /// A customer's subscription to one application, optionally narrowed to a product and plan.
@@ -42,6 +55,12 @@ pub struct Subscription {
     pub product: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<String>,
+    /// Billing period as the billing system names it (e.g. `month`, `year`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<String>,
+    /// Whether the service is paid (false for free and trial plans).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paid: bool,
     pub status: SubscriptionStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscribed_at: Option<DateTime<Utc>>,
@@ -81,6 +100,20 @@ pub struct Customer {
     pub tags: BTreeSet<String>,
     #[serde(default)]
     pub subscriptions: Vec<Subscription>,
+    #[serde(default)]
+    pub email_verified: bool,
+    #[serde(default)]
+    pub phone_verified: bool,
+    /// The account exists but has not been activated yet.
+    #[serde(default)]
+    pub activation_required: bool,
+    /// Activity, bookings, payments and expenses, maintained from ingested events.
+    #[serde(default)]
+    pub activity: Activity,
+    /// The earliest instant at which any dynamic group's answer for this customer can change by the
+    /// passing of time alone (maintained by the service; the scheduler re-evaluates the customer then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_wake_at: Option<DateTime<Utc>>,
     /// Groups the customer is currently a member of (maintained by the service, read-only in the API).
     #[serde(default)]
     pub groups: BTreeSet<GroupId>,
@@ -171,6 +204,15 @@ pub struct NewCustomer {
     pub tags: Vec<String>,
     #[serde(default)]
     pub subscriptions: Vec<Subscription>,
+    #[serde(default)]
+    pub email_verified: bool,
+    #[serde(default)]
+    pub phone_verified: bool,
+    #[serde(default)]
+    pub activation_required: bool,
+    /// Usually built from events; accepted on create for imports.
+    #[serde(default)]
+    pub activity: Activity,
 }
 
 impl NewCustomer {
@@ -191,6 +233,11 @@ impl NewCustomer {
             attributes: self.attributes,
             tags: tags(self.tags)?,
             subscriptions: self.subscriptions,
+            email_verified: self.email_verified,
+            phone_verified: self.phone_verified,
+            activation_required: self.activation_required,
+            activity: self.activity,
+            next_wake_at: None,
             groups: BTreeSet::new(),
             created_at: now,
             updated_at: now,
@@ -198,6 +245,7 @@ impl NewCustomer {
         };
         check_attributes(&customer.attributes)?;
         check_subscriptions(&customer.subscriptions)?;
+        customer.activity.check()?;
         Ok(customer)
     }
 }
@@ -227,6 +275,12 @@ pub struct CustomerPatch {
     pub tags: Option<Vec<String>>,
     #[serde(default)]
     pub subscriptions: Option<Vec<Subscription>>,
+    #[serde(default)]
+    pub email_verified: Option<bool>,
+    #[serde(default)]
+    pub phone_verified: Option<bool>,
+    #[serde(default)]
+    pub activation_required: Option<bool>,
 }
 
 impl CustomerPatch {
@@ -257,6 +311,9 @@ impl CustomerPatch {
             check_subscriptions(&s)?;
             next.subscriptions = s;
         }
+        next.email_verified = self.email_verified.unwrap_or(next.email_verified);
+        next.phone_verified = self.phone_verified.unwrap_or(next.phone_verified);
+        next.activation_required = self.activation_required.unwrap_or(next.activation_required);
         next.updated_at = now;
         next.version = current.version + 1;
         Ok(next)
@@ -333,7 +390,7 @@ fn check_attributes(attrs: &BTreeMap<String, AttributeValue>) -> Result<()> {
     Ok(())
 }
 
-fn check_subscriptions(subs: &[Subscription]) -> Result<()> {
+pub(crate) fn check_subscriptions(subs: &[Subscription]) -> Result<()> {
     if subs.len() > MAX_SUBSCRIPTIONS {
         return Err(DomainError::validation(
             "subscriptions",
@@ -346,6 +403,7 @@ fn check_subscriptions(subs: &[Subscription]) -> Result<()> {
             ("application", Some(&s.application)),
             ("product", s.product.as_ref()),
             ("plan", s.plan.as_ref()),
+            ("period", s.period.as_ref()),
         ] {
             if let Some(v) = v {
                 if v.trim().is_empty() || v.chars().count() > 128 || v.chars().any(char::is_control) {

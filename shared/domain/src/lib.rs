@@ -1,6 +1,7 @@
 //! Customer groups domain: the model, its validation rules, the ports the adapters implement and the
 //! use cases the handlers call. Nothing here knows about AWS, HTTP or Lambda.
 
+pub mod activity;
 pub mod contact;
 pub mod customer;
 pub mod error;

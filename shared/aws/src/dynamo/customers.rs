@@ -22,7 +22,8 @@ const BATCH_GET_MAX: usize = 100;
 
 impl Store {
     fn customer_item(&self, t: &TenantId, c: &Customer) -> Result<Item> {
-        let item = CustomerItem::new(keys::customer_pk(t, &c.id), keys::customer_sk(&c.id), c);
+        let wake = c.next_wake_at.map(|at| keys::wake_keys(t, &c.id, at));
+        let item = CustomerItem::new(keys::customer_pk(t, &c.id), keys::customer_sk(&c.id), wake, c);
         serde_dynamo::to_item(item).map_err(|e| DomainError::Internal(format!("encode customer: {e}")))
     }
 

@@ -2,7 +2,7 @@
 //! keeps `groups` as a DynamoDB string set (so membership changes are atomic ADD/DELETE) and the version.
 
 use cg_domain::contact::{Email, Phone};
-use cg_domain::customer::{AttributeValue, Customer, MemberProfile, Subscription};
+use cg_domain::customer::{Activity, AttributeValue, Customer, MemberProfile, Subscription};
 use cg_domain::group::{Group, GroupKind, Member};
 use cg_domain::ids::{CustomerId, GroupId};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -36,6 +36,21 @@ pub(crate) struct CustomerItem {
     pub tags: BTreeSet<String>,
     #[serde(default)]
     pub subscriptions: Vec<Subscription>,
+    #[serde(default)]
+    pub email_verified: bool,
+    #[serde(default)]
+    pub phone_verified: bool,
+    #[serde(default)]
+    pub activation_required: bool,
+    #[serde(default)]
+    pub activity: Activity,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_wake_at: Option<DateTime<Utc>>,
+    /// WakeIndex keys, present only while `next_wake_at` is set (a sparse index of customers to wake).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wake_pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wake_sk: Option<String>,
     /// DynamoDB has no empty sets: an absent attribute means no groups.
     #[serde(
         default,
@@ -49,7 +64,8 @@ pub(crate) struct CustomerItem {
 }
 
 impl CustomerItem {
-    pub fn new(pk: String, sk: String, c: &Customer) -> Self {
+    pub fn new(pk: String, sk: String, wake: Option<(String, String)>, c: &Customer) -> Self {
+        let (wake_pk, wake_sk) = wake.unzip();
         CustomerItem {
             pk,
             sk,
@@ -64,6 +80,13 @@ impl CustomerItem {
             attributes: c.attributes.clone(),
             tags: c.tags.clone(),
             subscriptions: c.subscriptions.clone(),
+            email_verified: c.email_verified,
+            phone_verified: c.phone_verified,
+            activation_required: c.activation_required,
+            activity: c.activity.clone(),
+            next_wake_at: c.next_wake_at,
+            wake_pk,
+            wake_sk,
             groups: c.groups.clone(),
             created_at: c.created_at,
             updated_at: c.updated_at,
@@ -84,6 +107,11 @@ impl CustomerItem {
             attributes: self.attributes,
             tags: self.tags,
             subscriptions: self.subscriptions,
+            email_verified: self.email_verified,
+            phone_verified: self.phone_verified,
+            activation_required: self.activation_required,
+            activity: self.activity,
+            next_wake_at: self.next_wake_at,
             groups: self.groups,
             created_at: self.created_at,
             updated_at: self.updated_at,

@@ -1,0 +1,160 @@
+//! Activity facts that events maintain on the customer: last activity, bookings, and money ledgers for
+//! payments and expenses. Ledgers keep one entry per currency and day for a bounded window (enough for
+//! "over one year" and period conditions) plus lifetime totals, so the customer item stays small.
+
+use crate::error::{DomainError, Result};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Days of daily ledger entries kept; conditions over a period may look back at most this far.
+pub const LEDGER_DAYS: i64 = 400;
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Activity {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_active_at: Option<DateTime<Utc>>,
+    /// Number of bookings made.
+    #[serde(default)]
+    pub bookings: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_booking_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_booking_at: Option<DateTime<Utc>>,
+    /// Credited payments.
+    #[serde(default)]
+    pub payments: Ledger,
+    /// Expenses (charges for services).
+    #[serde(default)]
+    pub expenses: Ledger,
+}
+
+impl Activity {
+    pub fn check(&self) -> Result<()> {
+        self.payments.check("activity.payments")?;
+        self.expenses.check("activity.expenses")
+    }
+
+    pub fn record_activity(&mut self, at: DateTime<Utc>) {
+        self.last_active_at = Some(self.last_active_at.map_or(at, |x| x.max(at)));
+    }
+
+    /// A booking for `starts_at` (the activity's time, possibly in the future).
+    pub fn record_booking(&mut self, starts_at: DateTime<Utc>) {
+        self.bookings = self.bookings.saturating_add(1);
+        self.first_booking_at = Some(self.first_booking_at.map_or(starts_at, |x| x.min(starts_at)));
+        self.last_booking_at = Some(self.last_booking_at.map_or(starts_at, |x| x.max(starts_at)));
+    }
+}
+
+/// Money per currency: daily entries over the last [`LEDGER_DAYS`] days and lifetime totals, in minor
+/// units (cents) so sums are exact.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ledger {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entries: Vec<LedgerEntry>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub totals: BTreeMap<String, i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerEntry {
+    pub currency: String,
+    pub on: NaiveDate,
+    pub amount_minor: i64,
+}
+
+impl Ledger {
+    /// Adds an amount; entries older than the window (relative to the newest entry) are dropped.
+    pub fn record(&mut self, currency: &str, at: DateTime<Utc>, amount_minor: i64) {
+        let on = at.date_naive();
+        let total = self.totals.entry(currency.to_owned()).or_insert(0);
+        *total = total.saturating_add(amount_minor);
+        self.first_at = Some(self.first_at.map_or(at, |x| x.min(at)));
+        match self.entries.iter_mut().find(|e| e.currency == currency && e.on == on) {
+            Some(e) => e.amount_minor = e.amount_minor.saturating_add(amount_minor),
+            None => self.entries.push(LedgerEntry {
+                currency: currency.to_owned(),
+                on,
+                amount_minor,
+            }),
+        }
+        self.entries.sort_by(|a, b| (a.on, &a.currency).cmp(&(b.on, &b.currency)));
+        if let Some(newest) = self.entries.last().map(|e| e.on) {
+            let oldest = newest - Duration::days(LEDGER_DAYS);
+            self.entries.retain(|e| e.on > oldest);
+        }
+    }
+
+    /// Lifetime total in a currency.
+    pub fn total(&self, currency: &str) -> i64 {
+        self.totals.get(currency).copied().unwrap_or(0)
+    }
+
+    /// Sum of the entries in a currency on days `since ..= until`.
+    pub fn sum_between(&self, currency: &str, since: NaiveDate, until: NaiveDate) -> i64 {
+        self.entries
+            .iter()
+            .filter(|e| e.currency == currency && e.on >= since && e.on <= until)
+            .fold(0i64, |acc, e| acc.saturating_add(e.amount_minor))
+    }
+
+    fn check(&self, field: &str) -> Result<()> {
+        let bad = self.entries.iter().map(|e| &e.currency).chain(self.totals.keys()).find(|c| !is_currency(c));
+        if let Some(c) = bad {
+            return Err(DomainError::validation(
+                field,
+                format!("{c:?} is not a currency code: use three capital letters (ISO 4217), e.g. EUR"),
+            ));
+        }
+        if self.entries.len() > 2 * LEDGER_DAYS as usize {
+            return Err(DomainError::validation(field, "too many ledger entries"));
+        }
+        Ok(())
+    }
+}
+
+/// An ISO 4217-shaped code: three ASCII capital letters.
+pub fn is_currency(code: &str) -> bool {
+    code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn ledger_aggregates_per_day_and_keeps_lifetime_totals_after_pruning() {
+        let mut l = Ledger::default();
+        l.record("EUR", at("2025-01-01T10:00:00Z"), 100);
+        l.record("EUR", at("2025-01-01T18:00:00Z"), 50);
+        l.record("USD", at("2025-01-01T18:00:00Z"), 7);
+        assert_eq!(l.entries.len(), 2);
+        l.record("EUR", at("2026-11-24T00:00:00Z"), 10);
+        assert_eq!(l.entries.len(), 1, "entries older than the window are dropped");
+        assert_eq!(l.total("EUR"), 160);
+        assert_eq!(l.total("USD"), 7);
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        assert_eq!(l.sum_between("EUR", d("2026-01-01"), d("2026-12-31")), 10);
+        assert_eq!(l.first_at, Some(at("2025-01-01T10:00:00Z")));
+    }
+
+    #[test]
+    fn bookings_track_first_and_last() {
+        let mut a = Activity::default();
+        a.record_booking(at("2026-05-01T10:00:00Z"));
+        a.record_booking(at("2026-03-01T10:00:00Z"));
+        assert_eq!(a.bookings, 2);
+        assert_eq!(a.first_booking_at, Some(at("2026-03-01T10:00:00Z")));
+        assert_eq!(a.last_booking_at, Some(at("2026-05-01T10:00:00Z")));
+    }
+}
