@@ -190,6 +190,9 @@ async fn another_tenants_ids_are_404_on_every_route_and_change_nothing() {
         ),
         ("GET", format!("/groups/{gid}/members"), None),
         ("DELETE", format!("/groups/{gid}/members/shared-id"), None),
+        ("POST", format!("/groups/{gid}/resync"), None),
+        ("GET", format!("/groups/{gid}/explain/shared-id"), None),
+        ("GET", format!("/groups/{gid}/history"), None),
     ];
     // Every route that takes an id is walked.
     let with_ids = cg_lambda::routes::ROUTES

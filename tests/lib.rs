@@ -10,6 +10,10 @@ static APP: OnceCell<App> = OnceCell::const_new();
 /// The app wired to the emulator at `AWS_ENDPOINT_URL` (started by infra/test.sh).
 pub async fn app() -> App {
     APP.get_or_init(|| async {
+        // Errors the handlers log (internal details never reach responses) show up in test output.
+        if std::env::var("RUST_LOG").is_ok() {
+            cg_lambda::init_tracing();
+        }
         assert!(
             std::env::var("AWS_ENDPOINT_URL").is_ok(),
             "AWS_ENDPOINT_URL must point at moto; run these tests through infra/test.sh"

@@ -188,9 +188,11 @@ async fn adding_members_reports_every_line_and_keeps_the_count_exact() {
         .groups
         .contains(&group.id));
 
-    groups::remove_member(&app.store, &t, &gid, "b").await.unwrap();
+    groups::remove_member(&app.store, &t, &gid, "b", chrono::Utc::now())
+        .await
+        .unwrap();
     assert!(matches!(
-        groups::remove_member(&app.store, &t, &gid, "b").await,
+        groups::remove_member(&app.store, &t, &gid, "b", chrono::Utc::now()).await,
         Err(DomainError::NotFound(_))
     ));
     // Deleting a customer takes it out of its groups first.
@@ -288,9 +290,9 @@ async fn deleting_a_group_hides_it_and_a_repeated_purge_job_finishes_with_the_sa
         tenant: t.clone(),
         group_id: group.id.clone(),
     };
-    let report = jobs::run_group_job(&app.store, &job).await.unwrap();
+    let report = jobs::run_group_job(&app.store, &job, chrono::Utc::now()).await.unwrap();
     assert_eq!(report.members_removed, 35);
-    let again = jobs::run_group_job(&app.store, &job).await.unwrap();
+    let again = jobs::run_group_job(&app.store, &job, chrono::Utc::now()).await.unwrap();
     assert_eq!(again.members_removed, 0);
     for id in &ids {
         assert!(
@@ -445,7 +447,7 @@ async fn scheduler_queues_a_resync_per_group_and_resync_repairs_a_drifted_count(
         tenant: t.clone(),
         group_id: group.id.clone(),
     };
-    let report = jobs::run_group_job(&app.store, &job).await.unwrap();
+    let report = jobs::run_group_job(&app.store, &job, chrono::Utc::now()).await.unwrap();
     assert_eq!((report.count_before, report.count_after), (7, 1));
     assert_eq!(
         groups::get_group(&app.store, &t, group.id.as_str())
@@ -454,5 +456,5 @@ async fn scheduler_queues_a_resync_per_group_and_resync_repairs_a_drifted_count(
             .member_count,
         1
     );
-    assert!(jobs::schedule_resyncs(&app.store).await.unwrap() >= 1);
+    assert!(jobs::schedule_resyncs(&app.store, chrono::Utc::now()).await.unwrap() >= 1);
 }

@@ -224,13 +224,24 @@ pub async fn run_workers(app: App) {
     }
 }
 
-/// Ticks the scheduler every `every`.
+/// Runs the scheduler as EventBridge would: the wake-up task every `every`, and the nightly task once a
+/// day at 03:00 UTC (template.yaml's two schedules).
 pub async fn run_scheduler(app: App, every: Duration) {
+    use cg_lambda::scheduler::{run_task, Task};
+    use chrono::{Timelike, Utc};
     let mut interval = tokio::time::interval(every);
+    let mut nightly_done = Utc::now().date_naive();
     loop {
         interval.tick().await;
-        if let Err(e) = cg_lambda::scheduler::run_tick(&app).await {
-            tracing::warn!(error = ?e, "scheduler tick failed");
+        let now = Utc::now();
+        if let Err(e) = run_task(&app, Task::Wake, now).await {
+            tracing::warn!(error = ?e, "scheduler wake-up tick failed");
+        }
+        if now.date_naive() != nightly_done && now.hour() >= 3 {
+            nightly_done = now.date_naive();
+            if let Err(e) = run_task(&app, Task::Nightly, now).await {
+                tracing::warn!(error = ?e, "nightly resync failed");
+            }
         }
     }
 }

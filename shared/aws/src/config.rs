@@ -38,8 +38,14 @@ impl Config {
     }
 
     /// The SDK configuration: the standard provider chain, which honours `AWS_ENDPOINT_URL` locally.
+    /// Against the local emulator the SDK retries harder: moto is not thread-safe and answers some
+    /// concurrent writes with a bare 500 ("dictionary changed size during iteration").
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
-        aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if self.endpoint_url.is_some() {
+            loader = loader.retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(10));
+        }
+        loader.load().await
     }
 
     /// An S3 client; path-style addressing against a local endpoint, which has no per-bucket DNS names.

@@ -2,7 +2,7 @@
 //! cannot contain `#`, so no id can address another tenant's or another entity's items.
 
 use cg_domain::customer::Identity;
-use cg_domain::ids::{CustomerId, GroupId, TenantId};
+use cg_domain::ids::{CustomerId, GroupId, JobId, TenantId};
 use chrono::{DateTime, SecondsFormat, Utc};
 
 /// Partitions a tenant's customers are spread over, so a full resync fans out to this many workers.
@@ -60,6 +60,21 @@ pub fn member_sk(c: &CustomerId) -> String {
 
 pub fn tenant_registry_sk(t: &TenantId) -> String {
     format!("T#{t}")
+}
+
+pub fn history_pk(t: &TenantId, g: &GroupId) -> String {
+    format!("T#{t}#G#{g}#H")
+}
+
+pub fn event_pk(t: &TenantId, event_id: &str) -> String {
+    format!("T#{t}#EV#{event_id}")
+}
+
+pub const EVENT_SK: &str = "EV";
+pub const JOB_SK_PREFIX: &str = "J#";
+
+pub fn job_sk(id: &JobId) -> String {
+    format!("{JOB_SK_PREFIX}{id}")
 }
 
 /// WakeIndex partition for a customer shard. The index is global (the scheduler serves every tenant);

@@ -1,6 +1,7 @@
 //! SDK errors to domain errors: throttling and transient faults are retryable `Unavailable`, the rest
 //! `Internal`. The SDK's message goes to the error's log detail, never to a client.
 
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use cg_domain::DomainError;
 
@@ -14,17 +15,19 @@ const RETRYABLE_CODES: &[&str] = &[
     "TransactionConflict",
 ];
 
-pub fn from_sdk<E, R>(operation: &str, err: SdkError<E, R>) -> DomainError
+pub fn from_sdk<E>(operation: &str, err: SdkError<E, HttpResponse>) -> DomainError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     let code = err.code().unwrap_or("").to_owned();
     let detail = format!("{operation}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(&err));
-    let transient = matches!(
-        err,
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_)
-    );
+    // A 5xx without a modelled error code (an overloaded endpoint) is as transient as a throttle.
+    let server_fault = err.raw_response().is_some_and(|r| r.status().is_server_error());
+    let transient = server_fault
+        || matches!(
+            err,
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_)
+        );
     if transient || RETRYABLE_CODES.contains(&code.as_str()) {
         DomainError::Unavailable(detail)
     } else {

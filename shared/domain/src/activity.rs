@@ -84,7 +84,8 @@ impl Ledger {
                 amount_minor,
             }),
         }
-        self.entries.sort_by(|a, b| (a.on, &a.currency).cmp(&(b.on, &b.currency)));
+        self.entries
+            .sort_by(|a, b| (a.on, &a.currency).cmp(&(b.on, &b.currency)));
         if let Some(newest) = self.entries.last().map(|e| e.on) {
             let oldest = newest - Duration::days(LEDGER_DAYS);
             self.entries.retain(|e| e.on > oldest);
@@ -105,7 +106,12 @@ impl Ledger {
     }
 
     fn check(&self, field: &str) -> Result<()> {
-        let bad = self.entries.iter().map(|e| &e.currency).chain(self.totals.keys()).find(|c| !is_currency(c));
+        let bad = self
+            .entries
+            .iter()
+            .map(|e| &e.currency)
+            .chain(self.totals.keys())
+            .find(|c| !is_currency(c));
         if let Some(c) = bad {
             return Err(DomainError::validation(
                 field,

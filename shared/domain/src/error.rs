@@ -2,7 +2,7 @@
 
 /// Everything a use case can fail with. Messages of the client-facing variants say what to fix;
 /// the detail of `Unavailable` and `Internal` is for logs only and never reaches a response.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum DomainError {
     /// The request is well-formed but a value breaks a rule (`field` names the offending input).
     #[error("{message}")]

@@ -1,11 +1,14 @@
-//! Groups and their members. This slice has static groups (explicit lists); dynamic groups add a rule.
+//! Groups and their members: static groups (explicit lists) and dynamic groups (a rule tree whose
+//! membership the service keeps current).
 
 use crate::contact::{Email, Phone};
 use crate::customer::MemberProfile;
 use crate::error::{DomainError, Result};
-use crate::ids::{CustomerId, GroupId};
+use crate::ids::{CustomerId, GroupId, JobId};
+use crate::rules::{Definition, LifecycleSettings};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// The most entries one add-members request may carry; larger lists go through bulk import.
 pub const MAX_MEMBERS_PER_REQUEST: usize = 1000;
@@ -15,6 +18,8 @@ pub const MAX_MEMBERS_PER_REQUEST: usize = 1000;
 pub enum GroupKind {
     /// Members are added and removed explicitly.
     Static,
+    /// Members are the customers that match the group's rules, kept current by the service.
+    Dynamic,
 }
 
 /// A group as stored and returned.
@@ -28,6 +33,89 @@ pub struct Group {
     pub member_count: u64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Dynamic groups: the rule tree, as written (`rules`), or the seeds' condition groups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition_groups: Option<Value>,
+    /// The built-in template the rules started from, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    /// Day counts of the Renewing, Expiring and Inactive states (dynamic groups).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<LifecycleSettings>,
+    /// Groups this group's rules reference (`member_of`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uses_groups: Vec<GroupId>,
+    /// The last or running resync of a dynamic group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync: Option<SyncStatus>,
+}
+
+impl Group {
+    /// The parsed rules of a dynamic group (`None` for a static group).
+    pub fn definition(&self) -> Result<Option<Definition>> {
+        if self.kind == GroupKind::Static {
+            return Ok(None);
+        }
+        Definition::parse(self.rules.as_ref(), self.condition_groups.as_ref())
+            .map(Some)
+            .map_err(|e| DomainError::Internal(format!("stored rules of group {} do not parse: {e}", self.id)))
+    }
+
+    pub fn lifecycle_settings(&self) -> LifecycleSettings {
+        self.settings.unwrap_or_default()
+    }
+
+    /// Sets the definition fields from parsed rules.
+    pub fn set_definition(&mut self, d: &Definition) {
+        let (rules, groups) = split_definition(d);
+        self.rules = rules;
+        self.condition_groups = groups;
+        self.uses_groups = d.rule.referenced_groups().into_iter().collect();
+    }
+}
+
+fn split_definition(d: &Definition) -> (Option<Value>, Option<Value>) {
+    match d.to_json() {
+        Value::Object(mut m) => (m.remove("rules"), m.remove("condition_groups")),
+        _ => (None, None),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncState {
+    Queued,
+    Running,
+    Done,
+    Failed,
+}
+
+/// A dynamic group's resync: job, progress and outcome, as the group shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncStatus {
+    pub status: SyncState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<JobId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
+    /// When the last successful resync finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_synced_at: Option<DateTime<Utc>>,
+    /// Fraction of customer shards done, 0 to 1.
+    #[serde(default)]
+    pub progress: f64,
+    #[serde(default)]
+    pub shards_done: u32,
+    #[serde(default)]
+    pub shards_total: u32,
+    #[serde(default)]
+    pub customers_evaluated: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }
 
 /// A validated group name: trimmed, 1 to 200 characters.
@@ -49,20 +137,130 @@ pub struct NewGroup {
     pub name: String,
     #[serde(rename = "type", default = "static_kind")]
     pub kind: GroupKind,
-    /// Optional first members, in the same form as `POST /groups/{id}/members`.
+    /// Optional first members of a static group, in the same form as `POST /groups/{id}/members`.
     #[serde(default)]
     pub members: Option<MemberList>,
+    /// Dynamic groups: a rule tree, or condition groups, or a template plus extra conditions.
+    #[serde(default)]
+    pub rules: Option<Value>,
+    #[serde(default)]
+    pub condition_groups: Option<Value>,
+    #[serde(default)]
+    pub template: Option<String>,
+    #[serde(default)]
+    pub extra: Option<Value>,
+    #[serde(default)]
+    pub settings: Option<LifecycleSettings>,
+}
+
+/// A dynamic group's rules as given in a create, update or preview body.
+#[derive(Debug, Clone)]
+pub struct DraftRules {
+    pub definition: Definition,
+    pub template: Option<String>,
+    pub settings: LifecycleSettings,
+}
+
+/// Parses the rule fields of a request body: exactly one of `rules`, `condition_groups`, `template`.
+pub fn draft_rules(
+    rules: Option<&Value>,
+    condition_groups: Option<&Value>,
+    template: Option<&str>,
+    extra: Option<&Value>,
+    settings: Option<LifecycleSettings>,
+) -> Result<DraftRules> {
+    let given = [rules.is_some(), condition_groups.is_some(), template.is_some()];
+    if given.iter().filter(|x| **x).count() != 1 {
+        return Err(DomainError::validation(
+            "rules",
+            "a dynamic group needs exactly one of rules (a tree of all/any/not), condition_groups (OR inside a group, AND between groups) or template",
+        ));
+    }
+    if extra.is_some() && template.is_none() {
+        return Err(DomainError::validation(
+            "extra",
+            "extra conditions apply to a template; give template too",
+        ));
+    }
+    let definition = match template {
+        Some(t) => crate::rules::from_template(t, extra)?,
+        None => Definition::parse(rules, condition_groups)?,
+    };
+    let settings = settings.unwrap_or_default();
+    settings.check()?;
+    Ok(DraftRules {
+        definition,
+        template: template.map(str::to_owned),
+        settings,
+    })
+}
+
+impl NewGroup {
+    /// The draft rules of a dynamic group; `None` for a static one. Rejects rule fields on a static group
+    /// and members on a dynamic one.
+    pub fn draft(&self) -> Result<Option<DraftRules>> {
+        let has_rules = self.rules.is_some() || self.condition_groups.is_some() || self.template.is_some();
+        match self.kind {
+            GroupKind::Static if has_rules || self.extra.is_some() || self.settings.is_some() => Err(DomainError::validation(
+                "type",
+                "rules, condition_groups, template, extra and settings belong to dynamic groups: set \"type\": \"dynamic\"",
+            )),
+            GroupKind::Static => Ok(None),
+            GroupKind::Dynamic if self.members.is_some() => Err(DomainError::validation(
+                "members",
+                "a dynamic group's members follow its rules; members can only be listed for a static group",
+            )),
+            GroupKind::Dynamic => draft_rules(
+                self.rules.as_ref(),
+                self.condition_groups.as_ref(),
+                self.template.as_deref(),
+                self.extra.as_ref(),
+                self.settings,
+            )
+            .map(Some),
+        }
+    }
+}
+
+/// The body of `PATCH /groups/{id}`: a new name and, for a dynamic group, new rules or settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupUpdate {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub rules: Option<Value>,
+    #[serde(default)]
+    pub condition_groups: Option<Value>,
+    #[serde(default)]
+    pub template: Option<String>,
+    #[serde(default)]
+    pub extra: Option<Value>,
+    #[serde(default)]
+    pub settings: Option<LifecycleSettings>,
+}
+
+/// The body of `POST /groups/preview`: a draft dynamic definition.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupPreviewRequest {
+    #[serde(default)]
+    pub rules: Option<Value>,
+    #[serde(default)]
+    pub condition_groups: Option<Value>,
+    #[serde(default)]
+    pub template: Option<String>,
+    #[serde(default)]
+    pub extra: Option<Value>,
+    #[serde(default)]
+    pub settings: Option<LifecycleSettings>,
+    /// How many matching customers to return (0 to 50, default 10).
+    #[serde(default)]
+    pub sample_size: Option<u32>,
 }
 
 fn static_kind() -> GroupKind {
     GroupKind::Static
-}
-
-/// The body of `PATCH /groups/{id}`: a rename.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GroupRename {
-    pub name: String,
 }
 
 /// Who to add: exactly one of customer ids, emails, or a phone list with one number per line.

@@ -5,12 +5,16 @@ pub mod activity;
 pub mod contact;
 pub mod customer;
 pub mod error;
+pub mod events;
 pub mod group;
+pub mod history;
 pub mod ids;
 pub mod jobs;
+pub mod membership;
 pub mod page;
 pub mod patch;
 pub mod ports;
+pub mod rules;
 pub mod usecases;
 
 pub use error::{DomainError, Result};

@@ -4,8 +4,10 @@
 use crate::customer::{Customer, Identity};
 use crate::error::Result;
 use crate::group::{Group, Member};
-use crate::ids::{CustomerId, GroupId, TenantId};
-use crate::jobs::GroupJob;
+use crate::history::HistoryEntry;
+use crate::ids::{CustomerId, GroupId, JobId, TenantId};
+use crate::jobs::{GroupJob, ResyncJob};
+use crate::membership::ChangeReason;
 use crate::page::{Page, PageRequest};
 use chrono::{DateTime, Utc};
 use std::future::Future;
@@ -41,13 +43,16 @@ pub trait GroupStore: Send + Sync {
     /// A group that is being deleted reads as absent.
     fn get_group(&self, t: &TenantId, id: &GroupId) -> impl Future<Output = Result<Option<Group>>> + Send;
     fn list_groups(&self, t: &TenantId, page: &PageRequest) -> impl Future<Output = Result<Page<Group>>> + Send;
-    fn rename_group(
+    /// Every group of the tenant that is not being deleted (dynamic-group plans and the reference graph).
+    fn list_all_groups(&self, t: &TenantId) -> impl Future<Output = Result<Vec<Group>>> + Send;
+    /// Rewrites name, rules and settings if the group still exists and was last updated at
+    /// `expected_updated_at` (`ConcurrentUpdate` otherwise).
+    fn update_group(
         &self,
         t: &TenantId,
-        id: &GroupId,
-        name: &str,
-        now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<Group>> + Send;
+        g: &Group,
+        expected_updated_at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<()>> + Send;
     /// Hides the group and stops new members; `NotFound` if it is absent or already being deleted.
     fn mark_group_deleting(&self, t: &TenantId, id: &GroupId) -> impl Future<Output = Result<()>> + Send;
     /// Groups marked for deletion whose purge has not finished (for the scheduler's sweep).
@@ -100,4 +105,98 @@ pub trait TenantRegistry: Send + Sync {
 /// The queue that carries background jobs.
 pub trait JobQueue: Send + Sync {
     fn enqueue(&self, job: &GroupJob) -> impl Future<Output = Result<()>> + Send;
+    /// Sends many jobs (batched ten per request).
+    fn enqueue_many(&self, jobs: &[GroupJob]) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// One customer's membership change, written atomically: the customer's group set, facts and next
+/// wake-up, its member rows, the groups' counts, history entries and the ids of the events applied.
+#[derive(Debug, Clone)]
+pub struct Commit {
+    /// The customer as read (its `version` is the write condition).
+    pub before: Customer,
+    /// The customer to store (groups and `next_wake_at` already updated).
+    pub after: Customer,
+    pub entered: Vec<GroupId>,
+    pub left: Vec<GroupId>,
+    /// Event ids recorded with the write; one already recorded fails the commit with `SeenEvents`.
+    pub events: Vec<String>,
+    /// Whether facts changed (a full write) or only groups and the wake-up (an update).
+    pub facts_changed: bool,
+    pub reason: ChangeReason,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommitResult {
+    Committed,
+    /// The customer changed (or was deleted) since it was read: read it again and redo.
+    Stale,
+    /// These events were already ingested: drop them and redo.
+    SeenEvents(Vec<String>),
+    /// A group of the delta is gone or being deleted: reload the plan and redo.
+    GroupGone,
+}
+
+/// Due customers (tenant and id) and the cursor of the next page.
+pub type DuePage = (Vec<(TenantId, CustomerId)>, Option<String>);
+
+/// Membership writes and the reads that feed the membership pass.
+pub trait MembershipWriter: Send + Sync {
+    /// Commits many customers' changes, packing them into as few transactions as fit; the result is
+    /// aligned with `commits`.
+    fn commit(
+        &self,
+        t: &TenantId,
+        commits: Vec<Commit>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<CommitResult>>> + Send;
+    /// One page of a customer shard, read consistently (resync).
+    fn scan_shard(
+        &self,
+        t: &TenantId,
+        shard: u32,
+        cursor: Option<String>,
+    ) -> impl Future<Output = Result<(Vec<Customer>, Option<String>)>> + Send;
+    /// Customers (of any tenant) whose next wake-up is at or before `now`, from one WakeIndex partition.
+    fn due_customers(
+        &self,
+        partition: u32,
+        now: DateTime<Utc>,
+        cursor: Option<String>,
+    ) -> impl Future<Output = Result<DuePage>> + Send;
+    fn list_history(
+        &self,
+        t: &TenantId,
+        g: &GroupId,
+        page: &PageRequest,
+    ) -> impl Future<Output = Result<Page<HistoryEntry>>> + Send;
+}
+
+/// Resync jobs and the sync status they report on their groups.
+pub trait ResyncJobs: Send + Sync {
+    /// Stores the job and marks its groups' sync status queued.
+    fn create_resync_job(&self, t: &TenantId, job: &ResyncJob) -> impl Future<Output = Result<()>> + Send;
+    fn get_resync_job(&self, t: &TenantId, id: &JobId) -> impl Future<Output = Result<Option<ResyncJob>>> + Send;
+    /// Records a shard as done (once: a repeated shard changes nothing) and returns the job after it.
+    fn finish_shard(
+        &self,
+        t: &TenantId,
+        id: &JobId,
+        shard: u32,
+        evaluated: u64,
+        changes: u64,
+    ) -> impl Future<Output = Result<Option<ResyncJob>>> + Send;
+    /// Marks the job and its groups' sync status done (or failed with `error`).
+    fn finish_job(
+        &self,
+        t: &TenantId,
+        job: &ResyncJob,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// Number of shards the customers are spread over (the fan-out of a resync).
+pub trait Shards {
+    fn customer_shards(&self) -> u32;
 }

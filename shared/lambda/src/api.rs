@@ -5,8 +5,8 @@ use crate::http_error::ApiError;
 use crate::request::{json, json_body, no_content, page, path_param, tenant};
 use crate::App;
 use cg_domain::customer::{CustomerPatch, NewCustomer};
-use cg_domain::group::{GroupRename, MemberList, NewGroup};
-use cg_domain::usecases::{customers, groups};
+use cg_domain::group::{GroupPreviewRequest, GroupUpdate, MemberList, NewGroup};
+use cg_domain::usecases::{customers, dynamic, groups};
 use chrono::Utc;
 use lambda_http::{Body, Request, Response};
 use serde_json::json as j;
@@ -110,20 +110,92 @@ pub async fn groups_get(app: &App, req: Request) -> Result<Response<Body>, Infal
         let t = tenant(&req, &app.tenant_claim)?;
         json(
             200,
-            &groups::get_group(&app.store, &t, &path_param(&req, "groupId")).await?,
+            &groups::get_group_with_sync(&app.store, &t, &path_param(&req, "groupId")).await?,
         )
     })
     .await
 }
 
-pub async fn groups_rename(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
-    respond("groups_rename", async {
+pub async fn groups_update(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
+    respond("groups_update", async {
         let t = tenant(&req, &app.tenant_claim)?;
-        let input: GroupRename = json_body(&req)?;
+        let input: GroupUpdate = json_body(&req)?;
         json(
             200,
-            &groups::rename_group(&app.store, &t, &path_param(&req, "groupId"), input, Utc::now()).await?,
+            &groups::update_group(&app.store, &t, &path_param(&req, "groupId"), input, Utc::now()).await?,
         )
+    })
+    .await
+}
+
+pub async fn groups_resync(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
+    respond("groups_resync", async {
+        let t = tenant(&req, &app.tenant_claim)?;
+        json(
+            202,
+            &dynamic::resync_group(&app.store, &t, &path_param(&req, "groupId"), Utc::now()).await?,
+        )
+    })
+    .await
+}
+
+pub async fn groups_preview(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
+    respond("groups_preview", async {
+        let t = tenant(&req, &app.tenant_claim)?;
+        let input: GroupPreviewRequest = json_body(&req)?;
+        json(200, &dynamic::preview(&app.store, &t, input, Utc::now()).await?)
+    })
+    .await
+}
+
+pub async fn groups_explain(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
+    respond("groups_explain", async {
+        let t = tenant(&req, &app.tenant_claim)?;
+        let (g, c) = (path_param(&req, "groupId"), path_param(&req, "customerId"));
+        json(200, &dynamic::explain(&app.store, &t, &g, &c, Utc::now()).await?)
+    })
+    .await
+}
+
+pub async fn group_history_list(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
+    respond("group_history_list", async {
+        let t = tenant(&req, &app.tenant_claim)?;
+        json(
+            200,
+            &dynamic::history(&app.store, &t, &path_param(&req, "groupId"), &page(&req)?).await?,
+        )
+    })
+    .await
+}
+
+pub async fn group_templates_list(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
+    respond("group_templates_list", async {
+        tenant(&req, &app.tenant_claim)?;
+        json(200, &dynamic::templates())
+    })
+    .await
+}
+
+pub async fn events_ingest(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
+    respond("events_ingest", async {
+        let t = tenant(&req, &app.tenant_claim)?;
+        let body: serde_json::Value = json_body(&req)?;
+        let report = dynamic::ingest_events(&app.store, &t, &body, Utc::now()).await?;
+        if report.accepted == 0 && report.duplicates == 0 {
+            if let Some(first) = report.rejected.first() {
+                // Nothing in the batch could be used: the whole request is bad input.
+                return Err(cg_domain::DomainError::validation(
+                    format!("events[{}]", first.index),
+                    format!(
+                        "no event was accepted ({} rejected); the first: {}",
+                        report.rejected.len(),
+                        first.message
+                    ),
+                )
+                .into());
+            }
+        }
+        json(200, &report)
     })
     .await
 }
@@ -164,7 +236,7 @@ pub async fn group_members_remove(app: &App, req: Request) -> Result<Response<Bo
     respond("group_members_remove", async {
         let t = tenant(&req, &app.tenant_claim)?;
         let (g, c) = (path_param(&req, "groupId"), path_param(&req, "customerId"));
-        groups::remove_member(&app.store, &t, &g, &c).await?;
+        groups::remove_member(&app.store, &t, &g, &c, Utc::now()).await?;
         Ok(no_content())
     })
     .await

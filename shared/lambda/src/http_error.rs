@@ -48,6 +48,10 @@ impl ApiError {
             | ApiError::Unauthorized(m)
             | ApiError::PayloadTooLarge(m)
             | ApiError::UnsupportedMediaType(m) => m.clone(),
+            // A validation message names the input it is about (for rules, the path of the bad node).
+            ApiError::Domain(DomainError::Validation { field, message }) if !message.contains(field.as_str()) => {
+                format!("{field}: {message}")
+            }
             ApiError::Domain(e) => e.to_string(),
         }
     }

@@ -17,11 +17,17 @@ pub enum Action {
     GroupsCreate,
     GroupsList,
     GroupsGet,
-    GroupsRename,
+    GroupsUpdate,
     GroupsDelete,
     GroupMembersAdd,
     GroupMembersList,
     GroupMembersRemove,
+    GroupsResync,
+    GroupsPreview,
+    GroupsExplain,
+    GroupHistoryList,
+    GroupTemplatesList,
+    EventsIngest,
 }
 
 pub struct Route {
@@ -84,8 +90,8 @@ pub const ROUTES: &[Route] = &[
     Route {
         method: "PATCH",
         path: "/groups/{groupId}",
-        action: Action::GroupsRename,
-        binary: "api-groups-rename",
+        action: Action::GroupsUpdate,
+        binary: "api-groups-update",
     },
     Route {
         method: "DELETE",
@@ -111,6 +117,42 @@ pub const ROUTES: &[Route] = &[
         action: Action::GroupMembersRemove,
         binary: "api-group-members-remove",
     },
+    Route {
+        method: "POST",
+        path: "/groups/{groupId}/resync",
+        action: Action::GroupsResync,
+        binary: "api-groups-resync",
+    },
+    Route {
+        method: "POST",
+        path: "/groups/preview",
+        action: Action::GroupsPreview,
+        binary: "api-groups-preview",
+    },
+    Route {
+        method: "GET",
+        path: "/groups/{groupId}/explain/{customerId}",
+        action: Action::GroupsExplain,
+        binary: "api-groups-explain",
+    },
+    Route {
+        method: "GET",
+        path: "/groups/{groupId}/history",
+        action: Action::GroupHistoryList,
+        binary: "api-group-history-list",
+    },
+    Route {
+        method: "GET",
+        path: "/group-templates",
+        action: Action::GroupTemplatesList,
+        binary: "api-group-templates-list",
+    },
+    Route {
+        method: "POST",
+        path: "/events",
+        action: Action::EventsIngest,
+        binary: "api-events-ingest",
+    },
 ];
 
 /// Calls the handler of an action.
@@ -124,11 +166,17 @@ pub async fn dispatch(action: Action, app: &App, req: Request) -> Result<Respons
         Action::GroupsCreate => api::groups_create(app, req).await,
         Action::GroupsList => api::groups_list(app, req).await,
         Action::GroupsGet => api::groups_get(app, req).await,
-        Action::GroupsRename => api::groups_rename(app, req).await,
+        Action::GroupsUpdate => api::groups_update(app, req).await,
         Action::GroupsDelete => api::groups_delete(app, req).await,
         Action::GroupMembersAdd => api::group_members_add(app, req).await,
         Action::GroupMembersList => api::group_members_list(app, req).await,
         Action::GroupMembersRemove => api::group_members_remove(app, req).await,
+        Action::GroupsResync => api::groups_resync(app, req).await,
+        Action::GroupsPreview => api::groups_preview(app, req).await,
+        Action::GroupsExplain => api::groups_explain(app, req).await,
+        Action::GroupHistoryList => api::group_history_list(app, req).await,
+        Action::GroupTemplatesList => api::group_templates_list(app, req).await,
+        Action::EventsIngest => api::events_ingest(app, req).await,
     }
 }
 

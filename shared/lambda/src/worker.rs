@@ -5,7 +5,9 @@
 use crate::App;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use cg_domain::jobs::GroupJob;
+use cg_domain::usecases::dynamic::fail_resync;
 use cg_domain::usecases::jobs::run_group_job;
+use chrono::Utc;
 use lambda_runtime::LambdaEvent;
 use std::convert::Infallible;
 
@@ -36,10 +38,11 @@ pub async fn process_group_jobs(app: &App, event: SqsEvent) -> SqsBatchResponse 
                 continue;
             }
         };
-        match run_group_job(&app.store, &job).await {
+        match run_group_job(&app.store, &job, Utc::now()).await {
             Ok(report) => tracing::info!(
                 message_id = %id, job = ?job, removed = report.members_removed,
-                count_before = report.count_before, count_after = report.count_after, "group job done"
+                count_before = report.count_before, count_after = report.count_after,
+                evaluated = report.evaluated, changes = report.changes, "group job done"
             ),
             Err(e) if e.is_retryable() => {
                 tracing::warn!(message_id = %id, job = ?job, error = ?e, "group job failed; will retry");
@@ -50,8 +53,31 @@ pub async fn process_group_jobs(app: &App, event: SqsEvent) -> SqsBatchResponse 
                 response.batch_item_failures.push(failure(id));
             }
         }
+        let last_try = receives.parse::<u32>().is_ok_and(|n| n >= MAX_RECEIVES);
+        if let (true, Some(fid)) = (
+            last_try,
+            response.batch_item_failures.last().map(|f| f.item_identifier.clone()),
+        ) {
+            if fid == record.message_id.clone().unwrap_or_default() {
+                record_dead_letter(app, &job).await;
+            }
+        }
     }
     response
+}
+
+/// The queue's maxReceiveCount (template.yaml): a message failing this receive goes to the DLQ.
+const MAX_RECEIVES: u32 = 5;
+
+/// A resync shard that is about to land in the DLQ marks its job and groups failed, so the group
+/// shows the error instead of a resync that never ends.
+async fn record_dead_letter(app: &App, job: &GroupJob) {
+    if let GroupJob::ResyncShard { tenant, job_id, shard } = job {
+        let reason = format!("shard {shard} of the resync kept failing and was set aside; run Resync again");
+        if let Err(e) = fail_resync(&app.store, tenant, job_id, &reason, Utc::now()).await {
+            tracing::error!(error = ?e, "could not record the failed resync");
+        }
+    }
 }
 
 fn failure(id: String) -> BatchItemFailure {

@@ -5,7 +5,7 @@ use super::{decode_cursor, encode_cursor, key, s};
 use crate::keys;
 use crate::sdk_error::{corrupt_item, from_sdk};
 use crate::Store;
-use aws_sdk_dynamodb::types::ReturnValue;
+use aws_sdk_dynamodb::types::AttributeValue;
 use cg_domain::group::Group;
 use cg_domain::ids::{GroupId, TenantId};
 use cg_domain::page::{bad_cursor, Page, PageRequest};
@@ -15,6 +15,10 @@ use chrono::{DateTime, Utc};
 
 fn group_not_found(id: &GroupId) -> DomainError {
     DomainError::not_found(format!("no group with id {:?}", id.as_str()))
+}
+
+fn encode_err(e: serde_dynamo::Error) -> DomainError {
+    DomainError::Internal(format!("encode group: {e}"))
 }
 
 fn decode(item: super::Item) -> Result<GroupItem> {
@@ -84,17 +88,7 @@ impl Store {
 
 impl GroupStore for Store {
     async fn create_group(&self, t: &TenantId, g: &Group) -> Result<()> {
-        let item = GroupItem {
-            pk: keys::tenant_pk(t),
-            sk: keys::group_sk(&g.id),
-            id: g.id.clone(),
-            name: g.name.clone(),
-            kind: g.kind,
-            member_count: g.member_count,
-            created_at: g.created_at,
-            updated_at: g.updated_at,
-            deleting: false,
-        };
+        let item = GroupItem::new(keys::tenant_pk(t), keys::group_sk(&g.id), g);
         let item = serde_dynamo::to_item(item).map_err(|e| DomainError::Internal(format!("encode group: {e}")))?;
         self.ddb
             .put_item()
@@ -132,28 +126,87 @@ impl GroupStore for Store {
             .map(GroupItem::into_group))
     }
 
-    async fn rename_group(&self, t: &TenantId, id: &GroupId, name: &str, now: DateTime<Utc>) -> Result<Group> {
-        let resp = self
+    async fn list_all_groups(&self, t: &TenantId) -> Result<Vec<Group>> {
+        let mut out = Vec::new();
+        let mut page = PageRequest::first(cg_domain::page::MAX_PAGE_SIZE);
+        loop {
+            let found = self.query_groups(t, &page, |g| !g.deleting).await?;
+            out.extend(found.items.into_iter().map(GroupItem::into_group));
+            match found.next_cursor {
+                Some(c) => page.cursor = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    async fn update_group(&self, t: &TenantId, g: &Group, expected_updated_at: DateTime<Utc>) -> Result<()> {
+        let item = GroupItem::new(keys::tenant_pk(t), keys::group_sk(&g.id), g);
+        let text = |v: Option<String>| v.map(s);
+        let mut set = vec!["#name = :name", "updated_at = :now"];
+        let mut remove = Vec::new();
+        let mut values: Vec<(&str, Option<AttributeValue>)> = vec![
+            (":rules", text(item.rules_json)),
+            (":cgroups", text(item.condition_groups_json)),
+            (":template", text(item.template)),
+            (
+                ":settings",
+                item.settings
+                    .map(serde_dynamo::to_attribute_value)
+                    .transpose()
+                    .map_err(encode_err)?,
+            ),
+            (
+                ":uses",
+                (!item.uses_groups.is_empty())
+                    .then(|| serde_dynamo::to_attribute_value(&item.uses_groups))
+                    .transpose()
+                    .map_err(encode_err)?,
+            ),
+        ];
+        let names = [
+            (":rules", "rules_json"),
+            (":cgroups", "condition_groups_json"),
+            (":template", "template"),
+            (":settings", "settings"),
+            (":uses", "uses_groups"),
+        ];
+        let mut builder = self
             .ddb
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(keys::tenant_pk(t), keys::group_sk(id))))
-            .update_expression("SET #name = :name, updated_at = :now")
-            .condition_expression("attribute_exists(PK) AND attribute_not_exists(deleting)")
+            .set_key(Some(key(keys::tenant_pk(t), keys::group_sk(&g.id))))
+            .condition_expression("attribute_exists(PK) AND attribute_not_exists(deleting) AND updated_at = :expected")
             .expression_attribute_names("#name", "name")
-            .expression_attribute_values(":name", s(name))
-            .expression_attribute_values(":now", s(now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match resp {
-            Ok(out) => {
-                let item = out
-                    .attributes
-                    .ok_or_else(|| DomainError::Internal("UpdateItem returned no item".into()))?;
-                Ok(decode(item)?.into_group())
+            .expression_attribute_values(":name", s(&g.name))
+            .expression_attribute_values(
+                ":now",
+                serde_dynamo::to_attribute_value(g.updated_at).map_err(encode_err)?,
+            )
+            .expression_attribute_values(
+                ":expected",
+                serde_dynamo::to_attribute_value(expected_updated_at).map_err(encode_err)?,
+            );
+        let mut clauses = Vec::new();
+        for ((placeholder, value), (_, attr)) in values.drain(..).zip(names) {
+            match value {
+                Some(v) => {
+                    clauses.push(format!("{attr} = {placeholder}"));
+                    builder = builder.expression_attribute_values(placeholder, v);
+                }
+                None => remove.push(attr),
             }
-            Err(e) if is_condition_failure(&e) => Err(group_not_found(id)),
+        }
+        let clauses: Vec<String> = set.drain(..).map(str::to_owned).chain(clauses).collect();
+        let mut expression = format!("SET {}", clauses.join(", "));
+        if !remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        match builder.update_expression(expression).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => match self.get_group(t, &g.id).await? {
+                None => Err(group_not_found(&g.id)),
+                Some(_) => Err(DomainError::ConcurrentUpdate),
+            },
             Err(e) => Err(from_sdk("dynamodb.UpdateItem", e)),
         }
     }
@@ -166,7 +219,7 @@ impl GroupStore for Store {
             .set_key(Some(key(keys::tenant_pk(t), keys::group_sk(id))))
             .update_expression("SET deleting = :yes")
             .condition_expression("attribute_exists(PK) AND attribute_not_exists(deleting)")
-            .expression_attribute_values(":yes", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
             .send()
             .await;
         match resp {

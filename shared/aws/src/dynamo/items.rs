@@ -3,8 +3,9 @@
 
 use cg_domain::contact::{Email, Phone};
 use cg_domain::customer::{Activity, AttributeValue, Customer, MemberProfile, Subscription};
-use cg_domain::group::{Group, GroupKind, Member};
+use cg_domain::group::{Group, GroupKind, Member, SyncStatus};
 use cg_domain::ids::{CustomerId, GroupId};
+use cg_domain::rules::LifecycleSettings;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -129,6 +130,7 @@ pub(crate) struct IdentityItem {
     pub customer_id: CustomerId,
 }
 
+/// A group. Rules are stored as JSON text: their shape is the API's, and text round-trips numbers exactly.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct GroupItem {
     #[serde(rename = "PK")]
@@ -145,9 +147,49 @@ pub(crate) struct GroupItem {
     /// Set when the group is deleted; its members are then purged by a job.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deleting: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules_json: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition_groups_json: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<LifecycleSettings>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uses_groups: Vec<GroupId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync: Option<SyncStatus>,
+}
+
+fn to_text(v: &Option<serde_json::Value>) -> Option<String> {
+    v.as_ref().map(|x| x.to_string())
+}
+
+fn from_text(v: Option<String>) -> Option<serde_json::Value> {
+    v.and_then(|x| serde_json::from_str(&x).ok())
 }
 
 impl GroupItem {
+    pub fn new(pk: String, sk: String, g: &Group) -> Self {
+        GroupItem {
+            pk,
+            sk,
+            id: g.id.clone(),
+            name: g.name.clone(),
+            kind: g.kind,
+            member_count: g.member_count,
+            created_at: g.created_at,
+            updated_at: g.updated_at,
+            deleting: false,
+            rules_json: to_text(&g.rules),
+            condition_groups_json: to_text(&g.condition_groups),
+            template: g.template.clone(),
+            settings: g.settings,
+            uses_groups: g.uses_groups.clone(),
+            sync: g.sync.clone(),
+        }
+    }
+
     pub fn into_group(self) -> Group {
         Group {
             id: self.id,
@@ -156,6 +198,12 @@ impl GroupItem {
             member_count: self.member_count,
             created_at: self.created_at,
             updated_at: self.updated_at,
+            rules: from_text(self.rules_json),
+            condition_groups: from_text(self.condition_groups_json),
+            template: self.template,
+            settings: self.settings,
+            uses_groups: self.uses_groups,
+            sync: self.sync,
         }
     }
 }

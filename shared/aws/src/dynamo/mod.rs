@@ -3,7 +3,9 @@
 mod customers;
 mod groups;
 mod items;
+mod jobs;
 mod members;
+pub mod membership;
 mod tenants;
 
 use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason};

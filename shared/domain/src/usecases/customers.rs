@@ -3,8 +3,10 @@
 use crate::customer::{Customer, CustomerPatch, NewCustomer};
 use crate::error::{DomainError, Result};
 use crate::ids::{CustomerId, TenantId};
+use crate::membership::ChangeReason;
 use crate::page::{Page, PageRequest};
-use crate::ports::{CustomerStore, MembershipStore, TenantRegistry};
+use crate::ports::{CustomerStore, GroupStore, MembershipStore, MembershipWriter, TenantRegistry};
+use crate::usecases::dynamic::reevaluate;
 use chrono::{DateTime, Utc};
 
 /// How often a read-modify-write is retried when another writer got there first.
@@ -19,16 +21,40 @@ fn path_id(id: &str) -> Result<CustomerId> {
     CustomerId::parse(id).map_err(|_| customer_not_found(id))
 }
 
-pub async fn create_customer<S: CustomerStore + TenantRegistry>(
+/// Creates a customer and evaluates it against the tenant's dynamic groups.
+pub async fn create_customer<S>(
     store: &S,
     tenant: &TenantId,
     input: NewCustomer,
     now: DateTime<Utc>,
-) -> Result<Customer> {
+) -> Result<Customer>
+where
+    S: CustomerStore + TenantRegistry + MembershipWriter + GroupStore,
+{
     let customer = input.into_customer(now)?;
     store.register_tenant(tenant).await?;
     store.create_customer(tenant, &customer).await?;
-    Ok(customer)
+    settle(store, tenant, customer, ChangeReason::CustomerUpdated, now).await
+}
+
+/// Re-evaluates a customer just written and returns it as stored afterwards. If this step fails the
+/// request fails retryably (503); the customer write stands and a retry, the next event or the
+/// nightly resync brings its memberships up to date.
+async fn settle<S>(
+    store: &S,
+    tenant: &TenantId,
+    c: Customer,
+    reason: ChangeReason,
+    now: DateTime<Utc>,
+) -> Result<Customer>
+where
+    S: CustomerStore + MembershipWriter + GroupStore,
+{
+    let report = reevaluate(store, tenant, std::slice::from_ref(&c.id), reason, now).await?;
+    if report.written == 0 {
+        return Ok(c);
+    }
+    Ok(store.get_customer(tenant, &c.id).await?.unwrap_or(c))
 }
 
 pub async fn get_customer<S: CustomerStore>(store: &S, tenant: &TenantId, id: &str) -> Result<Customer> {
@@ -49,7 +75,7 @@ pub async fn list_customers<S: CustomerStore>(
 
 /// Applies a partial update. The patch is re-applied to a fresh read if a concurrent write won, and
 /// member rows are refreshed when a copied column (name, email, phone, order number, signup date) changed.
-pub async fn update_customer<S: CustomerStore + MembershipStore>(
+pub async fn update_customer<S: CustomerStore + MembershipStore + MembershipWriter + GroupStore>(
     store: &S,
     tenant: &TenantId,
     id: &str,
@@ -68,7 +94,7 @@ pub async fn update_customer<S: CustomerStore + MembershipStore>(
                 if before.member_view() != after.member_view() && !after.groups.is_empty() {
                     store.refresh_member_profiles(tenant, &after).await?;
                 }
-                return Ok(after);
+                return settle(store, tenant, after, ChangeReason::CustomerUpdated, now).await;
             }
             Err(DomainError::ConcurrentUpdate) => continue,
             Err(e) => return Err(e),

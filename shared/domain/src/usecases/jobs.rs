@@ -1,9 +1,13 @@
 //! Background jobs: the group-jobs worker and the scheduler's tick.
 
 use crate::error::Result;
+use crate::group::GroupKind;
 use crate::jobs::GroupJob;
-use crate::page::{PageRequest, MAX_PAGE_SIZE};
-use crate::ports::{GroupStore, JobQueue, MembershipStore, TenantRegistry};
+use crate::ports::{
+    CustomerStore, GroupStore, JobQueue, MembershipStore, MembershipWriter, ResyncJobs, Shards, TenantRegistry,
+};
+use crate::usecases::dynamic::{run_resync_shard, start_resync, wake_customers};
+use chrono::{DateTime, Utc};
 
 /// Members removed per purge step; each step is a few small transactions.
 const PURGE_STEP: usize = 500;
@@ -14,11 +18,16 @@ pub struct JobReport {
     pub members_removed: u64,
     pub count_before: u64,
     pub count_after: u64,
+    pub evaluated: u64,
+    pub changes: u64,
 }
 
 /// Runs one job to completion. Safe to repeat: a purge resumes where a dead worker stopped, and a
 /// resync of an already exact count changes nothing.
-pub async fn run_group_job<S: GroupStore + MembershipStore>(store: &S, job: &GroupJob) -> Result<JobReport> {
+pub async fn run_group_job<S>(store: &S, job: &GroupJob, now: DateTime<Utc>) -> Result<JobReport>
+where
+    S: GroupStore + MembershipStore + MembershipWriter + CustomerStore + ResyncJobs,
+{
     let mut report = JobReport::default();
     match job {
         GroupJob::PurgeGroup { tenant, group_id } => {
@@ -38,32 +47,48 @@ pub async fn run_group_job<S: GroupStore + MembershipStore>(store: &S, job: &Gro
                 report.count_after = after;
             }
         }
+        GroupJob::ResyncShard { tenant, job_id, shard } => {
+            let r = run_resync_shard(store, tenant, job_id, *shard, now).await?;
+            report.evaluated = r.evaluated;
+            report.changes = r.changes;
+        }
+        GroupJob::WakeCustomers {
+            tenant,
+            customer_ids,
+            at,
+        } => {
+            let r = wake_customers(store, tenant, customer_ids, *at, now).await?;
+            report.evaluated = r.evaluated;
+            report.changes = r.changes;
+        }
     }
     Ok(report)
 }
 
-/// The scheduler's tick: queue a resync of every group and re-queue unfinished deletions.
-/// Returns how many jobs were queued.
-pub async fn schedule_resyncs<S: TenantRegistry + GroupStore + JobQueue>(store: &S) -> Result<usize> {
+/// The nightly run: per tenant, one full resync job over every dynamic group (catching any drift),
+/// a member recount of every static group, and re-queued unfinished deletions. Returns how many
+/// messages were queued.
+pub async fn schedule_resyncs<S>(store: &S, now: DateTime<Utc>) -> Result<usize>
+where
+    S: TenantRegistry + GroupStore + JobQueue + ResyncJobs + Shards,
+{
     let mut queued = 0;
     for tenant in store.list_tenants().await? {
-        let mut page = PageRequest::first(MAX_PAGE_SIZE);
-        loop {
-            let groups = store.list_groups(&tenant, &page).await?;
-            for g in &groups.items {
-                store
-                    .enqueue(&GroupJob::ResyncGroup {
-                        tenant: tenant.clone(),
-                        group_id: g.id.clone(),
-                    })
-                    .await?;
-                queued += 1;
-            }
-            match groups.next_cursor {
-                Some(c) => page.cursor = Some(c),
-                None => break,
-            }
+        let groups = store.list_all_groups(&tenant).await?;
+        let (dynamic, fixed): (Vec<_>, Vec<_>) = groups.iter().partition(|g| g.kind == GroupKind::Dynamic);
+        if !dynamic.is_empty() {
+            start_resync(store, &tenant, dynamic.iter().map(|g| g.id.clone()).collect(), now).await?;
+            queued += store.customer_shards() as usize;
         }
+        let recounts: Vec<GroupJob> = fixed
+            .iter()
+            .map(|g| GroupJob::ResyncGroup {
+                tenant: tenant.clone(),
+                group_id: g.id.clone(),
+            })
+            .collect();
+        store.enqueue_many(&recounts).await?;
+        queued += recounts.len();
         for group_id in store.list_deleting_groups(&tenant).await? {
             store
                 .enqueue(&GroupJob::PurgeGroup {

@@ -1,0 +1,8 @@
+//! Lambda for `PATCH /groups/{groupId}`.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    cg_lambda::init_tracing();
+    let app = cg_lambda::App::from_env().await?;
+    lambda_http::run(lambda_http::service_fn(|req| cg_lambda::api::groups_update(&app, req))).await
+}

@@ -1,0 +1,241 @@
+//! `ResyncJobs` on DynamoDB: the job item under the tenant (`J#{id}`) counts finished shards once each
+//! (a string set of shard numbers guards against repeated messages); the groups a job reports on carry
+//! its status in their `sync` map.
+
+use super::groups::is_condition_failure;
+use super::{key, n, s};
+use crate::keys;
+use crate::sdk_error::{corrupt_item, from_sdk};
+use crate::Store;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use cg_domain::group::{SyncState, SyncStatus};
+use cg_domain::ids::{JobId, TenantId};
+use cg_domain::jobs::ResyncJob;
+use cg_domain::ports::{ResyncJobs, Shards};
+use cg_domain::{DomainError, Result};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Days a finished job record is kept.
+const JOB_DAYS: i64 = 30;
+
+/// The stored job (no `#[serde(flatten)]`: numbers must keep their types through serde_dynamo).
+#[derive(Serialize, Deserialize)]
+struct JobItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    id: JobId,
+    groups: Vec<cg_domain::ids::GroupId>,
+    status: SyncState,
+    shards_total: u32,
+    #[serde(default)]
+    shards_done: u32,
+    #[serde(default)]
+    customers_evaluated: u64,
+    #[serde(default)]
+    changes: u64,
+    created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    finished_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_error: Option<String>,
+    ttl: i64,
+}
+
+impl JobItem {
+    fn new(t: &TenantId, job: &ResyncJob) -> Self {
+        JobItem {
+            pk: keys::tenant_pk(t),
+            sk: keys::job_sk(&job.id),
+            id: job.id.clone(),
+            groups: job.groups.clone(),
+            status: job.status,
+            shards_total: job.shards_total,
+            shards_done: job.shards_done,
+            customers_evaluated: job.customers_evaluated,
+            changes: job.changes,
+            created_at: job.created_at,
+            finished_at: job.finished_at,
+            last_error: job.last_error.clone(),
+            ttl: (job.created_at + Duration::days(JOB_DAYS)).timestamp(),
+        }
+    }
+
+    fn into_job(self) -> ResyncJob {
+        ResyncJob {
+            id: self.id,
+            groups: self.groups,
+            status: self.status,
+            shards_total: self.shards_total,
+            shards_done: self.shards_done,
+            customers_evaluated: self.customers_evaluated,
+            changes: self.changes,
+            created_at: self.created_at,
+            finished_at: self.finished_at,
+            last_error: self.last_error,
+        }
+    }
+}
+
+fn encode_err(e: serde_dynamo::Error) -> DomainError {
+    DomainError::Internal(format!("encode job: {e}"))
+}
+
+fn decode(item: super::Item) -> Result<ResyncJob> {
+    serde_dynamo::from_item::<_, JobItem>(item)
+        .map(JobItem::into_job)
+        .map_err(|e| corrupt_item("job", e))
+}
+
+impl Shards for Store {
+    fn customer_shards(&self) -> u32 {
+        keys::CUSTOMER_SHARDS
+    }
+}
+
+impl ResyncJobs for Store {
+    async fn create_resync_job(&self, t: &TenantId, job: &ResyncJob) -> Result<()> {
+        let item = JobItem::new(t, job);
+        self.ddb
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(serde_dynamo::to_item(item).map_err(encode_err)?))
+            .send()
+            .await
+            .map_err(|e| from_sdk("dynamodb.PutItem", e))?;
+        for g in &job.groups {
+            let resp = self
+                .ddb
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(keys::tenant_pk(t), keys::group_sk(g))))
+                .update_expression("SET sync = :sync")
+                .condition_expression("attribute_exists(PK)")
+                .expression_attribute_values(":sync", sync_value(job, None)?)
+                .send()
+                .await;
+            match resp {
+                Ok(_) => {}
+                Err(e) if is_condition_failure(&e) => {}
+                Err(e) => return Err(from_sdk("dynamodb.UpdateItem", e)),
+            }
+        }
+        Ok(())
+    }
+
+    async fn get_resync_job(&self, t: &TenantId, id: &JobId) -> Result<Option<ResyncJob>> {
+        let resp = self
+            .ddb
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::tenant_pk(t), keys::job_sk(id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| from_sdk("dynamodb.GetItem", e))?;
+        resp.item.map(decode).transpose()
+    }
+
+    async fn finish_shard(
+        &self,
+        t: &TenantId,
+        id: &JobId,
+        shard: u32,
+        evaluated: u64,
+        changes: u64,
+    ) -> Result<Option<ResyncJob>> {
+        let name = format!("{shard:02}");
+        let resp = self
+            .ddb
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::tenant_pk(t), keys::job_sk(id))))
+            .update_expression(
+                "ADD done_shards :set, shards_done :one, customers_evaluated :e, changes :c SET #status = :running",
+            )
+            .condition_expression("attribute_exists(PK) AND NOT contains(done_shards, :name)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":set", AttributeValue::Ss(vec![name.clone()]))
+            .expression_attribute_values(":name", s(name))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":e", n(evaluated))
+            .expression_attribute_values(":c", n(changes))
+            .expression_attribute_values(":running", s("running"))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match resp {
+            Ok(out) => out.attributes.map(decode).transpose(),
+            Err(e) if is_condition_failure(&e) => Ok(None),
+            Err(e) => Err(from_sdk("dynamodb.UpdateItem", e)),
+        }
+    }
+
+    async fn finish_job(&self, t: &TenantId, job: &ResyncJob, error: Option<&str>, now: DateTime<Utc>) -> Result<()> {
+        let status = if error.is_some() {
+            SyncState::Failed
+        } else {
+            SyncState::Done
+        };
+        let mut done = job.clone();
+        done.status = status;
+        done.finished_at = Some(now);
+        done.last_error = error.map(str::to_owned);
+        let status_value = serde_dynamo::to_attribute_value(status).map_err(encode_err)?;
+        let mut update = self
+            .ddb
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::tenant_pk(t), keys::job_sk(&job.id))))
+            .update_expression("SET #status = :status, finished_at = :now")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":status", status_value)
+            .expression_attribute_values(":now", serde_dynamo::to_attribute_value(now).map_err(encode_err)?);
+        if let Some(e) = error {
+            update = update
+                .update_expression("SET #status = :status, finished_at = :now, last_error = :err")
+                .expression_attribute_values(":err", s(e));
+        }
+        update.send().await.map_err(|e| from_sdk("dynamodb.UpdateItem", e))?;
+        for g in &job.groups {
+            // Only the job the group still points at may finish its status (a newer resync may have started).
+            let resp = self
+                .ddb
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(keys::tenant_pk(t), keys::group_sk(g))))
+                .update_expression("SET sync = :sync")
+                .condition_expression("sync.job_id = :job")
+                .expression_attribute_values(":sync", sync_value(&done, Some(now))?)
+                .expression_attribute_values(":job", s(job.id.as_str()))
+                .send()
+                .await;
+            match resp {
+                Ok(_) => {}
+                Err(e) if is_condition_failure(&e) => {}
+                Err(e) => return Err(from_sdk("dynamodb.UpdateItem", e)),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The `sync` map a group shows for a job (`finished` when it is done or failed).
+fn sync_value(job: &ResyncJob, finished: Option<DateTime<Utc>>) -> Result<AttributeValue> {
+    let ok = job.status == SyncState::Done;
+    let sync = SyncStatus {
+        status: job.status,
+        job_id: Some(job.id.clone()),
+        started_at: Some(job.created_at),
+        finished_at: finished,
+        last_synced_at: if ok { finished } else { None },
+        progress: if finished.is_some() { 1.0 } else { 0.0 },
+        shards_done: if finished.is_some() { job.shards_total } else { 0 },
+        shards_total: job.shards_total,
+        customers_evaluated: job.customers_evaluated,
+        last_error: job.last_error.clone(),
+    };
+    serde_dynamo::to_attribute_value(sync).map_err(encode_err)
+}

@@ -1,0 +1,480 @@
+//! `MembershipWriter` on DynamoDB. Each customer's change is written atomically: the customer item
+//! (groups set, facts, wake-up keys) under its version, the member rows, history entries, event-id
+//! markers, and the groups' counts. Many customers share one transaction (up to DynamoDB's 100 items),
+//! and the count of each group changes by one aggregated ADD per transaction.
+
+use super::items::{CustomerItem, MemberItem};
+use super::{decode_cursor, encode_cursor, key, n, s, Item};
+use crate::keys;
+use crate::sdk_error::{corrupt_item, from_sdk};
+use crate::Store;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use cg_domain::customer::Customer;
+use cg_domain::history::{Change, HistoryEntry, HISTORY_DAYS};
+use cg_domain::ids::{CustomerId, GroupId, TenantId};
+use cg_domain::page::{bad_cursor, Page, PageRequest};
+use cg_domain::ports::{Commit, CommitResult, DuePage, MembershipWriter};
+use cg_domain::{DomainError, Result};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+
+/// DynamoDB's limit of items per transaction.
+const MAX_TRANSACTION_ITEMS: usize = 100;
+/// Days an ingested event id is remembered (a repeat within this window changes nothing).
+pub const EVENT_ID_DAYS: i64 = 90;
+
+fn build_err(e: impl std::fmt::Display) -> DomainError {
+    DomainError::Internal(format!("build request: {e}"))
+}
+
+/// What a transaction item stands for, to map a cancellation reason back to its commit.
+#[derive(Debug, Clone)]
+enum Role {
+    Customer(usize),
+    Event(usize, String),
+    Other(usize),
+    Group(GroupId),
+}
+
+/// One transaction's worth of a commit: the customer state to store and the changes written with it.
+/// A commit with more changes than fit one transaction is split in parts, each moving the customer's
+/// group set part of the way under the version written by the part before.
+#[derive(Debug, Clone)]
+struct Part {
+    owner: usize,
+    customer: Customer,
+    expected_version: u64,
+    entered: Vec<GroupId>,
+    left: Vec<GroupId>,
+    events: Vec<String>,
+    reason: String,
+}
+
+impl Part {
+    fn items(&self) -> usize {
+        1 + self.events.len() + 2 * (self.entered.len() + self.left.len())
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct HistoryItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    at: DateTime<Utc>,
+    customer_id: CustomerId,
+    change: Change,
+    reason: String,
+    ttl: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct EventItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    at: DateTime<Utc>,
+    ttl: i64,
+}
+
+/// Changes per part: the customer plus two items and (at worst) one counter per change.
+const CHANGES_PER_PART: usize = (MAX_TRANSACTION_ITEMS - 1) / 3;
+
+/// Splits a commit so every part fits a transaction with room for the group counters; the last part
+/// carries the facts and the event ids (callers send at most 50 events per commit).
+fn split(owner: usize, c: Commit) -> Vec<Part> {
+    let reason = c.reason.describe();
+    let mut changes: Vec<(GroupId, bool)> = c
+        .entered
+        .into_iter()
+        .map(|g| (g, true))
+        .chain(c.left.into_iter().map(|g| (g, false)))
+        .collect();
+    let last_room = (MAX_TRANSACTION_ITEMS - 1).saturating_sub(c.events.len()) / 3;
+    let mut parts = Vec::new();
+    let mut state = c.before.clone();
+    let mut version = c.before.version;
+    while changes.len() > last_room {
+        let take = CHANGES_PER_PART.min(changes.len() - last_room);
+        let rest = changes.split_off(take);
+        let chunk = std::mem::replace(&mut changes, rest);
+        for (g, entered) in &chunk {
+            if *entered {
+                state.groups.insert(g.clone());
+            } else {
+                state.groups.remove(g);
+            }
+        }
+        let mut customer = state.clone();
+        customer.version = version + 1;
+        parts.push(part(owner, customer, version, &chunk, Vec::new(), &reason));
+        version += 1;
+    }
+    let mut customer = c.after;
+    customer.version = version + 1;
+    parts.push(part(owner, customer, version, &changes, c.events, &reason));
+    parts
+}
+
+fn part(
+    owner: usize,
+    customer: Customer,
+    expected_version: u64,
+    changes: &[(GroupId, bool)],
+    events: Vec<String>,
+    reason: &str,
+) -> Part {
+    Part {
+        owner,
+        customer,
+        expected_version,
+        entered: changes.iter().filter(|x| x.1).map(|x| x.0.clone()).collect(),
+        left: changes.iter().filter(|x| !x.1).map(|x| x.0.clone()).collect(),
+        events,
+        reason: reason.to_owned(),
+    }
+}
+
+impl Store {
+    fn customer_put(&self, t: &TenantId, c: &Customer, expected_version: u64) -> Result<TransactWriteItem> {
+        let wake = c.next_wake_at.map(|at| keys::wake_keys(t, &c.id, at));
+        let item = CustomerItem::new(keys::customer_pk(t, &c.id), keys::customer_sk(&c.id), wake, c);
+        let item = serde_dynamo::to_item(item).map_err(|e| DomainError::Internal(format!("encode customer: {e}")))?;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", n(expected_version))
+            .build()
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    fn put_item<T: Serialize>(&self, item: T, condition: Option<&str>) -> Result<TransactWriteItem> {
+        let item = serde_dynamo::to_item(item).map_err(|e| DomainError::Internal(format!("encode item: {e}")))?;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .set_condition_expression(condition.map(str::to_owned))
+            .build()
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// The items of one part, with their roles.
+    fn part_items(&self, t: &TenantId, p: &Part, now: DateTime<Utc>) -> Result<Vec<(TransactWriteItem, Role)>> {
+        let mut out = Vec::with_capacity(p.items());
+        out.push((
+            self.customer_put(t, &p.customer, p.expected_version)?,
+            Role::Customer(p.owner),
+        ));
+        let ttl_events = (now + Duration::days(EVENT_ID_DAYS)).timestamp();
+        for e in &p.events {
+            let item = EventItem {
+                pk: keys::event_pk(t, e),
+                sk: keys::EVENT_SK.into(),
+                at: now,
+                ttl: ttl_events,
+            };
+            out.push((
+                self.put_item(item, Some("attribute_not_exists(PK)"))?,
+                Role::Event(p.owner, e.clone()),
+            ));
+        }
+        let stamp = now.to_rfc3339_opts(SecondsFormat::Millis, true);
+        let ttl_history = (now + Duration::days(HISTORY_DAYS)).timestamp();
+        let c = &p.customer;
+        for (g, change) in p
+            .entered
+            .iter()
+            .map(|g| (g, Change::Entered))
+            .chain(p.left.iter().map(|g| (g, Change::Left)))
+        {
+            let row = match change {
+                Change::Entered => self.put_item(
+                    MemberItem {
+                        pk: keys::members_pk(t, g),
+                        sk: keys::member_sk(&c.id),
+                        customer_id: c.id.clone(),
+                        profile: c.member_view(),
+                        added_at: now,
+                    },
+                    None,
+                )?,
+                Change::Left => TransactWriteItem::builder()
+                    .delete(
+                        Delete::builder()
+                            .table_name(&self.table)
+                            .set_key(Some(key(keys::members_pk(t, g), keys::member_sk(&c.id))))
+                            .build()
+                            .map_err(build_err)?,
+                    )
+                    .build(),
+            };
+            out.push((row, Role::Other(p.owner)));
+            let tag = if change == Change::Entered { "E" } else { "L" };
+            let history = HistoryItem {
+                pk: keys::history_pk(t, g),
+                sk: format!("{stamp}#{}#{tag}", c.id),
+                at: now,
+                customer_id: c.id.clone(),
+                change,
+                reason: p.reason.clone(),
+                ttl: ttl_history,
+            };
+            out.push((self.put_item(history, None)?, Role::Other(p.owner)));
+        }
+        Ok(out)
+    }
+
+    fn counter(&self, t: &TenantId, g: &GroupId, delta: i64) -> Result<TransactWriteItem> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::tenant_pk(t), keys::group_sk(g))))
+            .update_expression("ADD member_count :d")
+            .condition_expression("attribute_exists(PK) AND attribute_not_exists(deleting)")
+            .expression_attribute_values(":d", n(delta))
+            .build()
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// Writes parts in one transaction, dropping those that fail and retrying the rest. Returns the
+    /// failures by owner.
+    async fn commit_batch(
+        &self,
+        t: &TenantId,
+        parts: Vec<Part>,
+        now: DateTime<Utc>,
+    ) -> Result<HashMap<usize, CommitResult>> {
+        let mut failures: HashMap<usize, CommitResult> = HashMap::new();
+        let mut live = parts;
+        loop {
+            live.retain(|p| !failures.contains_key(&p.owner));
+            if live.is_empty() {
+                return Ok(failures);
+            }
+            let mut items = Vec::new();
+            let mut roles = Vec::new();
+            let mut counts: BTreeMap<GroupId, i64> = BTreeMap::new();
+            for p in &live {
+                for (item, role) in self.part_items(t, p, now)? {
+                    items.push(item);
+                    roles.push(role);
+                }
+                for g in &p.entered {
+                    *counts.entry(g.clone()).or_default() += 1;
+                }
+                for g in &p.left {
+                    *counts.entry(g.clone()).or_default() -= 1;
+                }
+            }
+            for (g, d) in counts.into_iter().filter(|(_, d)| *d != 0) {
+                items.push(self.counter(t, &g, d)?);
+                roles.push(Role::Group(g));
+            }
+            match self.transact(items).await? {
+                Ok(()) => return Ok(failures),
+                Err(failed) => {
+                    let mut any = false;
+                    for (role, _) in roles.iter().zip(&failed).filter(|(_, f)| **f) {
+                        any = true;
+                        match role {
+                            Role::Customer(o) | Role::Other(o) => {
+                                failures.entry(*o).or_insert(CommitResult::Stale);
+                            }
+                            Role::Event(o, id) => {
+                                if let CommitResult::SeenEvents(ids) =
+                                    failures.entry(*o).or_insert(CommitResult::SeenEvents(vec![]))
+                                {
+                                    ids.push(id.clone());
+                                }
+                            }
+                            Role::Group(g) => {
+                                // Every part that touches a vanished group must be redone with a fresh plan.
+                                for p in live.iter().filter(|p| p.entered.contains(g) || p.left.contains(g)) {
+                                    failures.insert(p.owner, CommitResult::GroupGone);
+                                }
+                            }
+                        }
+                    }
+                    if !any {
+                        return Err(DomainError::Internal("transaction cancelled without a reason".into()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl MembershipWriter for Store {
+    async fn commit(&self, t: &TenantId, commits: Vec<Commit>, now: DateTime<Utc>) -> Result<Vec<CommitResult>> {
+        let total = commits.len();
+        // Parts in order; a commit's later parts go in later transactions than its earlier ones.
+        let mut queues: Vec<Vec<Part>> = commits.into_iter().enumerate().map(|(i, c)| split(i, c)).collect();
+        for q in &mut queues {
+            q.reverse();
+        }
+        let mut results: Vec<CommitResult> = vec![CommitResult::Committed; total];
+        loop {
+            let mut batch: Vec<Part> = Vec::new();
+            let mut used = 0usize;
+            let mut groups: std::collections::BTreeSet<GroupId> = std::collections::BTreeSet::new();
+            for q in queues.iter_mut() {
+                let Some(p) = q.last() else { continue };
+                if results[p.owner] != CommitResult::Committed {
+                    q.clear();
+                    continue;
+                }
+                let new_groups = p.entered.iter().chain(&p.left).filter(|g| !groups.contains(*g)).count();
+                if used + p.items() + groups.len() + new_groups > MAX_TRANSACTION_ITEMS && !batch.is_empty() {
+                    continue;
+                }
+                let p = q.pop().expect("checked above");
+                used += p.items();
+                groups.extend(p.entered.iter().chain(&p.left).cloned());
+                batch.push(p);
+            }
+            if batch.is_empty() {
+                return Ok(results);
+            }
+            for (owner, r) in self.commit_batch(t, batch, now).await? {
+                results[owner] = r;
+            }
+        }
+    }
+
+    async fn scan_shard(
+        &self,
+        t: &TenantId,
+        shard: u32,
+        cursor: Option<String>,
+    ) -> Result<(Vec<Customer>, Option<String>)> {
+        let pk = keys::customer_pk_for_shard(t, shard);
+        let start = match cursor {
+            None => None,
+            Some(c) => Some(key(pk.clone(), decode_cursor(&c)?)),
+        };
+        let resp = self
+            .ddb
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", s(&pk))
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| from_sdk("dynamodb.Query", e))?;
+        let customers = resp
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| {
+                serde_dynamo::from_item::<_, CustomerItem>(item)
+                    .map(CustomerItem::into_customer)
+                    .map_err(|e| corrupt_item("customer", e))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let next = resp
+            .last_evaluated_key
+            .and_then(|mut k| k.remove("SK"))
+            .and_then(|v| v.as_s().ok().map(|x| encode_cursor(x)));
+        Ok((customers, next))
+    }
+
+    async fn due_customers(&self, partition: u32, now: DateTime<Utc>, cursor: Option<String>) -> Result<DuePage> {
+        let start: Option<Item> = match cursor {
+            None => None,
+            Some(c) => {
+                let map: HashMap<String, String> =
+                    serde_json::from_str(&decode_cursor(&c)?).map_err(|_| bad_cursor())?;
+                Some(map.into_iter().map(|(k, v)| (k, AttributeValue::S(v))).collect())
+            }
+        };
+        // Sort keys are `{instant}#{tenant}#{id}`; '#' sorts before '$', so this bound includes `now`.
+        let upper = format!("{}$", keys::wake_instant(now));
+        let resp = self
+            .ddb
+            .query()
+            .table_name(&self.table)
+            .index_name("WakeIndex")
+            .key_condition_expression("wake_pk = :p AND wake_sk < :u")
+            .expression_attribute_values(":p", s(keys::wake_pk_for_shard(partition)))
+            .expression_attribute_values(":u", s(upper))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| from_sdk("dynamodb.Query", e))?;
+        let mut due = Vec::new();
+        for item in resp.items.unwrap_or_default() {
+            let sk = item
+                .get("wake_sk")
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default();
+            let mut parts = sk.splitn(3, '#');
+            let (_, tenant, id) = (parts.next(), parts.next(), parts.next());
+            match (tenant.map(TenantId::parse), id.map(CustomerId::parse)) {
+                (Some(Ok(t)), Some(Ok(c))) => due.push((t, c)),
+                _ => tracing::warn!(wake_sk = %sk, "unreadable WakeIndex key skipped"),
+            }
+        }
+        let next = match resp.last_evaluated_key {
+            None => None,
+            Some(k) => {
+                let map: HashMap<String, String> = k
+                    .into_iter()
+                    .filter_map(|(name, v)| v.as_s().ok().map(|x| (name, x.clone())))
+                    .collect();
+                Some(encode_cursor(
+                    &serde_json::to_string(&map).map_err(|e| DomainError::Internal(e.to_string()))?,
+                ))
+            }
+        };
+        Ok((due, next))
+    }
+
+    async fn list_history(&self, t: &TenantId, g: &GroupId, page: &PageRequest) -> Result<Page<HistoryEntry>> {
+        let pk = keys::history_pk(t, g);
+        let start = match &page.cursor {
+            None => None,
+            Some(c) => Some(key(pk.clone(), decode_cursor(c)?)),
+        };
+        let resp = self
+            .ddb
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", s(&pk))
+            .scan_index_forward(false)
+            .limit(page.limit as i32)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| from_sdk("dynamodb.Query", e))?;
+        let items = resp
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| {
+                serde_dynamo::from_item::<_, HistoryItem>(item)
+                    .map(|h| HistoryEntry {
+                        at: h.at,
+                        customer_id: h.customer_id,
+                        change: h.change,
+                        reason: h.reason,
+                    })
+                    .map_err(|e| corrupt_item("history", e))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let next_cursor = resp
+            .last_evaluated_key
+            .and_then(|mut k| k.remove("SK"))
+            .and_then(|v| v.as_s().ok().map(|x| encode_cursor(x)));
+        Ok(Page { items, next_cursor })
+    }
+}

@@ -1,0 +1,174 @@
+//! The membership pass: one read of a customer evaluates every dynamic group of the tenant, in
+//! dependency order, and yields the delta against the groups the customer is in, plus the next instant
+//! at which time alone can change an answer. Pure: the adapters write only the delta.
+
+use crate::customer::Customer;
+use crate::error::{DomainError, Result};
+use crate::group::{Group, GroupKind};
+use crate::ids::GroupId;
+use crate::rules::{self, EvalContext, LifecycleSettings, Rule};
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeSet, HashMap};
+
+/// A dynamic group ready to evaluate.
+#[derive(Debug, Clone)]
+pub struct DynamicGroup {
+    pub id: GroupId,
+    pub rule: Rule,
+    pub settings: LifecycleSettings,
+}
+
+/// A tenant's dynamic groups in dependency order: a group comes after every group it references.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    groups: Vec<DynamicGroup>,
+}
+
+/// Why a membership changed; recorded in the group's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeReason {
+    /// An ingested event (id and type).
+    Event { event_id: String, kind: &'static str },
+    /// A time threshold passed (the scheduler's wake-up).
+    Time,
+    /// A full or per-group resync.
+    Resync,
+    /// The customer was changed through the API.
+    CustomerUpdated,
+    /// A group this one references changed its members.
+    DependencyChanged,
+}
+
+impl ChangeReason {
+    pub fn describe(&self) -> String {
+        match self {
+            ChangeReason::Event { event_id, kind } => format!("event {kind} {event_id}"),
+            ChangeReason::Time => "time threshold passed".into(),
+            ChangeReason::Resync => "resync".into(),
+            ChangeReason::CustomerUpdated => "customer updated".into(),
+            ChangeReason::DependencyChanged => "membership of a referenced group changed".into(),
+        }
+    }
+}
+
+/// One customer's result of the pass.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Delta {
+    pub entered: Vec<GroupId>,
+    pub left: Vec<GroupId>,
+    pub next_wake_at: Option<DateTime<Utc>>,
+}
+
+impl Delta {
+    pub fn is_empty(&self) -> bool {
+        self.entered.is_empty() && self.left.is_empty()
+    }
+}
+
+impl Plan {
+    /// Orders the groups; a cycle (which saving prevents) is an internal error.
+    pub fn new(groups: Vec<DynamicGroup>) -> Result<Plan> {
+        let graph: Vec<(GroupId, BTreeSet<GroupId>)> = groups
+            .iter()
+            .map(|g| (g.id.clone(), g.rule.referenced_groups()))
+            .collect();
+        let order = rules::dependency_order(&graph).map_err(|cycle| {
+            DomainError::Internal(format!("stored groups reference each other in a cycle: {cycle:?}"))
+        })?;
+        let mut by_id: HashMap<GroupId, DynamicGroup> = groups.into_iter().map(|g| (g.id.clone(), g)).collect();
+        let groups = order.into_iter().filter_map(|id| by_id.remove(&id)).collect();
+        Ok(Plan { groups })
+    }
+
+    /// The plan of a tenant's groups (static ones and groups being deleted are skipped by the caller).
+    pub fn from_groups(groups: &[Group]) -> Result<Plan> {
+        let mut dynamic = Vec::new();
+        for g in groups.iter().filter(|g| g.kind == GroupKind::Dynamic) {
+            if let Some(d) = g.definition()? {
+                dynamic.push(DynamicGroup {
+                    id: g.id.clone(),
+                    rule: d.rule,
+                    settings: g.lifecycle_settings(),
+                });
+            }
+        }
+        Plan::new(dynamic)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.groups.len()
+    }
+
+    pub fn groups(&self) -> &[DynamicGroup] {
+        &self.groups
+    }
+
+    pub fn contains(&self, id: &GroupId) -> bool {
+        self.groups.iter().any(|g| &g.id == id)
+    }
+
+    /// Groups whose rules reference `id`, directly or through other groups.
+    pub fn dependents_of(&self, id: &GroupId) -> BTreeSet<GroupId> {
+        let mut out = BTreeSet::new();
+        let mut frontier = vec![id.clone()];
+        while let Some(x) = frontier.pop() {
+            for g in &self.groups {
+                if g.rule.referenced_groups().contains(&x) && out.insert(g.id.clone()) {
+                    frontier.push(g.id.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// Evaluates every group for the customer at `now`. A group sees the memberships decided earlier
+    /// in the same pass, so dependent groups follow the groups they use at once.
+    pub fn evaluate(&self, c: &Customer, now: DateTime<Utc>) -> Delta {
+        let mut current: BTreeSet<GroupId> = c.groups.clone();
+        let mut delta = Delta::default();
+        for g in &self.groups {
+            let in_group = |id: &GroupId| current.contains(id);
+            let ctx = EvalContext {
+                now,
+                settings: &g.settings,
+                in_group: &in_group,
+            };
+            let out = rules::evaluate(&g.rule, c, &ctx);
+            delta.next_wake_at = min_opt(delta.next_wake_at, out.next_change);
+            let was = current.contains(&g.id);
+            if out.matched && !was {
+                current.insert(g.id.clone());
+                delta.entered.push(g.id.clone());
+            } else if !out.matched && was {
+                current.remove(&g.id);
+                delta.left.push(g.id.clone());
+            }
+        }
+        delta
+    }
+}
+
+fn min_opt(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+/// The customer as it is after applying a delta (groups and next wake-up).
+pub fn apply_delta(c: &Customer, d: &Delta) -> Customer {
+    let mut next = c.clone();
+    for g in &d.entered {
+        next.groups.insert(g.clone());
+    }
+    for g in &d.left {
+        next.groups.remove(g);
+    }
+    next.next_wake_at = d.next_wake_at;
+    next
+}
