@@ -30,18 +30,24 @@ const CUSTOMERS: &[(&str, &str, &str, &str, &str)] = &[
     ("cust-eva", "Eva Novak", "eva@example.com", "+420601123456", "A-1005"),
 ];
 
-/// Seeds five customers and a static "VIP" group of three, unless the demo tenant already has groups.
+/// Days until each demo customer's news-app subscription renews (Ana and Chloe within a week).
+const RENEWS_IN_DAYS: [i64; 5] = [3, 20, 6, 40, 12];
+
+/// Seeds five customers, a static "VIP" group of three and two dynamic groups ("Renewing in 7 days"
+/// for the news app, seed 000's example, and "Loyal" by a custom attribute), unless the demo tenant
+/// already has groups.
 pub async fn seed(app: &App) -> Result<(), DomainError> {
     let tenant = TenantId::parse(DEMO_TENANT)?;
     let now = chrono::Utc::now();
-    for (id, name, email, phone, order) in CUSTOMERS {
+    for ((id, name, email, phone, order), days) in CUSTOMERS.iter().zip(RENEWS_IN_DAYS) {
+        let renews_at = (now + chrono::Duration::days(days)).to_rfc3339();
         let input: NewCustomer = serde_json::from_value(serde_json::json!({
             "id": id, "name": name, "email": email, "phone": phone, "order_number": order,
             "signup_date": "2026-01-15",
             "tags": ["demo"],
-            "attributes": {"loyalty_points": {"type": "number", "value": 120}},
-            "subscriptions": [{"application": "news-app", "plan": "monthly", "status": "active",
-                               "subscribed_at": "2026-01-15T09:00:00Z", "renews_at": "2026-12-15T09:00:00Z"}]
+            "attributes": {"loyalty_points": {"type": "number", "value": 40 * days}},
+            "subscriptions": [{"application": "news-app", "plan": "monthly", "status": "active", "paid": true,
+                               "subscribed_at": "2026-01-15T09:00:00Z", "renews_at": renews_at}]
         }))
         .map_err(|e| DomainError::Internal(e.to_string()))?;
         match customers::create_customer(&app.store, &tenant, input, now).await {
@@ -59,6 +65,15 @@ pub async fn seed(app: &App) -> Result<(), DomainError> {
             ..Default::default()
         };
         groups::add_members(&app.store, &tenant, group.id.as_str(), list, now).await?;
+        for body in [
+            serde_json::json!({"name": "Renewing in 7 days", "type": "dynamic",
+                "rules": {"lifecycle": {"states": ["renewing"], "applications": ["news-app"], "timing": {"before_days": 7}}}}),
+            serde_json::json!({"name": "Loyal", "type": "dynamic",
+                "rules": {"attribute": {"field": "attributes.loyalty_points", "op": ">=", "value": 500}}}),
+        ] {
+            let input: NewGroup = serde_json::from_value(body).map_err(|e| DomainError::Internal(e.to_string()))?;
+            groups::create_group(&app.store, &tenant, input, now).await?;
+        }
     }
     Ok(())
 }
