@@ -4,6 +4,7 @@
 pub mod contact;
 pub mod customer;
 pub mod error;
+pub mod export;
 pub mod group;
 pub mod ids;
 pub mod jobs;
