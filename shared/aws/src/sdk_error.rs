@@ -12,6 +12,10 @@ const RETRYABLE_CODES: &[&str] = &[
     "ServiceUnavailable",
     "TransactionInProgressException",
     "TransactionConflict",
+    // S3
+    "SlowDown",
+    "InternalError",
+    "RequestTimeout",
 ];
 
 pub fn from_sdk<E, R>(operation: &str, err: SdkError<E, R>) -> DomainError

@@ -1,6 +1,7 @@
 //! DynamoDB implementations of the domain's stores, over the one table (keys in `crate::keys`).
 
 mod customers;
+mod exports;
 mod groups;
 mod items;
 mod members;
