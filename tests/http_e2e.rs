@@ -166,6 +166,16 @@ async fn another_tenants_ids_are_404_on_every_route_and_change_nothing() {
         .await;
     assert_eq!(group.status, 201, "{}", group.raw);
     let gid = group.body["id"].as_str().unwrap().to_owned();
+    let export = api
+        .call(
+            "POST",
+            &format!("/groups/{gid}/exports"),
+            &a,
+            Some(json!({"format": "csv"})),
+        )
+        .await;
+    assert_eq!(export.status, 202, "{}", export.raw);
+    let xid = export.body["id"].as_str().unwrap().to_owned();
     let before = (
         api.call("GET", "/customers/shared-id", &a, None).await.body,
         api.call("GET", &format!("/groups/{gid}"), &a, None).await.body,
@@ -190,6 +200,8 @@ async fn another_tenants_ids_are_404_on_every_route_and_change_nothing() {
         ),
         ("GET", format!("/groups/{gid}/members"), None),
         ("DELETE", format!("/groups/{gid}/members/shared-id"), None),
+        ("POST", format!("/groups/{gid}/exports"), Some(json!({"format": "csv"}))),
+        ("GET", format!("/exports/{xid}"), None),
     ];
     // Every route that takes an id is walked.
     let with_ids = cg_lambda::routes::ROUTES
@@ -204,6 +216,7 @@ async fn another_tenants_ids_are_404_on_every_route_and_change_nothing() {
     // B's lists are empty and B may reuse A's email: nothing of A's is visible.
     assert_eq!(api.call("GET", "/customers", &b, None).await.body["items"], json!([]));
     assert_eq!(api.call("GET", "/groups", &b, None).await.body["items"], json!([]));
+    assert_eq!(api.call("GET", "/exports", &b, None).await.body["items"], json!([]));
     assert_eq!(
         api.call("POST", "/customers", &b, Some(json!({"email": "x@a.com"})))
             .await

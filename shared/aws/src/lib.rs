@@ -3,6 +3,8 @@
 
 pub mod config;
 pub mod dynamo;
+#[cfg(feature = "fixtures")]
+pub mod fixtures;
 pub mod keys;
 pub mod s3;
 pub mod sdk_error;
