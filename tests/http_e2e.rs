@@ -166,6 +166,16 @@ async fn another_tenants_ids_are_404_on_every_route_and_change_nothing() {
         .await;
     assert_eq!(group.status, 201, "{}", group.raw);
     let gid = group.body["id"].as_str().unwrap().to_owned();
+    let export = api
+        .call(
+            "POST",
+            &format!("/groups/{gid}/exports"),
+            &a,
+            Some(json!({"format": "csv"})),
+        )
+        .await;
+    assert_eq!(export.status, 202, "{}", export.raw);
+    let xid = export.body["id"].as_str().unwrap().to_owned();
     let before = (
         api.call("GET", "/customers/shared-id", &a, None).await.body,
         api.call("GET", &format!("/groups/{gid}"), &a, None).await.body,
@@ -193,6 +203,8 @@ async fn another_tenants_ids_are_404_on_every_route_and_change_nothing() {
         ("POST", format!("/groups/{gid}/resync"), None),
         ("GET", format!("/groups/{gid}/explain/shared-id"), None),
         ("GET", format!("/groups/{gid}/history"), None),
+        ("POST", format!("/groups/{gid}/exports"), Some(json!({"format": "csv"}))),
+        ("GET", format!("/exports/{xid}"), None),
     ];
     // Every route that takes an id is walked.
     let with_ids = cg_lambda::routes::ROUTES
@@ -207,6 +219,7 @@ async fn another_tenants_ids_are_404_on_every_route_and_change_nothing() {
     // B's lists are empty and B may reuse A's email: nothing of A's is visible.
     assert_eq!(api.call("GET", "/customers", &b, None).await.body["items"], json!([]));
     assert_eq!(api.call("GET", "/groups", &b, None).await.body["items"], json!([]));
+    assert_eq!(api.call("GET", "/exports", &b, None).await.body["items"], json!([]));
     assert_eq!(
         api.call("POST", "/customers", &b, Some(json!({"email": "x@a.com"})))
             .await

@@ -258,6 +258,7 @@ pub async fn start(
     let tasks = vec![
         tokio::spawn(serve_http(app.clone(), secret, listener)),
         tokio::spawn(run_workers(app.clone())),
+        tokio::spawn(crate::export_jobs::run_export_workers(app.clone())),
         tokio::spawn(run_scheduler(app, tick)),
     ];
     Ok((bound, tasks))

@@ -5,5 +5,6 @@
 pub mod auth;
 pub mod demo;
 pub mod dev_server;
+pub mod export_jobs;
 pub mod provision;
 pub mod template;

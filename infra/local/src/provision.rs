@@ -124,12 +124,23 @@ pub async fn provision(sdk: &aws_config::SdkConfig, template: &Template) -> Resu
         );
     }
 
+    let export_max_receives = template
+        .queues
+        .iter()
+        .find(|q| q.logical_id == "ExportJobsQueue")
+        .and_then(|q| q.redrive.as_ref())
+        .and_then(|(_, max)| u32::try_from(*max).ok())
+        .ok_or("template.yaml has no ExportJobsQueue with a redrive policy")?;
     Ok(Config {
         table_name,
         bucket_name,
         group_jobs_queue_url: urls
             .remove("GroupJobsQueue")
             .ok_or("template.yaml has no GroupJobsQueue")?,
+        export_jobs_queue_url: urls
+            .remove("ExportJobsQueue")
+            .ok_or("template.yaml has no ExportJobsQueue")?,
+        export_max_receives,
         tenant_claim: "tenant_id".into(),
         endpoint_url: endpoint,
     })

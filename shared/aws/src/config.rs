@@ -2,11 +2,18 @@
 
 use std::env;
 
+/// The export queue's maxReceiveCount in template.yaml.
+pub const DEFAULT_EXPORT_MAX_RECEIVES: u32 = 5;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub table_name: String,
     pub bucket_name: String,
     pub group_jobs_queue_url: String,
+    pub export_jobs_queue_url: String,
+    /// The export queue's maxReceiveCount: the delivery at which a failing export is marked failed,
+    /// because the queue moves the message to its dead-letter queue next.
+    pub export_max_receives: u32,
     /// The JWT claim that carries the tenant id (`tenant_id` unless an identity provider names it differently).
     pub tenant_claim: String,
     /// Set only locally (`AWS_ENDPOINT_URL`): the emulator's endpoint; S3 then uses path-style addressing.
@@ -27,6 +34,12 @@ impl Config {
             table_name: var("TABLE_NAME"),
             bucket_name: var("BUCKET_NAME"),
             group_jobs_queue_url: var("GROUP_JOBS_QUEUE_URL"),
+            export_jobs_queue_url: var("EXPORT_JOBS_QUEUE_URL"),
+            export_max_receives: env::var("EXPORT_MAX_RECEIVES")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .filter(|n| *n >= 1)
+                .unwrap_or(DEFAULT_EXPORT_MAX_RECEIVES),
             tenant_claim: env::var("TENANT_CLAIM").unwrap_or_else(|_| "tenant_id".into()),
             endpoint_url: env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty()),
         };

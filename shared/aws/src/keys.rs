@@ -2,7 +2,8 @@
 //! cannot contain `#`, so no id can address another tenant's or another entity's items.
 
 use cg_domain::customer::Identity;
-use cg_domain::ids::{CustomerId, GroupId, JobId, TenantId};
+use cg_domain::export::file_name::ascii_file_name;
+use cg_domain::ids::{CustomerId, ExportId, GroupId, JobId, TenantId};
 use chrono::{DateTime, SecondsFormat, Utc};
 
 /// Partitions a tenant's customers are spread over, so a full resync fans out to this many workers.
@@ -94,6 +95,23 @@ pub fn wake_instant(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
+pub const EXPORT_SK_PREFIX: &str = "X#";
+
+/// An export record lives in the tenant's partition beside its groups.
+pub fn export_sk(id: &ExportId) -> String {
+    format!("{EXPORT_SK_PREFIX}{id}")
+}
+
+/// The folder of one export's file: the tenant first, then the export's unguessable id.
+pub fn export_object_prefix(t: &TenantId, id: &ExportId) -> String {
+    format!("{t}/exports/{id}/")
+}
+
+/// The S3 key of an export's file (ASCII name; the Unicode name travels in the download's headers).
+pub fn export_object_key(t: &TenantId, id: &ExportId, file_name: &str) -> String {
+    format!("{}{}", export_object_prefix(t, id), ascii_file_name(file_name))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +137,10 @@ mod tests {
         for k in [customer_pk(&t, &c), members_pk(&t, &g), tenant_pk(&t)] {
             assert!(k.starts_with("T#acme"), "{k}");
         }
+        let x = ExportId::parse("0190d7a4-5b7e-7c2a-9f1e-2d3c4b5a6978").unwrap();
+        assert_eq!(
+            export_object_key(&t, &x, "Клієнти ✓-2026-03-01.csv"),
+            "acme/exports/0190d7a4-5b7e-7c2a-9f1e-2d3c4b5a6978/export-2026-03-01.csv"
+        );
     }
 }

@@ -3,7 +3,10 @@
 
 pub mod config;
 pub mod dynamo;
+#[cfg(feature = "fixtures")]
+pub mod fixtures;
 pub mod keys;
+pub mod s3;
 pub mod sdk_error;
 pub mod sqs;
 
@@ -16,6 +19,10 @@ pub struct Store {
     pub sqs: aws_sdk_sqs::Client,
     pub table: String,
     pub group_jobs_queue_url: String,
+    pub s3: aws_sdk_s3::Client,
+    /// The export bucket.
+    pub bucket: String,
+    pub export_jobs_queue_url: String,
 }
 
 impl Store {
@@ -27,6 +34,9 @@ impl Store {
             sqs: aws_sdk_sqs::Client::new(&sdk),
             table: config.table_name.clone(),
             group_jobs_queue_url: config.group_jobs_queue_url.clone(),
+            s3: config.s3_client(&sdk),
+            bucket: config.bucket_name.clone(),
+            export_jobs_queue_url: config.export_jobs_queue_url.clone(),
         }
     }
 }

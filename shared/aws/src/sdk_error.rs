@@ -13,6 +13,10 @@ const RETRYABLE_CODES: &[&str] = &[
     "ServiceUnavailable",
     "TransactionInProgressException",
     "TransactionConflict",
+    // S3
+    "SlowDown",
+    "InternalError",
+    "RequestTimeout",
 ];
 
 pub fn from_sdk<E>(operation: &str, err: SdkError<E, HttpResponse>) -> DomainError

@@ -6,6 +6,7 @@ pub mod contact;
 pub mod customer;
 pub mod error;
 pub mod events;
+pub mod export;
 pub mod group;
 pub mod history;
 pub mod ids;

@@ -2,5 +2,6 @@
 
 pub mod customers;
 pub mod dynamic;
+pub mod exports;
 pub mod groups;
 pub mod jobs;

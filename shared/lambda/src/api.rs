@@ -14,7 +14,7 @@ use std::convert::Infallible;
 use std::future::Future;
 
 /// Runs a handler body and renders its error, if any; a Lambda handler never fails at the runtime level.
-async fn respond(
+pub(crate) async fn respond(
     action: &'static str,
     f: impl Future<Output = Result<Response<Body>, ApiError>>,
 ) -> Result<Response<Body>, Infallible> {

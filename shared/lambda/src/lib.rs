@@ -2,6 +2,8 @@
 //! (which take `&App` so they run the same under Lambda, in the dev server and in tests), tracing init.
 
 pub mod api;
+pub mod export_api;
+pub mod export_worker;
 pub mod http_error;
 pub mod request;
 pub mod routes;
@@ -15,6 +17,8 @@ use cg_aws::{Config, Store};
 pub struct App {
     pub store: Store,
     pub tenant_claim: String,
+    /// The export queue's maxReceiveCount (see `Config::export_max_receives`).
+    pub export_max_receives: u32,
 }
 
 impl App {
@@ -28,6 +32,7 @@ impl App {
         App {
             store: Store::connect(config).await,
             tenant_claim: config.tenant_claim.clone(),
+            export_max_receives: config.export_max_receives,
         }
     }
 }

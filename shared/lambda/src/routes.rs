@@ -2,6 +2,7 @@
 //! serves it. The dev server routes with it; tests check it against template.yaml and the OpenAPI document.
 
 use crate::api;
+use crate::export_api;
 use crate::App;
 use lambda_http::{Body, Request, Response};
 use std::convert::Infallible;
@@ -28,6 +29,10 @@ pub enum Action {
     GroupHistoryList,
     GroupTemplatesList,
     EventsIngest,
+    ExportsCreateGroup,
+    ExportsCreateCustomers,
+    ExportsGet,
+    ExportsList,
 }
 
 pub struct Route {
@@ -153,6 +158,30 @@ pub const ROUTES: &[Route] = &[
         action: Action::EventsIngest,
         binary: "api-events-ingest",
     },
+    Route {
+        method: "POST",
+        path: "/groups/{groupId}/exports",
+        action: Action::ExportsCreateGroup,
+        binary: "api-exports-create-group",
+    },
+    Route {
+        method: "POST",
+        path: "/customers/exports",
+        action: Action::ExportsCreateCustomers,
+        binary: "api-exports-create-customers",
+    },
+    Route {
+        method: "GET",
+        path: "/exports/{exportId}",
+        action: Action::ExportsGet,
+        binary: "api-exports-get",
+    },
+    Route {
+        method: "GET",
+        path: "/exports",
+        action: Action::ExportsList,
+        binary: "api-exports-list",
+    },
 ];
 
 /// Calls the handler of an action.
@@ -177,6 +206,10 @@ pub async fn dispatch(action: Action, app: &App, req: Request) -> Result<Respons
         Action::GroupHistoryList => api::group_history_list(app, req).await,
         Action::GroupTemplatesList => api::group_templates_list(app, req).await,
         Action::EventsIngest => api::events_ingest(app, req).await,
+        Action::ExportsCreateGroup => export_api::exports_create_group(app, req).await,
+        Action::ExportsCreateCustomers => export_api::exports_create_customers(app, req).await,
+        Action::ExportsGet => export_api::exports_get(app, req).await,
+        Action::ExportsList => export_api::exports_list(app, req).await,
     }
 }
 
@@ -266,6 +299,13 @@ mod tests {
         assert!(matches!(match_route("PUT", "/groups"), Matched::MethodNotAllowed(_)));
         assert!(matches!(match_route("GET", "/nope"), Matched::NotFound));
         assert!(matches!(match_route("GET", "/customers/%ZZ"), Matched::NotFound));
+        // The customer export sits beside the customer id routes without shadowing them.
+        assert!(
+            matches!(match_route("POST", "/customers/exports"), Matched::Route(r, _) if r.action == Action::ExportsCreateCustomers)
+        );
+        assert!(
+            matches!(match_route("GET", "/customers/exports"), Matched::Route(r, _) if r.action == Action::CustomersGet)
+        );
     }
 
     #[test]

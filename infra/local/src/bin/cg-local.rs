@@ -31,6 +31,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
                 "TABLE_NAME={}\nBUCKET_NAME={}\nGROUP_JOBS_QUEUE_URL={}",
                 config.table_name, config.bucket_name, config.group_jobs_queue_url
             );
+            println!("EXPORT_JOBS_QUEUE_URL={}", config.export_jobs_queue_url);
             Ok(())
         }
         Some("run") => {
@@ -54,7 +55,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             println!("customer groups API on http://{addr}");
             println!("demo tenant {:?}; bearer token (12 h):", demo::DEMO_TENANT);
             println!("export CG_TOKEN={}", auth::issue(&secret, demo::DEMO_TENANT, 12 * 3600));
-            println!("workers poll the group-jobs queue; the scheduler ticks every {tick} s. Ctrl-C stops.");
+            println!(
+                "workers poll the group-jobs and export-jobs queues; the scheduler ticks every {tick} s. Ctrl-C stops."
+            );
             tokio::signal::ctrl_c().await?;
             for t in tasks {
                 t.abort();

@@ -1,6 +1,7 @@
 //! DynamoDB implementations of the domain's stores, over the one table (keys in `crate::keys`).
 
 mod customers;
+mod exports;
 mod groups;
 mod items;
 mod jobs;
@@ -22,6 +23,23 @@ pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
 
 pub(crate) fn n(v: impl ToString) -> AttributeValue {
     AttributeValue::N(v.to_string())
+}
+
+/// A member row as stored (for the bulk loader of tests and benchmarks).
+#[cfg(feature = "fixtures")]
+pub(crate) fn member_item(
+    t: &cg_domain::ids::TenantId,
+    g: &cg_domain::ids::GroupId,
+    m: &cg_domain::group::Member,
+) -> Result<Item> {
+    let item = items::MemberItem {
+        pk: crate::keys::members_pk(t, g),
+        sk: crate::keys::member_sk(&m.customer_id),
+        customer_id: m.customer_id.clone(),
+        profile: m.profile.clone(),
+        added_at: m.added_at,
+    };
+    serde_dynamo::to_item(item).map_err(|e| cg_domain::DomainError::Internal(format!("encode member: {e}")))
 }
 
 /// The primary key of an item.

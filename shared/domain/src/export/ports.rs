@@ -1,0 +1,72 @@
+//! What exports need from storage and queues, one small trait each; `cg-aws` implements them over
+//! DynamoDB, SQS and S3.
+
+use super::{Export, ExportJob, ExportObject};
+use crate::error::Result;
+use crate::ids::{ExportId, TenantId};
+use crate::page::{Page, PageRequest};
+use std::future::Future;
+use std::time::Duration;
+
+/// Export records.
+pub trait ExportStore: Send + Sync {
+    /// Stores a new record; its id must be new.
+    fn create_export(&self, t: &TenantId, e: &Export) -> impl Future<Output = Result<()>> + Send;
+    fn get_export(&self, t: &TenantId, id: &ExportId) -> impl Future<Output = Result<Option<Export>>> + Send;
+    /// The tenant's exports, newest first.
+    fn list_exports(&self, t: &TenantId, page: &PageRequest) -> impl Future<Output = Result<Page<Export>>> + Send;
+    /// Overwrites the record if its stored `attempts` is still `expected_attempts`; `false` if another
+    /// run of the job has taken the export over meanwhile (a fencing token against duplicate deliveries).
+    fn save_export(
+        &self,
+        t: &TenantId,
+        e: &Export,
+        expected_attempts: u32,
+    ) -> impl Future<Output = Result<bool>> + Send;
+}
+
+/// The queue that starts export jobs.
+pub trait ExportQueue: Send + Sync {
+    fn enqueue_export(&self, job: &ExportJob) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// A part of a multipart upload, as the completion needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadedPart {
+    /// 1-based.
+    pub number: u32,
+    pub etag: String,
+}
+
+/// Where export files go: one object per export, written whole or as a multipart upload. Writing the
+/// same object again replaces it, which is what makes a restarted export idempotent.
+pub trait ExportSink: Send + Sync {
+    /// Writes a small file in one request.
+    fn put_file(&self, obj: &ExportObject, body: Vec<u8>) -> impl Future<Output = Result<()>> + Send;
+    /// Starts a multipart upload; returns its id.
+    fn start_upload(&self, obj: &ExportObject) -> impl Future<Output = Result<String>> + Send;
+    fn upload_part(
+        &self,
+        obj: &ExportObject,
+        upload_id: &str,
+        number: u32,
+        body: Vec<u8>,
+    ) -> impl Future<Output = Result<UploadedPart>> + Send;
+    fn complete_upload(
+        &self,
+        obj: &ExportObject,
+        upload_id: &str,
+        parts: &[UploadedPart],
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Aborts one upload; an upload that no longer exists is not an error.
+    fn abort_upload(&self, obj: &ExportObject, upload_id: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Aborts every unfinished upload of this object (e.g. one started by a worker that died before it
+    /// could record the upload id); returns how many there were.
+    fn abort_unfinished_uploads(&self, obj: &ExportObject) -> impl Future<Output = Result<u32>> + Send;
+}
+
+/// Download links for finished exports.
+pub trait DownloadLinks: Send + Sync {
+    /// A link that lets anyone holding it GET the file for `valid_for`, saving it under its file name.
+    fn download_link(&self, obj: &ExportObject, valid_for: Duration) -> impl Future<Output = Result<String>> + Send;
+}
