@@ -3,9 +3,9 @@
 //! enters and leaves — with the history, explain, preview and templates that show it.
 
 use cg_lambda::scheduler::{run_task, Task};
-use cg_local::{auth, dev_server};
+use cg_local::auth;
 use cg_tests::http::Api;
-use cg_tests::{app, fresh_tenant};
+use cg_tests::{app, fresh_tenant, shared_dev_server};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -14,15 +14,7 @@ use std::time::Duration as StdDuration;
 const SECRET: &str = "dynamic-e2e-secret";
 
 async fn server() -> Api {
-    let (addr, _tasks) = dev_server::start(
-        app().await,
-        SECRET.into(),
-        ([127, 0, 0, 1], 0).into(),
-        StdDuration::from_secs(3600),
-    )
-    .await
-    .unwrap();
-    Api::new(format!("http://{addr}"))
+    Api::new(shared_dev_server(SECRET))
 }
 
 async fn members(api: &Api, t: &str, g: &str) -> BTreeSet<String> {
@@ -298,5 +290,5 @@ async fn rules_are_validated_previewed_resynced_and_referenced_groups_protected(
         tokio::time::sleep(StdDuration::from_millis(100)).await;
     }
     let g = api.call("GET", &format!("/groups/{g2}"), &t, None).await;
-    panic!("resync {} did not finish: {}", job.raw, g.raw);
+    panic!("resync {} did not finish: sync {}", job.raw, g.body["sync"]);
 }

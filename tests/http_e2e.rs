@@ -1,24 +1,15 @@
 //! End-to-end over HTTP against the dev server (the same handlers the Lambdas run): auth, bad input,
 //! tenant isolation, and the static-group flow of the README.
 
-use cg_local::{auth, dev_server};
+use cg_local::auth;
+use cg_tests::fresh_tenant;
 use cg_tests::http::Api;
-use cg_tests::{app, fresh_tenant};
 use serde_json::{json, Value};
-use std::time::Duration;
 
 const SECRET: &str = "e2e-secret";
 
 async fn server() -> Api {
-    let (addr, _tasks) = dev_server::start(
-        app().await,
-        SECRET.into(),
-        ([127, 0, 0, 1], 0).into(),
-        Duration::from_secs(3600),
-    )
-    .await
-    .unwrap();
-    Api::new(format!("http://{addr}"))
+    Api::new(cg_tests::shared_dev_server(SECRET))
 }
 
 fn token() -> String {

@@ -29,6 +29,39 @@ pub async fn app() -> App {
     .clone()
 }
 
+/// A dev server for the whole test binary, with its own runtime on its own thread: its workers must
+/// outlive every test's runtime, or a test that ends would drop a worker holding another test's
+/// messages (invisible for the queue's 960 s visibility timeout). Returns the base URL.
+pub fn shared_dev_server(secret: &'static str) -> String {
+    static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    URL.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().expect("runtime");
+            rt.block_on(async move {
+                let sdk = cg_local::provision::local_sdk_config().await;
+                let template = cg_local::template::load(&cg_local::template::default_path()).expect("template.yaml");
+                let config = cg_local::provision::provision(&sdk, &template)
+                    .await
+                    .expect("provision");
+                let app = App::new(&config).await;
+                let (addr, _tasks) = cg_local::dev_server::start(
+                    app,
+                    secret.into(),
+                    ([127, 0, 0, 1], 0).into(),
+                    std::time::Duration::from_secs(3600),
+                )
+                .await
+                .expect("dev server");
+                tx.send(format!("http://{addr}")).expect("report the address");
+                std::future::pending::<()>().await;
+            });
+        });
+        rx.recv().expect("dev server started")
+    })
+    .clone()
+}
+
 /// A tenant no other test uses.
 pub fn fresh_tenant() -> TenantId {
     TenantId::parse(&format!("t-{}", uuid::Uuid::new_v4().simple())).unwrap()

@@ -183,22 +183,7 @@ impl ResyncJobs for Store {
         done.status = status;
         done.finished_at = Some(now);
         done.last_error = error.map(str::to_owned);
-        let status_value = serde_dynamo::to_attribute_value(status).map_err(encode_err)?;
-        let mut update = self
-            .ddb
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::tenant_pk(t), keys::job_sk(&job.id))))
-            .update_expression("SET #status = :status, finished_at = :now")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":status", status_value)
-            .expression_attribute_values(":now", serde_dynamo::to_attribute_value(now).map_err(encode_err)?);
-        if let Some(e) = error {
-            update = update
-                .update_expression("SET #status = :status, finished_at = :now, last_error = :err")
-                .expression_attribute_values(":err", s(e));
-        }
-        update.send().await.map_err(|e| from_sdk("dynamodb.UpdateItem", e))?;
+        // Groups first: a job marked done is never finished again, so its groups must not be left behind.
         for g in &job.groups {
             // Only the job the group still points at may finish its status (a newer resync may have started).
             let resp = self
@@ -218,6 +203,22 @@ impl ResyncJobs for Store {
                 Err(e) => return Err(from_sdk("dynamodb.UpdateItem", e)),
             }
         }
+        let status_value = serde_dynamo::to_attribute_value(status).map_err(encode_err)?;
+        let mut update = self
+            .ddb
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::tenant_pk(t), keys::job_sk(&job.id))))
+            .update_expression("SET #status = :status, finished_at = :now")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":status", status_value)
+            .expression_attribute_values(":now", serde_dynamo::to_attribute_value(now).map_err(encode_err)?);
+        if let Some(e) = error {
+            update = update
+                .update_expression("SET #status = :status, finished_at = :now, last_error = :err")
+                .expression_attribute_values(":err", s(e));
+        }
+        update.send().await.map_err(|e| from_sdk("dynamodb.UpdateItem", e))?;
         Ok(())
     }
 }
