@@ -2,9 +2,12 @@
 //! DynamoDB, SQS and S3.
 
 use super::{Export, ExportJob, ExportObject};
+use crate::customer::Customer;
 use crate::error::Result;
-use crate::ids::{ExportId, TenantId};
+use crate::group::{Group, Member};
+use crate::ids::{ExportId, GroupId, TenantId};
 use crate::page::{Page, PageRequest};
+use crate::ports::{CustomerStore, GroupStore, MembershipStore};
 use std::future::Future;
 use std::time::Duration;
 
@@ -23,6 +26,38 @@ pub trait ExportStore: Send + Sync {
         e: &Export,
         expected_attempts: u32,
     ) -> impl Future<Output = Result<bool>> + Send;
+}
+
+/// The rows an export reads: the narrow view of the stores the export job needs (any store with groups,
+/// members and customers provides it).
+pub trait ExportSource: Send + Sync {
+    fn export_group(&self, t: &TenantId, g: &GroupId) -> impl Future<Output = Result<Option<Group>>> + Send;
+    /// One page of a group's member rows, in key order.
+    fn member_page(
+        &self,
+        t: &TenantId,
+        g: &GroupId,
+        page: &PageRequest,
+    ) -> impl Future<Output = Result<Page<Member>>> + Send;
+    /// One page of the tenant's customers, shard by shard.
+    fn customer_page(&self, t: &TenantId, page: &PageRequest) -> impl Future<Output = Result<Page<Customer>>> + Send;
+}
+
+impl<S: GroupStore + MembershipStore + CustomerStore> ExportSource for S {
+    fn export_group(&self, t: &TenantId, g: &GroupId) -> impl Future<Output = Result<Option<Group>>> + Send {
+        self.get_group(t, g)
+    }
+    fn member_page(
+        &self,
+        t: &TenantId,
+        g: &GroupId,
+        page: &PageRequest,
+    ) -> impl Future<Output = Result<Page<Member>>> + Send {
+        self.list_members(t, g, page)
+    }
+    fn customer_page(&self, t: &TenantId, page: &PageRequest) -> impl Future<Output = Result<Page<Customer>>> + Send {
+        self.list_customers(t, page)
+    }
 }
 
 /// The queue that starts export jobs.

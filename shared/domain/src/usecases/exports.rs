@@ -10,14 +10,14 @@
 use crate::customer::Customer;
 use crate::error::{DomainError, Result};
 use crate::export::encode::{Encoder, ExportRow};
-use crate::export::ports::{DownloadLinks, ExportQueue, ExportSink, ExportStore, UploadedPart};
+use crate::export::ports::{DownloadLinks, ExportQueue, ExportSink, ExportSource, ExportStore, UploadedPart};
 use crate::export::{
     Export, ExportJob, ExportObject, ExportRequest, ExportScope, ExportStatus, ExportView, PAGE_ROWS, PART_SIZE,
 };
 use crate::group::Member;
 use crate::ids::{ExportId, TenantId};
 use crate::page::{Page, PageRequest};
-use crate::ports::{CustomerStore, GroupStore, MembershipStore};
+use crate::ports::GroupStore;
 use crate::usecases::groups;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
@@ -176,7 +176,7 @@ pub async fn run_export<S, K>(
     last_attempt: bool,
 ) -> Result<ExportReport>
 where
-    S: ExportStore + GroupStore + MembershipStore + CustomerStore,
+    S: ExportStore + ExportSource,
     K: ExportSink,
 {
     let Some(export) = store.get_export(&job.tenant, &job.export_id).await? else {
@@ -239,13 +239,13 @@ async fn run_claimed<S, K>(
     settings: &ExportSettings,
 ) -> Result<ExportReport>
 where
-    S: ExportStore + GroupStore + MembershipStore + CustomerStore,
+    S: ExportStore + ExportSource,
     K: ExportSink,
 {
     let group = match (&export.scope, &export.group_id) {
         (ExportScope::Group, Some(g)) => Some(
             store
-                .get_group(tenant, g)
+                .export_group(tenant, g)
                 .await?
                 .ok_or_else(|| DomainError::not_found(format!("no group with id {:?}", g.as_str())))?,
         ),
@@ -337,7 +337,7 @@ struct Run<'a, S, K> {
 
 impl<'a, S, K> Run<'a, S, K>
 where
-    S: ExportStore + GroupStore + MembershipStore + CustomerStore,
+    S: ExportStore + ExportSource,
     K: ExportSink,
 {
     fn new(
@@ -388,7 +388,7 @@ where
     async fn stream_members(&mut self, group: &crate::ids::GroupId) -> Result<bool> {
         let mut cursor = None;
         loop {
-            let page = self.store.list_members(self.tenant, group, &self.page(cursor)).await?;
+            let page = self.store.member_page(self.tenant, group, &self.page(cursor)).await?;
             self.report.pages += 1;
             if !self.add_rows(page.items.iter().map(member_row)).await? {
                 return Ok(false);
@@ -404,7 +404,7 @@ where
     async fn stream_customers(&mut self, keep: Option<&CustomerFilter>) -> Result<bool> {
         let mut cursor = None;
         loop {
-            let page = self.store.list_customers(self.tenant, &self.page(cursor)).await?;
+            let page = self.store.customer_page(self.tenant, &self.page(cursor)).await?;
             self.report.pages += 1;
             let rows = page
                 .items
