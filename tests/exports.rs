@@ -150,11 +150,11 @@ async fn group_of_customers(app: &App, t: &TenantId, n: usize) -> GroupId {
 
 /// Some emails start with `-` or `+`: valid addresses that would start a formula.
 fn email(i: usize) -> Option<String> {
-    (i % 5 != 0).then(|| format!("{}user{i}@example.com", ["", "-", "+", "x."][i % 4]))
+    (!i.is_multiple_of(5)).then(|| format!("{}user{i}@example.com", ["", "-", "+", "x."][i % 4]))
 }
 
 fn signup_date(i: usize) -> Option<NaiveDate> {
-    (i % 3 != 0)
+    (!i.is_multiple_of(3))
         .then(|| NaiveDate::from_ymd_opt(2010 + (i % 16) as i32, 1 + (i % 12) as u32, 1 + (i % 28) as u32))
         .flatten()
 }
