@@ -410,8 +410,15 @@ async fn export_child(table: &str, tenant: &str, export_id: &str, synthetic_rows
         get(&c.list_multipart)
     );
     println!(
-        "DynamoDB requests   : Query {} pages, GetItem 2, PutItem {} (claim, one per part, done)",
+        "DynamoDB requests   : Query {} pages{}, GetItem {} (export{}), PutItem {} (claim, one per part, done)",
         report.pages,
+        if synthetic.is_some() {
+            " (generated, not sent)"
+        } else {
+            ""
+        },
+        if synthetic.is_some() { 1 } else { 2 },
+        if synthetic.is_some() { "" } else { ", group" },
         2 + report.parts
     );
 }
