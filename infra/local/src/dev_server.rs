@@ -3,8 +3,6 @@
 //! the SQS queue into the worker handler; ticks the scheduler.
 
 use crate::auth;
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use aws_sdk_sqs::types::MessageSystemAttributeName;
 use bytes::Bytes;
 use cg_lambda::http_error::error_response;
 use cg_lambda::routes::{dispatch, match_route, Matched};
@@ -151,67 +149,11 @@ pub async fn handle(app: &App, secret: &str, req: hyper::Request<Incoming>) -> h
 /// successes are deleted, failures become visible again (after `retry_delay`) and reach the DLQ after
 /// maxReceiveCount. Returns how many messages were received.
 pub async fn poll_group_jobs_once(app: &App, wait_seconds: i32, retry_delay: i32) -> Result<usize, String> {
-    let sqs = &app.store.sqs;
-    let url = &app.store.group_jobs_queue_url;
-    let resp = sqs
-        .receive_message()
-        .queue_url(url)
-        .max_number_of_messages(10)
-        .wait_time_seconds(wait_seconds)
-        .message_system_attribute_names(MessageSystemAttributeName::All)
-        .send()
-        .await
-        .map_err(|e| format!("ReceiveMessage: {e}"))?;
-    let messages = resp.messages.unwrap_or_default();
-    if messages.is_empty() {
-        return Ok(0);
-    }
-    let mut receipts = HashMap::new();
-    let mut event = SqsEvent::default();
-    for m in &messages {
-        let mut msg = SqsMessage::default();
-        msg.message_id = m.message_id.clone();
-        msg.receipt_handle = m.receipt_handle.clone();
-        msg.body = m.body.clone();
-        msg.attributes = m
-            .attributes
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, v)| (k.as_str().to_owned(), v))
-            .collect();
-        msg.event_source = Some("aws:sqs".into());
-        receipts.insert(
-            m.message_id.clone().unwrap_or_default(),
-            m.receipt_handle.clone().unwrap_or_default(),
-        );
-        event.records.push(msg);
-    }
-    let result = cg_lambda::worker::process_group_jobs(app, event).await;
-    let failed: Vec<&str> = result
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.as_str())
-        .collect();
-    for (id, receipt) in &receipts {
-        if failed.contains(&id.as_str()) {
-            let _ = sqs
-                .change_message_visibility()
-                .queue_url(url)
-                .receipt_handle(receipt)
-                .visibility_timeout(retry_delay)
-                .send()
-                .await;
-        } else {
-            sqs.delete_message()
-                .queue_url(url)
-                .receipt_handle(receipt)
-                .send()
-                .await
-                .map_err(|e| format!("DeleteMessage: {e}"))?;
-        }
-    }
-    Ok(messages.len())
+    let url = app.store.group_jobs_queue_url.clone();
+    crate::export_jobs::poll_queue_once(app, &url, wait_seconds, retry_delay, |event| {
+        cg_lambda::worker::process_group_jobs(app, event)
+    })
+    .await
 }
 
 /// Runs the worker poll loop forever.

@@ -1,5 +1,5 @@
-//! The dev server's export worker: receives batches from the export-jobs queue and hands them to the
-//! export worker handler as SQS events, as Lambda's SQS trigger would (successes deleted, failures
+//! The dev server's queue pollers (group jobs and exports): receive a batch and hand it to the
+//! worker handler as SQS events, as Lambda's SQS trigger would (successes deleted, failures
 //! visible again after a delay, the DLQ after maxReceiveCount).
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
