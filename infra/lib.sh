@@ -37,10 +37,11 @@ wait_port() {
   done
 }
 
-# Starts moto server on 127.0.0.1:$1 in the background; its pid goes to MOTO_PID.
+# Starts moto server on 127.0.0.1:$1 in the background; its pid goes to MOTO_PID. infra/moto_server.py
+# is moto_server with its transaction and Query costs fixed (see the file).
 start_moto() {
   local port="$1"
-  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$STATE/moto-$port.log" 2>&1 &
+  "$VENV/bin/python" "$ROOT/infra/moto_server.py" -H 127.0.0.1 -p "$port" >"$STATE/moto-$port.log" 2>&1 &
   MOTO_PID=$!
   wait_port "$port" 60
 }
