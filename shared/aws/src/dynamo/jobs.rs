@@ -1,15 +1,15 @@
 //! `ResyncJobs` on DynamoDB: the job item under the tenant (`J#{id}`) counts finished shards once each
 //! (a string set of shard numbers guards against repeated messages); the groups a job reports on carry
-//! its status in their `sync` map.
+//! its status in their `sync` map, written in the same transaction as the job at its start and end.
 
 use super::groups::is_condition_failure;
-use super::{key, n, s};
+use super::{build_err, key, n, s, MAX_TRANSACTION_ITEMS};
 use crate::keys;
 use crate::sdk_error::{corrupt_item, from_sdk};
 use crate::Store;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 use cg_domain::group::{SyncState, SyncStatus};
-use cg_domain::ids::{JobId, TenantId};
+use cg_domain::ids::{GroupId, JobId, TenantId};
 use cg_domain::jobs::ResyncJob;
 use cg_domain::ports::{ResyncJobs, Shards};
 use cg_domain::{DomainError, Result};
@@ -97,32 +97,28 @@ impl Shards for Store {
 
 impl ResyncJobs for Store {
     async fn create_resync_job(&self, t: &TenantId, job: &ResyncJob) -> Result<()> {
-        let item = JobItem::new(t, job);
-        self.ddb
-            .put_item()
+        let put = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(serde_dynamo::to_item(item).map_err(encode_err)?))
-            .send()
-            .await
-            .map_err(|e| from_sdk("dynamodb.PutItem", e))?;
-        for g in &job.groups {
-            let resp = self
-                .ddb
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(key(keys::tenant_pk(t), keys::group_sk(g))))
-                .update_expression("SET sync = :sync")
-                .condition_expression("attribute_exists(PK)")
-                .expression_attribute_values(":sync", sync_value(job, None)?)
-                .send()
-                .await;
-            match resp {
-                Ok(_) => {}
-                Err(e) if is_condition_failure(&e) => {}
-                Err(e) => return Err(from_sdk("dynamodb.UpdateItem", e)),
-            }
-        }
-        Ok(())
+            .set_item(Some(serde_dynamo::to_item(JobItem::new(t, job)).map_err(encode_err)?))
+            .build()
+            .map_err(build_err)?;
+        let sync = sync_value(job, None)?;
+        self.write_with_groups(
+            TransactWriteItem::builder().put(put).build(),
+            JobFirst::Yes,
+            &job.groups,
+            |g| {
+                Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key(keys::tenant_pk(t), keys::group_sk(g))))
+                    .update_expression("SET sync = :sync")
+                    .condition_expression("attribute_exists(PK)")
+                    .expression_attribute_values(":sync", sync.clone())
+                    .build()
+                    .map_err(build_err)
+            },
+        )
+        .await
     }
 
     async fn get_resync_job(&self, t: &TenantId, id: &JobId) -> Result<Option<ResyncJob>> {
@@ -183,42 +179,108 @@ impl ResyncJobs for Store {
         done.status = status;
         done.finished_at = Some(now);
         done.last_error = error.map(str::to_owned);
-        // Groups first: a job marked done is never finished again, so its groups must not be left behind.
-        for g in &job.groups {
-            // Only the job the group still points at may finish its status (a newer resync may have started).
-            let resp = self
-                .ddb
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(key(keys::tenant_pk(t), keys::group_sk(g))))
-                .update_expression("SET sync = :sync")
-                .condition_expression("sync.job_id = :job")
-                .expression_attribute_values(":sync", sync_value(&done, Some(now))?)
-                .expression_attribute_values(":job", s(job.id.as_str()))
-                .send()
-                .await;
-            match resp {
-                Ok(_) => {}
-                Err(e) if is_condition_failure(&e) => {}
-                Err(e) => return Err(from_sdk("dynamodb.UpdateItem", e)),
-            }
-        }
-        let status_value = serde_dynamo::to_attribute_value(status).map_err(encode_err)?;
-        let mut update = self
-            .ddb
-            .update_item()
+        let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(keys::tenant_pk(t), keys::job_sk(&job.id))))
             .update_expression("SET #status = :status, finished_at = :now")
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":status", status_value)
+            .expression_attribute_values(":status", serde_dynamo::to_attribute_value(status).map_err(encode_err)?)
             .expression_attribute_values(":now", serde_dynamo::to_attribute_value(now).map_err(encode_err)?);
         if let Some(e) = error {
             update = update
                 .update_expression("SET #status = :status, finished_at = :now, last_error = :err")
                 .expression_attribute_values(":err", s(e));
         }
-        update.send().await.map_err(|e| from_sdk("dynamodb.UpdateItem", e))?;
+        let sync = sync_value(&done, Some(now))?;
+        // Groups in the same transaction or before: a job marked done is never finished again, so its
+        // groups must not be left behind. Only the job a group still points at may finish its status (a
+        // newer resync may have started).
+        self.write_with_groups(
+            TransactWriteItem::builder()
+                .update(update.build().map_err(build_err)?)
+                .build(),
+            JobFirst::No,
+            &job.groups,
+            |g| {
+                Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key(keys::tenant_pk(t), keys::group_sk(g))))
+                    .update_expression("SET sync = :sync")
+                    .condition_expression("sync.job_id = :job")
+                    .expression_attribute_values(":sync", sync.clone())
+                    .expression_attribute_values(":job", s(job.id.as_str()))
+                    .build()
+                    .map_err(build_err)
+            },
+        )
+        .await
+    }
+}
+
+/// Whether the job's own write goes in the first transaction (start: the job exists before any group
+/// points at it) or the last (finish: the groups are done before the job is).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum JobFirst {
+    Yes,
+    No,
+}
+
+impl Store {
+    /// Writes the job item and a conditional update of each of its groups in as few transactions as
+    /// fit (one for up to 99 groups). A group whose condition fails (deleted, or moved on to a newer
+    /// job) is left out and the rest written again; the job's own write has no condition that can fail.
+    async fn write_with_groups(
+        &self,
+        job_write: TransactWriteItem,
+        order: JobFirst,
+        groups: &[GroupId],
+        group_update: impl Fn(&GroupId) -> Result<Update>,
+    ) -> Result<()> {
+        let chunks: Vec<&[GroupId]> = if groups.is_empty() {
+            vec![&[]]
+        } else {
+            groups.chunks(MAX_TRANSACTION_ITEMS - 1).collect()
+        };
+        let last = chunks.len() - 1;
+        for (i, chunk) in chunks.into_iter().enumerate() {
+            let with_job = match order {
+                JobFirst::Yes => i == 0,
+                JobFirst::No => i == last,
+            };
+            let mut pending: Vec<&GroupId> = chunk.iter().collect();
+            loop {
+                let mut items = Vec::with_capacity(pending.len() + 1);
+                if with_job {
+                    items.push(job_write.clone());
+                }
+                for g in &pending {
+                    items.push(TransactWriteItem::builder().update(group_update(g)?).build());
+                }
+                if items.is_empty() {
+                    break;
+                }
+                let failed = match self.transact(items).await? {
+                    Ok(()) => break,
+                    Err(failed) => failed,
+                };
+                let offset = usize::from(with_job);
+                if with_job && failed.first().copied().unwrap_or(false) {
+                    return Err(DomainError::Internal("the job's own write failed its condition".into()));
+                }
+                let before = pending.len();
+                pending = pending
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(j, _)| !failed.get(j + offset).copied().unwrap_or(false))
+                    .map(|(_, g)| g)
+                    .collect();
+                if pending.len() == before {
+                    return Err(DomainError::Internal(
+                        "a cancelled transaction named no failed item".into(),
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 }

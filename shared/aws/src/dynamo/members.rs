@@ -3,7 +3,7 @@
 
 use super::groups::is_condition_failure;
 use super::items::MemberItem;
-use super::{decode_cursor, encode_cursor, key, n, s, Item};
+use super::{build_err, decode_cursor, encode_cursor, key, n, s, Item};
 use crate::keys;
 use crate::sdk_error::{corrupt_item, from_sdk};
 use crate::Store;
@@ -21,10 +21,6 @@ use std::time::Duration;
 
 /// Customers per add transaction: two items each plus the group's count stays within DynamoDB's 100.
 const ADD_CHUNK: usize = 49;
-
-fn build_err(e: impl std::fmt::Display) -> DomainError {
-    DomainError::Internal(format!("build request: {e}"))
-}
 
 fn group_set(g: &GroupId) -> AttributeValue {
     AttributeValue::Ss(vec![g.to_string()])

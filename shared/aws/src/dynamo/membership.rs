@@ -4,7 +4,7 @@
 //! and the count of each group changes by one aggregated ADD per transaction.
 
 use super::items::{CustomerItem, MemberItem};
-use super::{decode_cursor, encode_cursor, key, n, s, Item};
+use super::{build_err, decode_cursor, encode_cursor, key, n, s, Item, MAX_TRANSACTION_ITEMS};
 use crate::keys;
 use crate::sdk_error::{corrupt_item, from_sdk};
 use crate::Store;
@@ -19,14 +19,8 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
-/// DynamoDB's limit of items per transaction.
-const MAX_TRANSACTION_ITEMS: usize = 100;
 /// Days an ingested event id is remembered (a repeat within this window changes nothing).
 pub const EVENT_ID_DAYS: i64 = 90;
-
-fn build_err(e: impl std::fmt::Display) -> DomainError {
-    DomainError::Internal(format!("build request: {e}"))
-}
 
 /// What a transaction item stands for, to map a cancellation reason back to its commit.
 #[derive(Debug, Clone)]

@@ -17,6 +17,14 @@ use std::collections::HashMap;
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
 
+/// DynamoDB's limit of items per transaction.
+pub(crate) const MAX_TRANSACTION_ITEMS: usize = 100;
+
+/// A request builder's error (a missing required field: a bug, never input).
+pub(crate) fn build_err(e: impl std::fmt::Display) -> cg_domain::DomainError {
+    cg_domain::DomainError::Internal(format!("build request: {e}"))
+}
+
 pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
