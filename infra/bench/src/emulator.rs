@@ -8,8 +8,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use cg_aws::{keys, Store};
 use cg_domain::customer::{Activity, AttributeValue as Attr, Customer, NewCustomer, Subscription};
 use cg_domain::ids::{GroupId, TenantId};
-use cg_domain::jobs::GroupJob;
-use cg_domain::ports::CustomerStore;
+use cg_domain::jobs::{resync_shards, GroupJob};
+use cg_domain::ports::{CustomerStore, Shards};
 use cg_domain::usecases::{customers, dynamic, groups, jobs};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
@@ -297,13 +297,18 @@ pub async fn full_resync(
     emu.counter.reset();
     let started = Instant::now();
     let job = dynamic::start_resync(&emu.store, t, group_ids.to_vec(), now).await?;
-    let shard_jobs: Vec<GroupJob> = (0..job.shards_total)
-        .map(|shard| GroupJob::ResyncShard {
+    // The same shards start_resync queued.
+    let shard_jobs: Vec<GroupJob> = resync_shards(emu.store.customer_shards())
+        .into_iter()
+        .enumerate()
+        .map(|(shard, partitions)| GroupJob::ResyncShard {
             tenant: t.clone(),
             job_id: job.id.clone(),
-            shard,
+            shard: shard as u32,
+            partitions,
         })
         .collect();
+    assert_eq!(shard_jobs.len() as u32, job.shards_total);
     let mut evaluated = 0;
     let mut changes = 0;
     let mut set = tokio::task::JoinSet::new();

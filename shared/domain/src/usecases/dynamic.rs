@@ -7,7 +7,7 @@ use crate::events::{parse_event, Event, MAX_EVENTS_PER_REQUEST};
 use crate::group::{draft_rules, Group, GroupKind, GroupPreviewRequest, SyncState};
 use crate::history::HistoryEntry;
 use crate::ids::{CustomerId, GroupId, JobId, TenantId};
-use crate::jobs::{GroupJob, ResyncJob, MAX_WAKE_BATCH};
+use crate::jobs::{resync_shards, GroupJob, ResyncJob, MAX_WAKE_BATCH};
 use crate::membership::{apply_delta, ChangeReason, Plan};
 use crate::page::{Page, PageRequest};
 use crate::ports::{
@@ -421,11 +421,12 @@ pub async fn start_resync<S>(store: &S, t: &TenantId, groups: Vec<GroupId>, now:
 where
     S: ResyncJobs + JobQueue + Shards,
 {
+    let shards = resync_shards(store.customer_shards());
     let job = ResyncJob {
         id: JobId::generate(),
         groups,
         status: SyncState::Queued,
-        shards_total: store.customer_shards(),
+        shards_total: shards.len() as u32,
         shards_done: 0,
         customers_evaluated: 0,
         changes: 0,
@@ -434,11 +435,14 @@ where
         last_error: None,
     };
     store.create_resync_job(t, &job).await?;
-    let messages: Vec<GroupJob> = (0..job.shards_total)
-        .map(|shard| GroupJob::ResyncShard {
+    let messages: Vec<GroupJob> = shards
+        .into_iter()
+        .enumerate()
+        .map(|(shard, partitions)| GroupJob::ResyncShard {
             tenant: t.clone(),
             job_id: job.id.clone(),
-            shard,
+            shard: shard as u32,
+            partitions,
         })
         .collect();
     store.enqueue_many(&messages).await?;
@@ -468,7 +472,8 @@ pub struct ShardReport {
     pub job_finished: bool,
 }
 
-/// Runs one shard of a resync: every customer of the shard, page by page, through the membership pass.
+/// Runs one shard of a resync: every customer of its partitions (`[shard]` when none are given), page by
+/// page, through the membership pass.
 /// A repeated or resumed message redoes the shard and finds nothing left to change; the job's counters
 /// take each shard once.
 pub async fn run_resync_shard<S>(
@@ -476,6 +481,7 @@ pub async fn run_resync_shard<S>(
     t: &TenantId,
     job_id: &JobId,
     shard: u32,
+    partitions: &[u32],
     now: DateTime<Utc>,
 ) -> Result<ShardReport>
 where
@@ -486,24 +492,10 @@ where
     // redelivery and saves a read per shard on every resync.
     let mut report = ShardReport::default();
     let (_, mut plan) = load_plan(store, t).await?;
-    let mut cursor = None;
-    loop {
-        let (customers, next) = store.scan_shard(t, shard, cursor).await?;
-        let done = apply(
-            store,
-            t,
-            &mut plan,
-            customers.into_iter().map(Work::new).collect(),
-            ChangeReason::Resync,
-            now,
-        )
-        .await?;
-        report.evaluated += done.evaluated;
-        report.changes += done.changes;
-        match next {
-            Some(c) => cursor = Some(c),
-            None => break,
-        }
+    let own = [shard];
+    let partitions = if partitions.is_empty() { &own[..] } else { partitions };
+    for &partition in partitions {
+        scan_partition(store, t, &mut plan, partition, now, &mut report).await?;
     }
     let after = match store
         .finish_shard(t, job_id, shard, report.evaluated, report.changes)
@@ -521,6 +513,39 @@ where
         report.job_finished = true;
     }
     Ok(report)
+}
+
+/// Every customer of one partition, page by page, through the membership pass.
+async fn scan_partition<S>(
+    store: &S,
+    t: &TenantId,
+    plan: &mut Plan,
+    partition: u32,
+    now: DateTime<Utc>,
+    report: &mut ShardReport,
+) -> Result<()>
+where
+    S: MembershipWriter + CustomerStore + GroupStore,
+{
+    let mut cursor = None;
+    loop {
+        let (customers, next) = store.scan_shard(t, partition, cursor).await?;
+        let done = apply(
+            store,
+            t,
+            plan,
+            customers.into_iter().map(Work::new).collect(),
+            ChangeReason::Resync,
+            now,
+        )
+        .await?;
+        report.evaluated += done.evaluated;
+        report.changes += done.changes;
+        match next {
+            Some(c) => cursor = Some(c),
+            None => return Ok(()),
+        }
+    }
 }
 
 /// Records a resync that keeps failing (its message is about to reach the dead-letter queue).

@@ -47,8 +47,13 @@ where
                 report.count_after = after;
             }
         }
-        GroupJob::ResyncShard { tenant, job_id, shard } => {
-            let r = run_resync_shard(store, tenant, job_id, *shard, now).await?;
+        GroupJob::ResyncShard {
+            tenant,
+            job_id,
+            shard,
+            partitions,
+        } => {
+            let r = run_resync_shard(store, tenant, job_id, *shard, partitions, now).await?;
             report.evaluated = r.evaluated;
             report.changes = r.changes;
         }
