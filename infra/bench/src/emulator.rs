@@ -7,9 +7,10 @@ use crate::counting::{Counter, Snapshot, CUSTOMER_PAGES};
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use cg_aws::{keys, Store};
 use cg_domain::customer::{Activity, AttributeValue as Attr, Customer, NewCustomer, Subscription};
+use cg_domain::group::SyncState;
 use cg_domain::ids::{GroupId, TenantId};
-use cg_domain::jobs::{resync_shards, GroupJob};
-use cg_domain::ports::{CustomerStore, Shards};
+use cg_domain::jobs::GroupJob;
+use cg_domain::ports::{CustomerStore, ResyncJobs};
 use cg_domain::usecases::{customers, dynamic, groups, jobs};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
@@ -267,6 +268,8 @@ pub struct ResyncRun {
     pub requests: Snapshot,
     pub evaluated: u64,
     pub changes: u64,
+    /// Shard messages run (one, plus those handed on).
+    pub messages: usize,
     pub seconds: f64,
 }
 
@@ -285,8 +288,9 @@ impl ResyncRun {
     }
 }
 
-/// `start_resync` for every group, then the 16 shard jobs through `run_group_job` (built here rather
-/// than received: the queue's delivery is not what is measured), `parallel` shards at a time.
+/// `start_resync` for every group, then its shard messages through `run_group_job`, `parallel` at a
+/// time, taken from the queue until it is empty (a shard over budget hands partitions on to new
+/// messages). Receiving and deleting the messages is counted under SQS.
 pub async fn full_resync(
     emu: &Emulator,
     t: &TenantId,
@@ -297,45 +301,48 @@ pub async fn full_resync(
     emu.counter.reset();
     let started = Instant::now();
     let job = dynamic::start_resync(&emu.store, t, group_ids.to_vec(), now).await?;
-    // The same shards start_resync queued.
-    let shard_jobs: Vec<GroupJob> = resync_shards(emu.store.customer_shards())
-        .into_iter()
-        .enumerate()
-        .map(|(shard, partitions)| GroupJob::ResyncShard {
-            tenant: t.clone(),
-            job_id: job.id.clone(),
-            shard: shard as u32,
-            partitions,
-        })
-        .collect();
-    assert_eq!(shard_jobs.len() as u32, job.shards_total);
     let mut evaluated = 0;
     let mut changes = 0;
-    let mut set = tokio::task::JoinSet::new();
-    let mut pending = shard_jobs.into_iter();
+    let mut messages = 0;
     loop {
-        while set.len() < parallel.max(1) {
-            let Some(j) = pending.next() else { break };
-            let store = emu.store.clone();
-            set.spawn(async move { jobs::run_group_job(&store, &j, now).await });
+        let batch = emu.drain_queue().await?;
+        if batch.is_empty() {
+            break;
         }
-        match set.join_next().await {
-            Some(r) => {
-                let report = r??;
-                evaluated += report.evaluated;
-                changes += report.changes;
+        messages += batch.len();
+        let mut set = tokio::task::JoinSet::new();
+        let mut pending = batch.into_iter();
+        loop {
+            while set.len() < parallel.max(1) {
+                let Some(j) = pending.next() else { break };
+                let store = emu.store.clone();
+                set.spawn(async move { jobs::run_group_job(&store, &j, now).await });
             }
-            None => break,
+            match set.join_next().await {
+                Some(r) => {
+                    let report = r??;
+                    evaluated += report.evaluated;
+                    changes += report.changes;
+                }
+                None => break,
+            }
         }
     }
     let seconds = started.elapsed().as_secs_f64();
     let requests = emu.counter.snapshot();
-    // The 16 messages start_resync queued are not run from the queue; drop them (not counted).
-    emu.drain_queue().await?;
+    let after = emu.store.get_resync_job(t, &job.id).await?.ok_or("the job is gone")?;
+    if after.status != SyncState::Done || after.customers_evaluated != evaluated {
+        return Err(format!(
+            "the resync did not finish: {:?}, {} of {} partitions, {} customers recorded vs {evaluated} evaluated",
+            after.status, after.shards_done, after.shards_total, after.customers_evaluated
+        )
+        .into());
+    }
     Ok(ResyncRun {
         requests,
         evaluated,
         changes,
+        messages,
         seconds,
     })
 }

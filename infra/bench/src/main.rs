@@ -379,7 +379,7 @@ fn print_resync(title: &str, r: &ResyncRun) -> String {
     let ok = r.ratio() <= TARGET_RESYNC_RATIO;
     let line = format!(
         "DynamoDB requests {} vs minimum {} (customer pages {} + ceil({} changes / 25) = {}) = {:.2}x (target <= {:.1}x) {}; \
-         {} customers evaluated; wall {:.1}s on moto",
+         {} customers evaluated by {} shard message(s); wall {:.1}s on moto",
         r.requests.total("DynamoDB"),
         r.minimum(),
         r.pages(),
@@ -389,6 +389,7 @@ fn print_resync(title: &str, r: &ResyncRun) -> String {
         TARGET_RESYNC_RATIO,
         verdict(ok),
         r.evaluated,
+        r.messages,
         r.seconds
     );
     say(format!("  {line}"));

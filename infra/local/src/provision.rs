@@ -141,6 +141,7 @@ pub async fn provision(sdk: &aws_config::SdkConfig, template: &Template) -> Resu
             .remove("ExportJobsQueue")
             .ok_or("template.yaml has no ExportJobsQueue")?,
         export_max_receives,
+        resync_shard_budget: cg_domain::jobs::RESYNC_SHARD_BUDGET,
         tenant_claim: "tenant_id".into(),
         endpoint_url: endpoint,
     })

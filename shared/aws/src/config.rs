@@ -16,6 +16,9 @@ pub struct Config {
     pub export_max_receives: u32,
     /// The JWT claim that carries the tenant id (`tenant_id` unless an identity provider names it differently).
     pub tenant_claim: String,
+    /// Work after which a resync shard hands its remaining partitions on (`RESYNC_SHARD_BUDGET`,
+    /// default `cg_domain::jobs::RESYNC_SHARD_BUDGET`).
+    pub resync_shard_budget: u64,
     /// Set only locally (`AWS_ENDPOINT_URL`): the emulator's endpoint; S3 then uses path-style addressing.
     pub endpoint_url: Option<String>,
 }
@@ -40,6 +43,11 @@ impl Config {
                 .and_then(|v| v.parse().ok())
                 .filter(|n| *n >= 1)
                 .unwrap_or(DEFAULT_EXPORT_MAX_RECEIVES),
+            resync_shard_budget: env::var("RESYNC_SHARD_BUDGET")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .filter(|n| *n >= 1)
+                .unwrap_or(cg_domain::jobs::RESYNC_SHARD_BUDGET),
             tenant_claim: env::var("TENANT_CLAIM").unwrap_or_else(|_| "tenant_id".into()),
             endpoint_url: env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty()),
         };

@@ -23,6 +23,8 @@ pub struct Store {
     /// The export bucket.
     pub bucket: String,
     pub export_jobs_queue_url: String,
+    /// Work after which a resync shard hands its remaining partitions on (`RESYNC_SHARD_BUDGET`).
+    pub resync_shard_budget: u64,
 }
 
 impl Store {
@@ -37,6 +39,7 @@ impl Store {
             s3: config.s3_client(&sdk),
             bucket: config.bucket_name.clone(),
             export_jobs_queue_url: config.export_jobs_queue_url.clone(),
+            resync_shard_budget: config.resync_shard_budget,
         }
     }
 }

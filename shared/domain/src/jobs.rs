@@ -6,20 +6,18 @@ use crate::ids::{CustomerId, GroupId, JobId, TenantId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// Customer partitions one resync shard reads. A job over 16 partitions sends 4 messages; each loads
-/// the group definitions once and records itself done once, so a resync's fixed cost is 2 requests per
-/// shard plus 2, while 4 workers still share the reading. Larger means fewer requests and less
-/// parallelism per job.
-pub const PARTITIONS_PER_RESYNC_SHARD: u32 = 4;
+/// Work after which a resync shard hands the rest of its partitions on to new messages, in the units
+/// of a resync's minimum cost: customer pages read plus membership changes / 25. 500 is a few seconds
+/// of DynamoDB time: 100k unchanged customers (about 64 pages) stay one message, a first resync of
+/// the same customers (about 13 000 units) fans out to one worker per partition.
+pub const RESYNC_SHARD_BUDGET: u64 = 500;
 
-/// The partitions of each shard of a resync over `partitions` customer partitions: contiguous runs of
-/// [`PARTITIONS_PER_RESYNC_SHARD`].
-pub fn resync_shards(partitions: u32) -> Vec<Vec<u32>> {
-    (0..partitions)
-        .collect::<Vec<_>>()
-        .chunks(PARTITIONS_PER_RESYNC_SHARD as usize)
-        .map(<[u32]>::to_vec)
-        .collect()
+/// A partition a resync shard finished, with what it did there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionDone {
+    pub partition: u32,
+    pub evaluated: u64,
+    pub changes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,14 +27,14 @@ pub enum GroupJob {
     PurgeGroup { tenant: TenantId, group_id: GroupId },
     /// Recount a group's members from its member rows and repair the stored count if it drifted.
     ResyncGroup { tenant: TenantId, group_id: GroupId },
-    /// Re-evaluate every customer of some customer partitions against all dynamic groups: shard `shard`
-    /// of a resync job (the job counts its shards done, once each).
+    /// Re-evaluate every customer of some customer partitions against all dynamic groups (part of a
+    /// resync job, which records its partitions done, once each).
     ResyncShard {
         tenant: TenantId,
         job_id: JobId,
+        /// The first partition (the only one in messages written before shards covered several).
         shard: u32,
-        /// The customer partitions this shard reads; empty means partition `shard` alone (messages
-        /// written before shards covered several partitions).
+        /// The customer partitions this shard reads; empty means `[shard]`.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         partitions: Vec<u32>,
     },
@@ -71,30 +69,38 @@ pub struct ResyncJob {
     pub last_error: Option<String>,
 }
 
+impl GroupJob {
+    /// A resync shard over `partitions` (not empty).
+    pub fn resync_shard(tenant: &TenantId, job_id: &JobId, partitions: Vec<u32>) -> GroupJob {
+        GroupJob::ResyncShard {
+            tenant: tenant.clone(),
+            job_id: job_id.clone(),
+            shard: partitions.first().copied().unwrap_or_default(),
+            partitions,
+        }
+    }
+
+    /// The partitions of a resync shard.
+    pub fn partitions(&self) -> Vec<u32> {
+        match self {
+            GroupJob::ResyncShard { shard, partitions, .. } if partitions.is_empty() => vec![*shard],
+            GroupJob::ResyncShard { partitions, .. } => partitions.clone(),
+            _ => Vec::new(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn resync_shards_cover_every_partition_once() {
-        for partitions in [1, 3, 4, 5, 16, 17] {
-            let shards = resync_shards(partitions);
-            let flat: Vec<u32> = shards.iter().flatten().copied().collect();
-            assert_eq!(flat, (0..partitions).collect::<Vec<_>>(), "{partitions} partitions");
-            assert!(shards
-                .iter()
-                .all(|s| !s.is_empty() && s.len() <= PARTITIONS_PER_RESYNC_SHARD as usize));
-        }
-        assert_eq!(resync_shards(16).len(), 4);
-    }
-
-    #[test]
     fn a_shard_message_without_partitions_still_reads() {
         let old = r#"{"job":"resync_shard","tenant":"acme","job_id":"01934b6e-0000-7000-8000-000000000000","shard":3}"#;
         let job: GroupJob = serde_json::from_str(old).expect("a message queued before partitions existed");
-        let GroupJob::ResyncShard { shard, partitions, .. } = job else {
-            panic!("not a shard: {job:?}")
-        };
-        assert_eq!((shard, partitions), (3, vec![]));
+        assert_eq!(job.partitions(), vec![3]);
+        let now = GroupJob::resync_shard(&TenantId::parse("acme").unwrap(), &JobId::generate(), vec![4, 5, 6]);
+        let back: GroupJob = serde_json::from_str(&serde_json::to_string(&now).unwrap()).unwrap();
+        assert_eq!(back.partitions(), vec![4, 5, 6]);
     }
 }

@@ -6,7 +6,7 @@ use crate::error::Result;
 use crate::group::{Group, Member};
 use crate::history::HistoryEntry;
 use crate::ids::{CustomerId, GroupId, JobId, TenantId};
-use crate::jobs::{GroupJob, ResyncJob};
+use crate::jobs::{GroupJob, PartitionDone, ResyncJob, RESYNC_SHARD_BUDGET};
 use crate::membership::ChangeReason;
 use crate::page::{Page, PageRequest};
 use chrono::{DateTime, Utc};
@@ -177,14 +177,13 @@ pub trait ResyncJobs: Send + Sync {
     /// Stores the job and marks its groups' sync status queued.
     fn create_resync_job(&self, t: &TenantId, job: &ResyncJob) -> impl Future<Output = Result<()>> + Send;
     fn get_resync_job(&self, t: &TenantId, id: &JobId) -> impl Future<Output = Result<Option<ResyncJob>>> + Send;
-    /// Records a shard as done (once: a repeated shard changes nothing) and returns the job after it.
-    fn finish_shard(
+    /// Records partitions as done (by number: recording one again changes nothing) and returns the job
+    /// after it (`None`: no such job).
+    fn finish_partitions(
         &self,
         t: &TenantId,
         id: &JobId,
-        shard: u32,
-        evaluated: u64,
-        changes: u64,
+        done: &[PartitionDone],
     ) -> impl Future<Output = Result<Option<ResyncJob>>> + Send;
     /// Marks the job and its groups' sync status done (or failed with `error`).
     fn finish_job(
@@ -196,7 +195,11 @@ pub trait ResyncJobs: Send + Sync {
     ) -> impl Future<Output = Result<()>> + Send;
 }
 
-/// Number of shards the customers are spread over (the fan-out of a resync).
+/// Number of partitions the customers are spread over (the widest fan-out of a resync).
 pub trait Shards {
     fn customer_shards(&self) -> u32;
+    /// Work after which a resync shard hands its remaining partitions on (see [`RESYNC_SHARD_BUDGET`]).
+    fn resync_shard_budget(&self) -> u64 {
+        RESYNC_SHARD_BUDGET
+    }
 }

@@ -72,11 +72,11 @@ const MAX_RECEIVES: u32 = 5;
 /// A resync shard that is about to land in the DLQ marks its job and groups failed, so the group
 /// shows the error instead of a resync that never ends.
 async fn record_dead_letter(app: &App, job: &GroupJob) {
-    if let GroupJob::ResyncShard {
-        tenant, job_id, shard, ..
-    } = job
-    {
-        let reason = format!("shard {shard} of the resync kept failing and was set aside; run Resync again");
+    if let GroupJob::ResyncShard { tenant, job_id, .. } = job {
+        let partitions = job.partitions();
+        let reason = format!(
+            "customer partitions {partitions:?} of the resync kept failing and were set aside; run Resync again"
+        );
         if let Err(e) = fail_resync(&app.store, tenant, job_id, &reason, Utc::now()).await {
             tracing::error!(error = ?e, "could not record the failed resync");
         }

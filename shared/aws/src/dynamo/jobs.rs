@@ -1,5 +1,5 @@
-//! `ResyncJobs` on DynamoDB: the job item under the tenant (`J#{id}`) counts finished shards once each
-//! (a string set of shard numbers guards against repeated messages); the groups a job reports on carry
+//! `ResyncJobs` on DynamoDB: the job item under the tenant (`J#{id}`) records each finished customer
+//! partition in an attribute of its own (`part_07`), so a repeated message records nothing new; the groups a job reports on carry
 //! its status in their `sync` map, written in the same transaction as the job at its start and end.
 
 use super::groups::is_condition_failure;
@@ -10,7 +10,7 @@ use crate::Store;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 use cg_domain::group::{SyncState, SyncStatus};
 use cg_domain::ids::{GroupId, JobId, TenantId};
-use cg_domain::jobs::ResyncJob;
+use cg_domain::jobs::{PartitionDone, ResyncJob};
 use cg_domain::ports::{ResyncJobs, Shards};
 use cg_domain::{DomainError, Result};
 use chrono::{DateTime, Duration, Utc};
@@ -30,12 +30,6 @@ struct JobItem {
     groups: Vec<cg_domain::ids::GroupId>,
     status: SyncState,
     shards_total: u32,
-    #[serde(default)]
-    shards_done: u32,
-    #[serde(default)]
-    customers_evaluated: u64,
-    #[serde(default)]
-    changes: u64,
     created_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     finished_at: Option<DateTime<Utc>>,
@@ -53,9 +47,6 @@ impl JobItem {
             groups: job.groups.clone(),
             status: job.status,
             shards_total: job.shards_total,
-            shards_done: job.shards_done,
-            customers_evaluated: job.customers_evaluated,
-            changes: job.changes,
             created_at: job.created_at,
             finished_at: job.finished_at,
             last_error: job.last_error.clone(),
@@ -69,9 +60,9 @@ impl JobItem {
             groups: self.groups,
             status: self.status,
             shards_total: self.shards_total,
-            shards_done: self.shards_done,
-            customers_evaluated: self.customers_evaluated,
-            changes: self.changes,
+            shards_done: 0,
+            customers_evaluated: 0,
+            changes: 0,
             created_at: self.created_at,
             finished_at: self.finished_at,
             last_error: self.last_error,
@@ -83,15 +74,51 @@ fn encode_err(e: serde_dynamo::Error) -> DomainError {
     DomainError::Internal(format!("encode job: {e}"))
 }
 
+/// The attribute that records a finished partition: `{"evaluated": n, "changes": n}`.
+fn part_attribute(partition: u32) -> String {
+    format!("{PART_PREFIX}{partition:02}")
+}
+
+const PART_PREFIX: &str = "part_";
+
+/// The job with its progress summed over the partition attributes; a queued job with partitions done
+/// shows as running (the status attribute itself only moves at the start and the end).
 fn decode(item: super::Item) -> Result<ResyncJob> {
-    serde_dynamo::from_item::<_, JobItem>(item)
+    let count = |v: &AttributeValue, name: &str| -> u64 {
+        v.as_m()
+            .ok()
+            .and_then(|m| m.get(name))
+            .and_then(|x| x.as_n().ok())
+            .and_then(|x| x.parse().ok())
+            .unwrap_or(0)
+    };
+    let (mut done, mut evaluated, mut changes) = (0u32, 0u64, 0u64);
+    for (name, v) in &item {
+        if name.starts_with(PART_PREFIX) {
+            done += 1;
+            evaluated += count(v, "evaluated");
+            changes += count(v, "changes");
+        }
+    }
+    let mut job = serde_dynamo::from_item::<_, JobItem>(item)
         .map(JobItem::into_job)
-        .map_err(|e| corrupt_item("job", e))
+        .map_err(|e| corrupt_item("job", e))?;
+    job.shards_done = done;
+    job.customers_evaluated = evaluated;
+    job.changes = changes;
+    if job.status == SyncState::Queued && done > 0 {
+        job.status = SyncState::Running;
+    }
+    Ok(job)
 }
 
 impl Shards for Store {
     fn customer_shards(&self) -> u32 {
         keys::CUSTOMER_SHARDS
+    }
+
+    fn resync_shard_budget(&self) -> u64 {
+        self.resync_shard_budget
     }
 }
 
@@ -134,32 +161,37 @@ impl ResyncJobs for Store {
         resp.item.map(decode).transpose()
     }
 
-    async fn finish_shard(
-        &self,
-        t: &TenantId,
-        id: &JobId,
-        shard: u32,
-        evaluated: u64,
-        changes: u64,
-    ) -> Result<Option<ResyncJob>> {
-        let name = format!("{shard:02}");
-        let resp = self
+    async fn finish_partitions(&self, t: &TenantId, id: &JobId, done: &[PartitionDone]) -> Result<Option<ResyncJob>> {
+        // One attribute per partition, set (not added): recording a partition again changes nothing, so
+        // the counts stay exact under repeated messages without a condition per partition.
+        let mut update = self
             .ddb
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(keys::tenant_pk(t), keys::job_sk(id))))
-            .update_expression(
-                "ADD done_shards :set, shards_done :one, customers_evaluated :e, changes :c SET #status = :running",
-            )
-            .condition_expression("attribute_exists(PK) AND NOT contains(done_shards, :name)")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":set", AttributeValue::Ss(vec![name.clone()]))
-            .expression_attribute_values(":name", s(name))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":e", n(evaluated))
-            .expression_attribute_values(":c", n(changes))
-            .expression_attribute_values(":running", s("running"))
-            .return_values(ReturnValue::AllNew)
+            .condition_expression("attribute_exists(PK)")
+            .return_values(ReturnValue::AllNew);
+        let mut sets = Vec::with_capacity(done.len());
+        for (i, p) in done.iter().enumerate() {
+            sets.push(format!("#p{i} = :p{i}"));
+            update = update
+                .expression_attribute_names(format!("#p{i}"), part_attribute(p.partition))
+                .expression_attribute_values(
+                    format!(":p{i}"),
+                    AttributeValue::M(
+                        [
+                            ("evaluated".to_owned(), n(p.evaluated)),
+                            ("changes".to_owned(), n(p.changes)),
+                        ]
+                        .into(),
+                    ),
+                );
+        }
+        if sets.is_empty() {
+            return Ok(None);
+        }
+        let resp = update
+            .update_expression(format!("SET {}", sets.join(", ")))
             .send()
             .await;
         match resp {

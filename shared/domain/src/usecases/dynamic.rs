@@ -7,7 +7,7 @@ use crate::events::{parse_event, Event, MAX_EVENTS_PER_REQUEST};
 use crate::group::{draft_rules, Group, GroupKind, GroupPreviewRequest, SyncState};
 use crate::history::HistoryEntry;
 use crate::ids::{CustomerId, GroupId, JobId, TenantId};
-use crate::jobs::{resync_shards, GroupJob, ResyncJob, MAX_WAKE_BATCH};
+use crate::jobs::{GroupJob, PartitionDone, ResyncJob, MAX_WAKE_BATCH};
 use crate::membership::{apply_delta, ChangeReason, Plan};
 use crate::page::{Page, PageRequest};
 use crate::ports::{
@@ -416,17 +416,18 @@ fn parse_batch(body: &Value) -> Result<&Vec<Value>> {
 // ---------------------------------------------------------------------------------------------------
 // Resync
 
-/// Starts a resync of the tenant's dynamic groups reported on `groups`: one job, one message per shard.
+/// Starts a resync of the tenant's dynamic groups reported on `groups`: one job over every customer
+/// partition, and one message that fans out as the work requires (see [`run_resync_shard`]).
 pub async fn start_resync<S>(store: &S, t: &TenantId, groups: Vec<GroupId>, now: DateTime<Utc>) -> Result<ResyncJob>
 where
     S: ResyncJobs + JobQueue + Shards,
 {
-    let shards = resync_shards(store.customer_shards());
+    let partitions = store.customer_shards();
     let job = ResyncJob {
         id: JobId::generate(),
         groups,
         status: SyncState::Queued,
-        shards_total: shards.len() as u32,
+        shards_total: partitions,
         shards_done: 0,
         customers_evaluated: 0,
         changes: 0,
@@ -435,17 +436,9 @@ where
         last_error: None,
     };
     store.create_resync_job(t, &job).await?;
-    let messages: Vec<GroupJob> = shards
-        .into_iter()
-        .enumerate()
-        .map(|(shard, partitions)| GroupJob::ResyncShard {
-            tenant: t.clone(),
-            job_id: job.id.clone(),
-            shard: shard as u32,
-            partitions,
-        })
-        .collect();
-    store.enqueue_many(&messages).await?;
+    store
+        .enqueue(&GroupJob::resync_shard(t, &job.id, (0..partitions).collect()))
+        .await?;
     Ok(job)
 }
 
@@ -469,44 +462,60 @@ where
 pub struct ShardReport {
     pub evaluated: u64,
     pub changes: u64,
+    /// Partitions handed on to new messages because this one used up its budget.
+    pub handed_on: usize,
     pub job_finished: bool,
 }
 
-/// Runs one shard of a resync: every customer of its partitions (`[shard]` when none are given), page by
-/// page, through the membership pass.
-/// A repeated or resumed message redoes the shard and finds nothing left to change; the job's counters
-/// take each shard once.
+/// Runs one shard of a resync: its customer partitions one after the other, each page by page through
+/// the membership pass. A job starts as one shard over every partition; a shard that has done
+/// [`Shards::resync_shard_budget`] of work (pages read plus changes / 25, the units of a resync's
+/// minimum cost) records what it did and hands the partitions left to two new messages. A small tenant's
+/// resync is therefore one message (the group list read once, the job written twice), a large one fans
+/// out to as many workers as its size needs, up to one per partition.
+///
+/// Safe to repeat: partitions are recorded by number (a repeated record changes nothing) and a
+/// redone partition finds nothing left to change. The job is not read first, which saves a read per
+/// shard and costs a redone pass on a rare redelivery.
 pub async fn run_resync_shard<S>(
     store: &S,
     t: &TenantId,
     job_id: &JobId,
-    shard: u32,
     partitions: &[u32],
     now: DateTime<Utc>,
 ) -> Result<ShardReport>
 where
-    S: MembershipWriter + CustomerStore + GroupStore + ResyncJobs,
+    S: MembershipWriter + CustomerStore + GroupStore + ResyncJobs + JobQueue + Shards,
 {
-    // The job is not read first: its shard-done update is conditional, so a message repeated after the
-    // shard finished redoes an idempotent pass and changes nothing. That costs a shard read on a rare
-    // redelivery and saves a read per shard on every resync.
+    let budget = store.resync_shard_budget();
     let mut report = ShardReport::default();
     let (_, mut plan) = load_plan(store, t).await?;
-    let own = [shard];
-    let partitions = if partitions.is_empty() { &own[..] } else { partitions };
-    for &partition in partitions {
-        scan_partition(store, t, &mut plan, partition, now, &mut report).await?;
+    let mut done = Vec::with_capacity(partitions.len());
+    let mut work = 0;
+    for (i, &partition) in partitions.iter().enumerate() {
+        let (part, pages) = scan_partition(store, t, &mut plan, partition, now).await?;
+        report.evaluated += part.evaluated;
+        report.changes += part.changes;
+        work += pages + part.changes.div_ceil(25);
+        done.push(part);
+        let rest = &partitions[i + 1..];
+        if !rest.is_empty() && work >= budget {
+            // Recorded before the hand-on: a worker dying in between redoes this message, whose
+            // partitions are then recorded again (no change) and handed on again.
+            store.finish_partitions(t, job_id, &done).await?;
+            let (a, b) = rest.split_at(rest.len().div_ceil(2));
+            let messages: Vec<GroupJob> = [a, b]
+                .into_iter()
+                .filter(|p| !p.is_empty())
+                .map(|p| GroupJob::resync_shard(t, job_id, p.to_vec()))
+                .collect();
+            store.enqueue_many(&messages).await?;
+            report.handed_on = rest.len();
+            return Ok(report);
+        }
     }
-    let after = match store
-        .finish_shard(t, job_id, shard, report.evaluated, report.changes)
-        .await?
-    {
-        Some(after) => after,
-        // Already recorded by an earlier delivery; the job may still need its final step.
-        None => match store.get_resync_job(t, job_id).await? {
-            Some(j) => j,
-            None => return Ok(report),
-        },
+    let Some(after) = store.finish_partitions(t, job_id, &done).await? else {
+        return Ok(report);
     };
     if after.shards_done >= after.shards_total && after.status != SyncState::Done {
         store.finish_job(t, &after, None, now).await?;
@@ -515,21 +524,27 @@ where
     Ok(report)
 }
 
-/// Every customer of one partition, page by page, through the membership pass.
+/// Every customer of one partition, page by page, through the membership pass; with the pages read.
 async fn scan_partition<S>(
     store: &S,
     t: &TenantId,
     plan: &mut Plan,
     partition: u32,
     now: DateTime<Utc>,
-    report: &mut ShardReport,
-) -> Result<()>
+) -> Result<(PartitionDone, u64)>
 where
     S: MembershipWriter + CustomerStore + GroupStore,
 {
+    let mut out = PartitionDone {
+        partition,
+        evaluated: 0,
+        changes: 0,
+    };
+    let mut pages = 0;
     let mut cursor = None;
     loop {
         let (customers, next) = store.scan_shard(t, partition, cursor).await?;
+        pages += 1;
         let done = apply(
             store,
             t,
@@ -539,11 +554,11 @@ where
             now,
         )
         .await?;
-        report.evaluated += done.evaluated;
-        report.changes += done.changes;
+        out.evaluated += done.evaluated;
+        out.changes += done.changes;
         match next {
             Some(c) => cursor = Some(c),
-            None => return Ok(()),
+            None => return Ok((out, pages)),
         }
     }
 }

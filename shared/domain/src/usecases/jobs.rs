@@ -26,7 +26,7 @@ pub struct JobReport {
 /// resync of an already exact count changes nothing.
 pub async fn run_group_job<S>(store: &S, job: &GroupJob, now: DateTime<Utc>) -> Result<JobReport>
 where
-    S: GroupStore + MembershipStore + MembershipWriter + CustomerStore + ResyncJobs,
+    S: GroupStore + MembershipStore + MembershipWriter + CustomerStore + ResyncJobs + JobQueue + Shards,
 {
     let mut report = JobReport::default();
     match job {
@@ -47,13 +47,8 @@ where
                 report.count_after = after;
             }
         }
-        GroupJob::ResyncShard {
-            tenant,
-            job_id,
-            shard,
-            partitions,
-        } => {
-            let r = run_resync_shard(store, tenant, job_id, *shard, partitions, now).await?;
+        GroupJob::ResyncShard { tenant, job_id, .. } => {
+            let r = run_resync_shard(store, tenant, job_id, &job.partitions(), now).await?;
             report.evaluated = r.evaluated;
             report.changes = r.changes;
         }
