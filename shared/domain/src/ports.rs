@@ -185,14 +185,15 @@ pub trait ResyncJobs: Send + Sync {
         id: &JobId,
         done: &[PartitionDone],
     ) -> impl Future<Output = Result<Option<ResyncJob>>> + Send;
-    /// Marks the job and its groups' sync status done (or failed with `error`).
+    /// Marks the job and its groups' sync status done (or failed with `error`) if the job is still
+    /// queued or running; `false` when it was already over (a job finishes once).
     fn finish_job(
         &self,
         t: &TenantId,
         job: &ResyncJob,
         error: Option<&str>,
         now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<()>> + Send;
+    ) -> impl Future<Output = Result<bool>> + Send;
 }
 
 /// Number of partitions the customers are spread over (the widest fan-out of a resync).

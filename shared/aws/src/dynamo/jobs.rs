@@ -15,6 +15,7 @@ use cg_domain::ports::{ResyncJobs, Shards};
 use cg_domain::{DomainError, Result};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 
 /// Days a finished job record is kept.
 const JOB_DAYS: i64 = 30;
@@ -70,6 +71,10 @@ impl JobItem {
     }
 }
 
+fn state_value(state: SyncState) -> Result<AttributeValue> {
+    serde_dynamo::to_attribute_value(state).map_err(encode_err)
+}
+
 fn encode_err(e: serde_dynamo::Error) -> DomainError {
     DomainError::Internal(format!("encode job: {e}"))
 }
@@ -92,14 +97,30 @@ fn decode(item: super::Item) -> Result<ResyncJob> {
             .and_then(|x| x.parse().ok())
             .unwrap_or(0)
     };
-    let (mut done, mut evaluated, mut changes) = (0u32, 0u64, 0u64);
+    let number = |name: &str| -> u64 {
+        item.get(name)
+            .and_then(|x| x.as_n().ok())
+            .and_then(|x| x.parse().ok())
+            .unwrap_or(0)
+    };
+    // Jobs written before partitions had attributes of their own kept a set of shard numbers and two
+    // counters; a job that was running across the deployment finishes with both kinds of record.
+    let mut done: BTreeSet<u32> = item
+        .get("done_shards")
+        .and_then(|v| v.as_ss().ok())
+        .into_iter()
+        .flatten()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let (mut evaluated, mut changes) = (number("customers_evaluated"), number("changes"));
     for (name, v) in &item {
-        if name.starts_with(PART_PREFIX) {
-            done += 1;
+        if let Some(p) = name.strip_prefix(PART_PREFIX).and_then(|p| p.parse().ok()) {
+            done.insert(p);
             evaluated += count(v, "evaluated");
             changes += count(v, "changes");
         }
     }
+    let done = done.len() as u32;
     let mut job = serde_dynamo::from_item::<_, JobItem>(item)
         .map(JobItem::into_job)
         .map_err(|e| corrupt_item("job", e))?;
@@ -130,22 +151,28 @@ impl ResyncJobs for Store {
             .build()
             .map_err(build_err)?;
         let sync = sync_value(job, None)?;
-        self.write_with_groups(
-            TransactWriteItem::builder().put(put).build(),
-            JobFirst::Yes,
-            &job.groups,
-            |g| {
-                Update::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(key(keys::tenant_pk(t), keys::group_sk(g))))
-                    .update_expression("SET sync = :sync")
-                    .condition_expression("attribute_exists(PK)")
-                    .expression_attribute_values(":sync", sync.clone())
-                    .build()
-                    .map_err(build_err)
-            },
-        )
-        .await
+        let written = self
+            .write_with_groups(
+                TransactWriteItem::builder().put(put).build(),
+                JobFirst::Yes,
+                &job.groups,
+                |g| {
+                    Update::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key(keys::tenant_pk(t), keys::group_sk(g))))
+                        .update_expression("SET sync = :sync")
+                        .condition_expression("attribute_exists(PK)")
+                        .expression_attribute_values(":sync", sync.clone())
+                        .build()
+                        .map_err(build_err)
+                },
+            )
+            .await?;
+        if written {
+            Ok(())
+        } else {
+            Err(DomainError::Internal("a new job's put failed its condition".into()))
+        }
     }
 
     async fn get_resync_job(&self, t: &TenantId, id: &JobId) -> Result<Option<ResyncJob>> {
@@ -173,7 +200,9 @@ impl ResyncJobs for Store {
             .return_values(ReturnValue::AllNew);
         let mut sets = Vec::with_capacity(done.len());
         for (i, p) in done.iter().enumerate() {
-            sets.push(format!("#p{i} = :p{i}"));
+            // The first record of a partition stays: a redone partition finds nothing left to change
+            // and must not overwrite the changes the first pass made.
+            sets.push(format!("#p{i} = if_not_exists(#p{i}, :p{i})"));
             update = update
                 .expression_attribute_names(format!("#p{i}"), part_attribute(p.partition))
                 .expression_attribute_values(
@@ -201,7 +230,7 @@ impl ResyncJobs for Store {
         }
     }
 
-    async fn finish_job(&self, t: &TenantId, job: &ResyncJob, error: Option<&str>, now: DateTime<Utc>) -> Result<()> {
+    async fn finish_job(&self, t: &TenantId, job: &ResyncJob, error: Option<&str>, now: DateTime<Utc>) -> Result<bool> {
         let status = if error.is_some() {
             SyncState::Failed
         } else {
@@ -215,8 +244,13 @@ impl ResyncJobs for Store {
             .table_name(&self.table)
             .set_key(Some(key(keys::tenant_pk(t), keys::job_sk(&job.id))))
             .update_expression("SET #status = :status, finished_at = :now")
+            // A job finishes once: a late shard cannot turn a failed job done, nor a dead-lettered one
+            // a done job failed.
+            .condition_expression("#status IN (:queued, :running)")
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":status", serde_dynamo::to_attribute_value(status).map_err(encode_err)?)
+            .expression_attribute_values(":status", state_value(status)?)
+            .expression_attribute_values(":queued", state_value(SyncState::Queued)?)
+            .expression_attribute_values(":running", state_value(SyncState::Running)?)
             .expression_attribute_values(":now", serde_dynamo::to_attribute_value(now).map_err(encode_err)?);
         if let Some(e) = error {
             update = update
@@ -226,7 +260,7 @@ impl ResyncJobs for Store {
         let sync = sync_value(&done, Some(now))?;
         // Groups in the same transaction or before: a job marked done is never finished again, so its
         // groups must not be left behind. Only the job a group still points at may finish its status (a
-        // newer resync may have started).
+        // newer resync may have started). `false`: the job was already over, nothing written.
         self.write_with_groups(
             TransactWriteItem::builder()
                 .update(update.build().map_err(build_err)?)
@@ -260,14 +294,15 @@ enum JobFirst {
 impl Store {
     /// Writes the job item and a conditional update of each of its groups in as few transactions as
     /// fit (one for up to 99 groups). A group whose condition fails (deleted, or moved on to a newer
-    /// job) is left out and the rest written again; the job's own write has no condition that can fail.
+    /// job) is left out and the rest written again. `false` when the job's own write failed its
+    /// condition (nothing of that transaction is written and nothing more is tried).
     async fn write_with_groups(
         &self,
         job_write: TransactWriteItem,
         order: JobFirst,
         groups: &[GroupId],
         group_update: impl Fn(&GroupId) -> Result<Update>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let chunks: Vec<&[GroupId]> = if groups.is_empty() {
             vec![&[]]
         } else {
@@ -297,7 +332,7 @@ impl Store {
                 };
                 let offset = usize::from(with_job);
                 if with_job && failed.first().copied().unwrap_or(false) {
-                    return Err(DomainError::Internal("the job's own write failed its condition".into()));
+                    return Ok(false);
                 }
                 let before = pending.len();
                 pending = pending
@@ -313,7 +348,7 @@ impl Store {
                 }
             }
         }
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -333,4 +368,71 @@ fn sync_value(job: &ResyncJob, finished: Option<DateTime<Utc>>) -> Result<Attrib
         last_error: job.last_error.clone(),
     };
     serde_dynamo::to_attribute_value(sync).map_err(encode_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job_item(extra: &[(&str, AttributeValue)]) -> super::super::Item {
+        let t = TenantId::parse("acme").unwrap();
+        let job = ResyncJob {
+            id: JobId::generate(),
+            groups: vec![],
+            status: SyncState::Queued,
+            shards_total: 16,
+            shards_done: 0,
+            customers_evaluated: 0,
+            changes: 0,
+            created_at: Utc::now(),
+            finished_at: None,
+            last_error: None,
+        };
+        let mut item: super::super::Item = serde_dynamo::to_item(JobItem::new(&t, &job)).unwrap();
+        item.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+        item
+    }
+
+    fn part(evaluated: u64, changes: u64) -> AttributeValue {
+        AttributeValue::M(
+            [
+                ("evaluated".to_owned(), n(evaluated)),
+                ("changes".to_owned(), n(changes)),
+            ]
+            .into(),
+        )
+    }
+
+    #[test]
+    fn progress_is_summed_over_the_partition_records() {
+        let job = decode(job_item(&[])).unwrap();
+        assert_eq!(
+            (job.status, job.shards_done, job.customers_evaluated),
+            (SyncState::Queued, 0, 0)
+        );
+        let job = decode(job_item(&[("part_00", part(10, 3)), ("part_07", part(5, 0))])).unwrap();
+        assert_eq!(
+            job.status,
+            SyncState::Running,
+            "a queued job with partitions done shows as running"
+        );
+        assert_eq!((job.shards_done, job.customers_evaluated, job.changes), (2, 15, 3));
+    }
+
+    #[test]
+    fn a_job_from_before_partition_records_keeps_its_progress() {
+        let old = [
+            (
+                "done_shards",
+                AttributeValue::Ss(vec!["00".into(), "01".into(), "07".into()]),
+            ),
+            ("customers_evaluated", n(30)),
+            ("changes", n(4)),
+        ];
+        let mut with_new = old.to_vec();
+        with_new.push(("part_07", part(0, 0)));
+        with_new.push(("part_08", part(10, 1)));
+        let job = decode(job_item(&with_new)).unwrap();
+        assert_eq!((job.shards_done, job.customers_evaluated, job.changes), (4, 40, 5));
+    }
 }

@@ -501,8 +501,12 @@ where
         let rest = &partitions[i + 1..];
         if !rest.is_empty() && work >= budget {
             // Recorded before the hand-on: a worker dying in between redoes this message, whose
-            // partitions are then recorded again (no change) and handed on again.
-            store.finish_partitions(t, job_id, &done).await?;
+            // partitions are then recorded again (no change) and handed on again. A job that is gone or
+            // already over takes no more messages.
+            let recorded = store.finish_partitions(t, job_id, &done).await?;
+            if !recorded.is_some_and(|j| is_open(j.status)) {
+                return Ok(report);
+            }
             let (a, b) = rest.split_at(rest.len().div_ceil(2));
             let messages: Vec<GroupJob> = [a, b]
                 .into_iter()
@@ -517,11 +521,15 @@ where
     let Some(after) = store.finish_partitions(t, job_id, &done).await? else {
         return Ok(report);
     };
-    if after.shards_done >= after.shards_total && after.status != SyncState::Done {
-        store.finish_job(t, &after, None, now).await?;
-        report.job_finished = true;
+    if after.shards_done >= after.shards_total && is_open(after.status) {
+        report.job_finished = store.finish_job(t, &after, None, now).await?;
     }
     Ok(report)
+}
+
+/// A job still running: finishing it (done or failed) happens once.
+fn is_open(status: SyncState) -> bool {
+    matches!(status, SyncState::Queued | SyncState::Running)
 }
 
 /// Every customer of one partition, page by page, through the membership pass; with the pages read.
@@ -572,7 +580,9 @@ pub async fn fail_resync<S: ResyncJobs>(
     now: DateTime<Utc>,
 ) -> Result<()> {
     if let Some(job) = store.get_resync_job(t, job_id).await? {
-        store.finish_job(t, &job, Some(error), now).await?;
+        if is_open(job.status) {
+            store.finish_job(t, &job, Some(error), now).await?;
+        }
     }
     Ok(())
 }
