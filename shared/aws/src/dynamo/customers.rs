@@ -2,7 +2,7 @@
 //! email, phone and external id, always written in one transaction.
 
 use super::items::{CustomerItem, IdentityItem};
-use super::{decode_cursor, encode_cursor, failed_conditions, key, n, s, Item};
+use super::{decode_cursor, encode_cursor, failed_conditions, key, last_sk, n, s, Item};
 use crate::keys;
 use crate::sdk_error::{corrupt_item, from_sdk};
 use crate::Store;
@@ -271,10 +271,7 @@ impl CustomerStore for Store {
             for item in resp.items.unwrap_or_default() {
                 items.push(decode_customer(item)?);
             }
-            let last_sk = resp
-                .last_evaluated_key
-                .and_then(|mut k| k.remove("SK"))
-                .and_then(|v| v.as_s().ok().cloned());
+            let last_sk = last_sk(resp.last_evaluated_key);
             if items.len() >= page.limit as usize {
                 let next = match last_sk {
                     Some(sk) => Some(format!("{shard}|{sk}")),

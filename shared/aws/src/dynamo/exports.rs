@@ -3,7 +3,7 @@
 //! the fencing token a run takes when it claims the export.
 
 use super::groups::is_condition_failure;
-use super::{decode_cursor, encode_cursor, key, n, s, Item};
+use super::{decode_cursor, key, n, next_cursor, s, Item};
 use crate::keys;
 use crate::sdk_error::{corrupt_item, from_sdk};
 use crate::Store;
@@ -161,10 +161,7 @@ impl ExportStore for Store {
             .into_iter()
             .map(decode)
             .collect::<Result<Vec<_>>>()?;
-        let next_cursor = resp
-            .last_evaluated_key
-            .and_then(|mut k| k.remove("SK"))
-            .and_then(|v| v.as_s().ok().map(|sk| encode_cursor(sk)));
+        let next_cursor = next_cursor(resp.last_evaluated_key);
         Ok(Page { items, next_cursor })
     }
 

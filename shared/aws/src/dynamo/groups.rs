@@ -1,7 +1,7 @@
 //! `GroupStore` on DynamoDB: group items under the tenant's partition.
 
 use super::items::GroupItem;
-use super::{decode_cursor, encode_cursor, key, s};
+use super::{decode_cursor, encode_cursor, key, last_sk, s};
 use crate::keys;
 use crate::sdk_error::{corrupt_item, from_sdk};
 use crate::Store;
@@ -63,10 +63,7 @@ impl Store {
                     items.push(g);
                 }
             }
-            let last = resp
-                .last_evaluated_key
-                .and_then(|mut k| k.remove("SK"))
-                .and_then(|v| v.as_s().ok().cloned());
+            let last = last_sk(resp.last_evaluated_key);
             match last {
                 Some(sk) if items.len() >= page.limit as usize => {
                     return Ok(Page {

@@ -3,7 +3,7 @@
 
 use super::groups::is_condition_failure;
 use super::items::MemberItem;
-use super::{build_err, decode_cursor, encode_cursor, key, n, s, Item};
+use super::{build_err, decode_cursor, key, n, next_cursor, s, Item};
 use crate::keys;
 use crate::sdk_error::{corrupt_item, from_sdk};
 use crate::Store;
@@ -214,10 +214,7 @@ impl MembershipStore for Store {
                     .map_err(|e| corrupt_item("member", e))
             })
             .collect::<Result<Vec<_>>>()?;
-        let next = resp
-            .last_evaluated_key
-            .and_then(|mut k| k.remove("SK"))
-            .and_then(|v| v.as_s().ok().map(|sk| encode_cursor(sk)));
+        let next = next_cursor(resp.last_evaluated_key);
         Ok(Page {
             items,
             next_cursor: next,

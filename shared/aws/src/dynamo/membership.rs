@@ -4,7 +4,7 @@
 //! and the count of each group changes by one aggregated ADD per transaction.
 
 use super::items::{CustomerItem, MemberItem};
-use super::{build_err, decode_cursor, encode_cursor, key, n, s, Item, MAX_TRANSACTION_ITEMS};
+use super::{build_err, decode_cursor, encode_cursor, key, n, next_cursor, s, Item, MAX_TRANSACTION_ITEMS};
 use crate::keys;
 use crate::sdk_error::{corrupt_item, from_sdk};
 use crate::Store;
@@ -373,10 +373,7 @@ impl MembershipWriter for Store {
                     .map_err(|e| corrupt_item("customer", e))
             })
             .collect::<Result<Vec<_>>>()?;
-        let next = resp
-            .last_evaluated_key
-            .and_then(|mut k| k.remove("SK"))
-            .and_then(|v| v.as_s().ok().map(|x| encode_cursor(x)));
+        let next = next_cursor(resp.last_evaluated_key);
         Ok((customers, next))
     }
 
@@ -465,10 +462,7 @@ impl MembershipWriter for Store {
                     .map_err(|e| corrupt_item("history", e))
             })
             .collect::<Result<Vec<_>>>()?;
-        let next_cursor = resp
-            .last_evaluated_key
-            .and_then(|mut k| k.remove("SK"))
-            .and_then(|v| v.as_s().ok().map(|x| encode_cursor(x)));
+        let next_cursor = next_cursor(resp.last_evaluated_key);
         Ok(Page { items, next_cursor })
     }
 }
