@@ -29,10 +29,50 @@ pub async fn app() -> App {
     .clone()
 }
 
+/// A stack of its own (table with its index, queues with their dead-letter queues; the bucket is
+/// shared) for a test that must not share a queue or the WakeIndex with the others: a worker or a
+/// wake-up tick of one test would otherwise take another's messages or wake its customers.
+pub async fn isolated_app() -> App {
+    let shared = app().await;
+    let sdk = cg_local::provision::local_sdk_config().await;
+    let template = cg_local::template::load(&cg_local::template::default_path()).expect("template.yaml");
+    let suffix = format!("-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let config = cg_local::provision::provision_named(&sdk, &template, &suffix)
+        .await
+        .expect("provision an isolated stack");
+    let mut own = App::new(&config).await;
+    own.tenant_claim = shared.tenant_claim;
+    own
+}
+
+/// Removes what `isolated_app` created (table and job queues).
+pub async fn drop_isolated(own: &App) {
+    let store = &own.store;
+    store
+        .ddb
+        .delete_table()
+        .table_name(&store.table)
+        .send()
+        .await
+        .expect("delete table");
+    for url in [&store.group_jobs_queue_url, &store.export_jobs_queue_url] {
+        store
+            .sqs
+            .delete_queue()
+            .queue_url(url)
+            .send()
+            .await
+            .expect("delete queue");
+    }
+}
+
+/// The secret the shared dev server verifies tokens with.
+pub const DEV_SECRET: &str = "e2e-secret";
+
 /// A dev server for the whole test binary, with its own runtime on its own thread: its workers must
 /// outlive every test's runtime, or a test that ends would drop a worker holding another test's
 /// messages (invisible for the queue's 960 s visibility timeout). Returns the base URL.
-pub fn shared_dev_server(secret: &'static str) -> String {
+pub fn shared_dev_server() -> String {
     static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     URL.get_or_init(|| {
         let (tx, rx) = std::sync::mpsc::channel();
@@ -47,7 +87,7 @@ pub fn shared_dev_server(secret: &'static str) -> String {
                 let app = App::new(&config).await;
                 let (addr, _tasks) = cg_local::dev_server::start(
                     app,
-                    secret.into(),
+                    DEV_SECRET.into(),
                     ([127, 0, 0, 1], 0).into(),
                     std::time::Duration::from_secs(3600),
                 )
@@ -60,6 +100,11 @@ pub fn shared_dev_server(secret: &'static str) -> String {
         rx.recv().expect("dev server started")
     })
     .clone()
+}
+
+/// A customer id from a literal of a test.
+pub fn cid(id: &str) -> cg_domain::ids::CustomerId {
+    cg_domain::ids::CustomerId::parse(id).expect("a valid customer id")
 }
 
 /// A tenant no other test uses.

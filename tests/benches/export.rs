@@ -16,10 +16,10 @@ use cg_domain::customer::MemberProfile;
 use cg_domain::export::encode::{write_iso_date, Encoder, ExportRow};
 use cg_domain::export::ports::{ExportSink, ExportSource, ExportStore, UploadedPart};
 use cg_domain::export::{Export, ExportFormat, ExportJob, ExportObject, ExportRequest, ExportScope};
-use cg_domain::group::{Group, GroupKind, Member, NewGroup};
+use cg_domain::group::{Group, GroupInput, GroupKind, Member, NewGroup};
 use cg_domain::ids::{CustomerId, ExportId, GroupId, TenantId};
 use cg_domain::page::{Page, PageRequest};
-use cg_domain::usecases::exports::{run_export, ExportSettings};
+use cg_domain::usecases::export_job::{run_export, ExportSettings};
 use cg_domain::usecases::groups;
 use cg_domain::Result;
 use chrono::{NaiveDate, Utc};
@@ -211,9 +211,10 @@ async fn worker_benchmark(n: usize) {
     let app = app_with_table(&table).await;
     let t = cg_tests::fresh_tenant();
     let new_group: NewGroup = serde_json::from_value(serde_json::json!({"name": "Benchmark"})).unwrap();
-    let (group, _) = groups::create_group(&app.store, &t, new_group, Utc::now())
+    let group = groups::create_group(&app.store, &t, GroupInput::try_from(new_group).unwrap(), Utc::now())
         .await
-        .unwrap();
+        .unwrap()
+        .group;
 
     let load = Instant::now();
     const CHUNK: usize = 50_000;
@@ -288,8 +289,7 @@ impl ExportSource for SyntheticSource {
             member_count: self.rows as u64,
             created_at: Utc::now(),
             updated_at: Utc::now(),
-            rules: None,
-            condition_groups: None,
+            definition: None,
             template: None,
             settings: None,
             uses_groups: Vec::new(),

@@ -7,11 +7,11 @@ use crate::counting::{Counter, Snapshot, CUSTOMER_PAGES};
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use cg_aws::{keys, Store};
 use cg_domain::customer::{Activity, AttributeValue as Attr, Customer, NewCustomer, Subscription};
-use cg_domain::group::SyncState;
+use cg_domain::group::{GroupInput, NewGroup, SyncState};
 use cg_domain::ids::{GroupId, TenantId};
 use cg_domain::jobs::GroupJob;
 use cg_domain::ports::{CustomerStore, ResyncJobs};
-use cg_domain::usecases::{customers, dynamic, groups, jobs};
+use cg_domain::usecases::{customers, groups, jobs, resync};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -256,9 +256,9 @@ pub async fn create_groups(
 ) -> Result<Vec<GroupId>, Error> {
     let mut ids = Vec::new();
     for (name, rule) in rules {
-        let input = serde_json::from_value(json!({"name": name, "type": "dynamic", "rules": rule}))?;
-        let (g, _) = groups::create_group(store, t, input, now).await?;
-        ids.push(g.id);
+        let input: NewGroup = serde_json::from_value(json!({"name": name, "type": "dynamic", "rules": rule}))?;
+        let created = groups::create_group(store, t, GroupInput::try_from(input)?, now).await?;
+        ids.push(created.group.id);
     }
     Ok(ids)
 }
@@ -300,7 +300,7 @@ pub async fn full_resync(
 ) -> Result<ResyncRun, Error> {
     emu.counter.reset();
     let started = Instant::now();
-    let job = dynamic::start_resync(&emu.store, t, group_ids.to_vec(), now).await?;
+    let job = resync::start_resync(&emu.store, t, group_ids.to_vec(), now).await?;
     let mut evaluated = 0;
     let mut changes = 0;
     let mut messages = 0;

@@ -19,6 +19,7 @@ mod pg;
 mod rules;
 
 use cg_domain::customer::Customer;
+use cg_domain::events::EventBatch;
 use cg_domain::rules::{Definition, Rule};
 use counting::Snapshot;
 use emulator::{Emulator, ResyncRun};
@@ -460,7 +461,7 @@ async fn parts_b_c(args: &Args, summary: &mut Summary) -> Result<(), Error> {
     );
     let (report, event) = emulator::measured(
         &emu,
-        cg_domain::usecases::dynamic::ingest_events(&emu.store, &tenant, &body, now),
+        cg_domain::usecases::events::ingest_events(&emu.store, &tenant, &EventBatch::try_from(body)?, now),
     )
     .await?;
     print_requests(
@@ -475,7 +476,7 @@ async fn parts_b_c(args: &Args, summary: &mut Summary) -> Result<(), Error> {
     let body = emulator::subscription_event("bench-ev-2", b, "news", renews, now);
     let (report2, event2) = emulator::measured(
         &emu,
-        cg_domain::usecases::dynamic::ingest_events(&emu.store, &tenant, &body, now),
+        cg_domain::usecases::events::ingest_events(&emu.store, &tenant, &EventBatch::try_from(body)?, now),
     )
     .await?;
     print_requests(
@@ -486,7 +487,7 @@ async fn parts_b_c(args: &Args, summary: &mut Summary) -> Result<(), Error> {
         &event2,
     );
     let tick_at = now + emulator::hours(2);
-    let (queued, tick) = emulator::measured(&emu, cg_domain::usecases::dynamic::wake_tick(&emu.store, tick_at)).await?;
+    let (queued, tick) = emulator::measured(&emu, cg_domain::usecases::wake::wake_tick(&emu.store, tick_at)).await?;
     print_requests(
         &format!("wake-up, scheduler side: wake_tick(now + 2h) queued {queued} customer(s):"),
         &tick,

@@ -2,7 +2,7 @@
 //! Idempotent: re-running it on a stack that has it changes nothing.
 
 use cg_domain::customer::NewCustomer;
-use cg_domain::group::{MemberList, NewGroup};
+use cg_domain::group::{GroupInput, MemberList, NewGroup, ParsedMembers};
 use cg_domain::ids::TenantId;
 use cg_domain::usecases::{customers, groups};
 use cg_domain::DomainError;
@@ -59,12 +59,14 @@ pub async fn seed(app: &App) -> Result<(), DomainError> {
     if existing.items.is_empty() {
         let input: NewGroup = serde_json::from_value(serde_json::json!({"name": "VIP", "type": "static"}))
             .map_err(|e| DomainError::Internal(e.to_string()))?;
-        let (group, _) = groups::create_group(&app.store, &tenant, input, now).await?;
+        let group = groups::create_group(&app.store, &tenant, GroupInput::try_from(input)?, now)
+            .await?
+            .group;
         let list = MemberList {
             phones: Some("380501234567\n442079460958\n33612345678".into()),
             ..Default::default()
         };
-        groups::add_members(&app.store, &tenant, group.id.as_str(), list, now).await?;
+        groups::add_members(&app.store, &tenant, &group.id, ParsedMembers::try_from(list)?, now).await?;
         for body in [
             serde_json::json!({"name": "Renewing in 7 days", "type": "dynamic",
                 "rules": {"lifecycle": {"states": ["renewing"], "applications": ["news-app"], "timing": {"before_days": 7}}}}),
@@ -72,7 +74,7 @@ pub async fn seed(app: &App) -> Result<(), DomainError> {
                 "rules": {"attribute": {"field": "attributes.loyalty_points", "op": ">=", "value": 500}}}),
         ] {
             let input: NewGroup = serde_json::from_value(body).map_err(|e| DomainError::Internal(e.to_string()))?;
-            groups::create_group(&app.store, &tenant, input, now).await?;
+            groups::create_group(&app.store, &tenant, GroupInput::try_from(input)?, now).await?;
         }
     }
     Ok(())

@@ -4,7 +4,7 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::MessageSystemAttributeName;
-use cg_domain::usecases::exports::ExportSettings;
+use cg_domain::usecases::export_job::ExportSettings;
 use cg_lambda::App;
 use std::collections::HashMap;
 use std::future::Future;

@@ -26,8 +26,19 @@ fn key_schema(pairs: &[(String, String)]) -> Result<Vec<KeySchemaElement>, BoxEr
 
 /// Creates whatever is missing and returns the configuration the handlers use to reach it.
 pub async fn provision(sdk: &aws_config::SdkConfig, template: &Template) -> Result<Config, BoxError> {
+    provision_named(sdk, template, "").await
+}
+
+/// The same resources with `suffix` after the table's and the queues' names (the bucket is shared:
+/// its keys start with the tenant), so a test can run on a stack of its own. Several processes or
+/// tasks may provision the same names at once: a resource another one created meanwhile is kept.
+pub async fn provision_named(
+    sdk: &aws_config::SdkConfig,
+    template: &Template,
+    suffix: &str,
+) -> Result<Config, BoxError> {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
-    let table_name = local_name(&template.table.logical_id);
+    let table_name = format!("{}{suffix}", local_name(&template.table.logical_id));
     let bucket_name = local_name(&template.bucket_logical_id);
 
     let ddb = aws_sdk_dynamodb::Client::new(sdk);
@@ -60,8 +71,12 @@ pub async fn provision(sdk: &aws_config::SdkConfig, template: &Template) -> Resu
                     .build()?,
             );
         }
-        req.send().await?;
-        if let Some(ttl) = &t.ttl_attribute {
+        let created = match req.send().await {
+            Ok(_) => true,
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => false,
+            Err(e) => return Err(e.into()),
+        };
+        if let (true, Some(ttl)) = (created, &t.ttl_attribute) {
             ddb.update_time_to_live()
                 .table_name(&table_name)
                 .time_to_live_specification(
@@ -78,7 +93,11 @@ pub async fn provision(sdk: &aws_config::SdkConfig, template: &Template) -> Resu
     let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build());
     let buckets = s3.list_buckets().send().await?;
     if !buckets.buckets().iter().any(|b| b.name() == Some(bucket_name.as_str())) {
-        s3.create_bucket().bucket(&bucket_name).send().await?;
+        match s3.create_bucket().bucket(&bucket_name).send().await {
+            Ok(_) => {}
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_bucket_already_owned_by_you()) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
 
     // Dead-letter queues first, so the queues that redrive into them can name their ARNs.
@@ -114,7 +133,7 @@ pub async fn provision(sdk: &aws_config::SdkConfig, template: &Template) -> Resu
         }
         let url = sqs
             .create_queue()
-            .queue_name(local_name(&queue.logical_id))
+            .queue_name(format!("{}{suffix}", local_name(&queue.logical_id)))
             .set_attributes(Some(attrs))
             .send()
             .await?;
@@ -124,13 +143,16 @@ pub async fn provision(sdk: &aws_config::SdkConfig, template: &Template) -> Resu
         );
     }
 
-    let export_max_receives = template
+    // One maxReceiveCount for every job queue: the workers read it once as QUEUE_MAX_RECEIVES.
+    let counts: std::collections::BTreeSet<i64> = template
         .queues
         .iter()
-        .find(|q| q.logical_id == "ExportJobsQueue")
-        .and_then(|q| q.redrive.as_ref())
-        .and_then(|(_, max)| u32::try_from(*max).ok())
-        .ok_or("template.yaml has no ExportJobsQueue with a redrive policy")?;
+        .filter_map(|q| q.redrive.as_ref().map(|(_, max)| *max))
+        .collect();
+    let max_receives = match counts.iter().collect::<Vec<_>>().as_slice() {
+        [one] => u32::try_from(**one).map_err(|_| "maxReceiveCount out of range")?,
+        _ => return Err(format!("template.yaml's queues must share one maxReceiveCount, found {counts:?}").into()),
+    };
     Ok(Config {
         table_name,
         bucket_name,
@@ -140,7 +162,7 @@ pub async fn provision(sdk: &aws_config::SdkConfig, template: &Template) -> Resu
         export_jobs_queue_url: urls
             .remove("ExportJobsQueue")
             .ok_or("template.yaml has no ExportJobsQueue")?,
-        export_max_receives,
+        max_receives,
         resync_shard_budget: cg_domain::jobs::RESYNC_SHARD_BUDGET,
         tenant_claim: "tenant_id".into(),
         endpoint_url: endpoint,

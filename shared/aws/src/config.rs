@@ -2,18 +2,19 @@
 
 use std::env;
 
-/// The export queue's maxReceiveCount in template.yaml.
-pub const DEFAULT_EXPORT_MAX_RECEIVES: u32 = 5;
+/// The queues' maxReceiveCount in template.yaml.
+pub const DEFAULT_MAX_RECEIVES: u32 = 5;
 
+/// The configuration every function reads once at cold start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub table_name: String,
     pub bucket_name: String,
     pub group_jobs_queue_url: String,
     pub export_jobs_queue_url: String,
-    /// The export queue's maxReceiveCount: the delivery at which a failing export is marked failed,
-    /// because the queue moves the message to its dead-letter queue next.
-    pub export_max_receives: u32,
+    /// The job queues' maxReceiveCount (`QUEUE_MAX_RECEIVES`): the delivery on which a failing job is
+    /// recorded as failed, because the queue moves the message to its dead-letter queue next.
+    pub max_receives: u32,
     /// The JWT claim that carries the tenant id (`tenant_id` unless an identity provider names it differently).
     pub tenant_claim: String,
     /// Work after which a resync shard hands its remaining partitions on (`RESYNC_SHARD_BUDGET`,
@@ -23,38 +24,84 @@ pub struct Config {
     pub endpoint_url: Option<String>,
 }
 
+/// Why the configuration could not be read: every variable that is missing or malformed, by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Required variables that are unset or empty.
+    pub missing: Vec<String>,
+    /// Variables whose value cannot be used, with what was expected.
+    pub malformed: Vec<(String, String)>,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        if !self.missing.is_empty() {
+            parts.push(format!("missing environment variables: {}", self.missing.join(", ")));
+        }
+        for (name, why) in &self.malformed {
+            parts.push(format!("{name}: {why}"));
+        }
+        f.write_str(&parts.join("; "))
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Collects the variables as they are read, so one error names every problem at once.
+struct Reader {
+    error: ConfigError,
+}
+
+impl Reader {
+    fn required(&mut self, name: &str) -> String {
+        env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| {
+            self.error.missing.push(name.to_owned());
+            String::new()
+        })
+    }
+
+    /// A whole number of at least 1; unset means `default`, anything else unparsable is an error.
+    fn count<T: std::str::FromStr + PartialOrd + From<u8> + Copy>(&mut self, name: &str, default: T) -> T {
+        match env::var(name) {
+            Err(_) => default,
+            Ok(raw) => match raw.trim().parse::<T>() {
+                Ok(n) if n >= T::from(1) => n,
+                _ => {
+                    self.error.malformed.push((
+                        name.to_owned(),
+                        format!("expected a whole number of at least 1, got {raw:?}"),
+                    ));
+                    default
+                }
+            },
+        }
+    }
+}
+
 impl Config {
-    /// Reads the environment, naming every missing variable at once.
-    pub fn from_env() -> Result<Config, String> {
-        let mut missing = Vec::new();
-        let mut var = |name: &str| {
-            env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| {
-                missing.push(name.to_owned());
-                String::new()
-            })
+    /// Reads the environment, naming every missing or malformed variable at once.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let mut r = Reader {
+            error: ConfigError {
+                missing: Vec::new(),
+                malformed: Vec::new(),
+            },
         };
         let config = Config {
-            table_name: var("TABLE_NAME"),
-            bucket_name: var("BUCKET_NAME"),
-            group_jobs_queue_url: var("GROUP_JOBS_QUEUE_URL"),
-            export_jobs_queue_url: var("EXPORT_JOBS_QUEUE_URL"),
-            export_max_receives: env::var("EXPORT_MAX_RECEIVES")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .filter(|n| *n >= 1)
-                .unwrap_or(DEFAULT_EXPORT_MAX_RECEIVES),
-            resync_shard_budget: env::var("RESYNC_SHARD_BUDGET")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .filter(|n| *n >= 1)
-                .unwrap_or(cg_domain::jobs::RESYNC_SHARD_BUDGET),
+            table_name: r.required("TABLE_NAME"),
+            bucket_name: r.required("BUCKET_NAME"),
+            group_jobs_queue_url: r.required("GROUP_JOBS_QUEUE_URL"),
+            export_jobs_queue_url: r.required("EXPORT_JOBS_QUEUE_URL"),
+            max_receives: r.count("QUEUE_MAX_RECEIVES", DEFAULT_MAX_RECEIVES),
+            resync_shard_budget: r.count("RESYNC_SHARD_BUDGET", cg_domain::jobs::RESYNC_SHARD_BUDGET),
             tenant_claim: env::var("TENANT_CLAIM").unwrap_or_else(|_| "tenant_id".into()),
             endpoint_url: env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty()),
         };
-        if missing.is_empty() {
+        if r.error.missing.is_empty() && r.error.malformed.is_empty() {
             Ok(config)
         } else {
-            Err(format!("missing environment variables: {}", missing.join(", ")))
+            Err(r.error)
         }
     }
 

@@ -114,6 +114,36 @@ impl ExportId {
     }
 }
 
+/// An id taken from a URL path. An id that cannot exist is simply not found (404), like an id of
+/// another tenant, so a path never tells which ids are well-formed.
+pub trait PathId: Sized {
+    /// What the id names, for the 404 message ("group", "customer").
+    const WHAT: &'static str;
+
+    /// Parses a path segment; an invalid one is `NotFound`.
+    fn from_path(raw: &str) -> Result<Self>;
+
+    /// The 404 of an id that names nothing of this tenant.
+    fn not_found(raw: &str) -> DomainError {
+        DomainError::not_found(format!("no {} with id {raw:?}", Self::WHAT))
+    }
+}
+
+macro_rules! path_id {
+    ($name:ident, $what:literal) => {
+        impl PathId for $name {
+            const WHAT: &'static str = $what;
+            fn from_path(raw: &str) -> Result<Self> {
+                Self::parse(raw).map_err(|_| Self::not_found(raw))
+            }
+        }
+    };
+}
+
+path_id!(CustomerId, "customer");
+path_id!(GroupId, "group");
+path_id!(ExportId, "export");
+
 #[cfg(test)]
 mod tests {
     use super::*;

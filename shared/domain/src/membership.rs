@@ -84,10 +84,10 @@ impl Plan {
     pub fn from_groups(groups: &[Group]) -> Result<Plan> {
         let mut dynamic = Vec::new();
         for g in groups.iter().filter(|g| g.kind == GroupKind::Dynamic) {
-            if let Some(d) = g.definition()? {
+            if let Some(d) = &g.definition {
                 dynamic.push(DynamicGroup {
                     id: g.id.clone(),
-                    rule: d.rule,
+                    rule: d.rule.clone(),
                     settings: g.lifecycle_settings(),
                 });
             }

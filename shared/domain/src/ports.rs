@@ -140,8 +140,8 @@ pub enum CommitResult {
 /// Due customers (tenant and id) and the cursor of the next page.
 pub type DuePage = (Vec<(TenantId, CustomerId)>, Option<String>);
 
-/// Membership writes and the reads that feed the membership pass.
-pub trait MembershipWriter: Send + Sync {
+/// Membership writes: the only way a customer's groups change with the dynamic groups' rules.
+pub trait MembershipCommit: Send + Sync {
     /// Commits many customers' changes, packing them into as few transactions as fit; the result is
     /// aligned with `commits`.
     fn commit(
@@ -150,20 +150,33 @@ pub trait MembershipWriter: Send + Sync {
         commits: Vec<Commit>,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Vec<CommitResult>>> + Send;
-    /// One page of a customer shard, read consistently (resync).
+}
+
+/// Reading a tenant's customers partition by partition (resync, preview).
+pub trait CustomerScan: Send + Sync {
+    /// One page of a customer partition, read consistently.
     fn scan_shard(
         &self,
         t: &TenantId,
         shard: u32,
         cursor: Option<String>,
     ) -> impl Future<Output = Result<(Vec<Customer>, Option<String>)>> + Send;
-    /// Customers (of any tenant) whose next wake-up is at or before `now`, from one WakeIndex partition.
+}
+
+/// The index of customers whose membership changes with time.
+pub trait WakeIndex: Send + Sync {
+    /// Customers (of any tenant) whose next wake-up is at or before `now`, from one index partition.
     fn due_customers(
         &self,
         partition: u32,
         now: DateTime<Utc>,
         cursor: Option<String>,
     ) -> impl Future<Output = Result<DuePage>> + Send;
+}
+
+/// A group's membership history.
+pub trait HistoryLog: Send + Sync {
+    /// Entries and exits, newest first.
     fn list_history(
         &self,
         t: &TenantId,
@@ -171,6 +184,18 @@ pub trait MembershipWriter: Send + Sync {
         page: &PageRequest,
     ) -> impl Future<Output = Result<Page<HistoryEntry>>> + Send;
 }
+
+/// What the membership pass needs: customers to read again, the plan's groups, and the commit.
+pub trait MembershipPass: MembershipCommit + CustomerStore + GroupStore {}
+impl<T: MembershipCommit + CustomerStore + GroupStore> MembershipPass for T {}
+
+/// What a resync shard needs: the pass, the partitions to read, the job and the queue to hand on to.
+pub trait ResyncPorts: MembershipPass + CustomerScan + ResyncJobs + JobQueue + Shards {}
+impl<T: MembershipPass + CustomerScan + ResyncJobs + JobQueue + Shards> ResyncPorts for T {}
+
+/// What group and static-membership changes need.
+pub trait GroupPorts: MembershipPass + MembershipStore + TenantRegistry + ResyncJobs + JobQueue + Shards {}
+impl<T: MembershipPass + MembershipStore + TenantRegistry + ResyncJobs + JobQueue + Shards> GroupPorts for T {}
 
 /// Resync jobs and the sync status they report on their groups.
 pub trait ResyncJobs: Send + Sync {

@@ -1,7 +1,19 @@
-//! Use cases: what each API action and background job does, over the ports.
+//! Use cases: what each API action and background job does, over the ports. Dependencies go one way,
+//! down this list: `lookup` (read what the caller named) <- `membership` (the one pass that decides
+//! and commits membership) <- `events`, `resync`, `wake`, `inspect` <- `customers`, `groups` <-
+//! `exports`, `export_job`, `jobs`. No module calls one above it.
 
 pub mod customers;
-pub mod dynamic;
+pub mod events;
+pub mod export_job;
 pub mod exports;
 pub mod groups;
+pub mod inspect;
 pub mod jobs;
+pub mod lookup;
+pub mod membership;
+pub mod resync;
+pub mod wake;
+
+#[cfg(test)]
+mod tests;

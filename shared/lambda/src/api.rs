@@ -1,15 +1,20 @@
-//! One handler per API action. Each reads the tenant from the claims, parses its input, calls one use
-//! case and writes the result; `respond` turns every error into its JSON error response.
+//! One handler per API action. Each reads the tenant from the claims, parses its input into the
+//! typed values the use case takes (ids, parsed bodies), calls one use case and writes the result;
+//! `respond` turns every error into its JSON error response.
 
 use crate::http_error::ApiError;
-use crate::request::{json, json_body, no_content, page, path_param, tenant};
+use crate::request::{json, json_body, no_content, page, path_id, path_param, tenant};
 use crate::App;
 use cg_domain::customer::{CustomerPatch, NewCustomer};
-use cg_domain::group::{GroupPreviewRequest, GroupUpdate, MemberList, NewGroup};
-use cg_domain::usecases::{customers, dynamic, groups};
+use cg_domain::events::EventBatch;
+use cg_domain::group::{
+    GroupChange, GroupInput, GroupPreviewRequest, GroupUpdate, MemberList, NewGroup, ParsedMembers, PreviewInput,
+};
+use cg_domain::ids::CustomerId;
+use cg_domain::usecases::{customers, events, groups, inspect, lookup, resync};
 use chrono::Utc;
 use lambda_http::{Body, Request, Response};
-use serde_json::json as j;
+use serde::Serialize;
 use std::convert::Infallible;
 use std::future::Future;
 
@@ -29,6 +34,7 @@ pub(crate) async fn respond(
     Ok(resp)
 }
 
+/// `POST /customers`.
 pub async fn customers_create(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
     respond("customers_create", async {
         let t = tenant(&req, &app.tenant_claim)?;
@@ -41,6 +47,7 @@ pub async fn customers_create(app: &App, req: Request) -> Result<Response<Body>,
     .await
 }
 
+/// `GET /customers`.
 pub async fn customers_list(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
     respond("customers_list", async {
         let t = tenant(&req, &app.tenant_claim)?;
@@ -49,22 +56,22 @@ pub async fn customers_list(app: &App, req: Request) -> Result<Response<Body>, I
     .await
 }
 
+/// `GET /customers/{customerId}`.
 pub async fn customers_get(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
     respond("customers_get", async {
         let t = tenant(&req, &app.tenant_claim)?;
-        json(
-            200,
-            &customers::get_customer(&app.store, &t, &path_param(&req, "customerId")).await?,
-        )
+        let id = path_id(&req, "customerId")?;
+        json(200, &lookup::get_customer(&app.store, &t, &id).await?)
     })
     .await
 }
 
+/// `PATCH /customers/{customerId}`.
 pub async fn customers_update(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
     respond("customers_update", async {
         let t = tenant(&req, &app.tenant_claim)?;
+        let id = path_id(&req, "customerId")?;
         let patch: CustomerPatch = json_body(&req)?;
-        let id = path_param(&req, "customerId");
         json(
             200,
             &customers::update_customer(&app.store, &t, &id, patch, Utc::now()).await?,
@@ -73,30 +80,27 @@ pub async fn customers_update(app: &App, req: Request) -> Result<Response<Body>,
     .await
 }
 
+/// `DELETE /customers/{customerId}`.
 pub async fn customers_delete(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
     respond("customers_delete", async {
         let t = tenant(&req, &app.tenant_claim)?;
-        customers::delete_customer(&app.store, &t, &path_param(&req, "customerId")).await?;
+        customers::delete_customer(&app.store, &t, &path_id(&req, "customerId")?).await?;
         Ok(no_content())
     })
     .await
 }
 
+/// `POST /groups`.
 pub async fn groups_create(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
     respond("groups_create", async {
         let t = tenant(&req, &app.tenant_claim)?;
-        let input: NewGroup = json_body(&req)?;
-        let (group, report) = groups::create_group(&app.store, &t, input, Utc::now()).await?;
-        let mut body = serde_json::to_value(&group).map_err(|e| cg_domain::DomainError::Internal(e.to_string()))?;
-        if let Some(report) = report {
-            body["member_report"] =
-                serde_json::to_value(report).map_err(|e| cg_domain::DomainError::Internal(e.to_string()))?;
-        }
-        json(201, &body)
+        let input = GroupInput::try_from(json_body::<NewGroup>(&req)?)?;
+        json(201, &groups::create_group(&app.store, &t, input, Utc::now()).await?)
     })
     .await
 }
 
+/// `GET /groups`.
 pub async fn groups_list(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
     respond("groups_list", async {
         let t = tenant(&req, &app.tenant_claim)?;
@@ -105,82 +109,85 @@ pub async fn groups_list(app: &App, req: Request) -> Result<Response<Body>, Infa
     .await
 }
 
+/// `GET /groups/{groupId}`.
 pub async fn groups_get(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
     respond("groups_get", async {
         let t = tenant(&req, &app.tenant_claim)?;
-        json(
-            200,
-            &groups::get_group_with_sync(&app.store, &t, &path_param(&req, "groupId")).await?,
-        )
+        let id = path_id(&req, "groupId")?;
+        json(200, &groups::get_group_with_sync(&app.store, &t, &id).await?)
     })
     .await
 }
 
+/// `PATCH /groups/{groupId}`.
 pub async fn groups_update(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
     respond("groups_update", async {
         let t = tenant(&req, &app.tenant_claim)?;
-        let input: GroupUpdate = json_body(&req)?;
+        let id = path_id(&req, "groupId")?;
+        let change = GroupChange::try_from(json_body::<GroupUpdate>(&req)?)?;
         json(
             200,
-            &groups::update_group(&app.store, &t, &path_param(&req, "groupId"), input, Utc::now()).await?,
+            &groups::update_group(&app.store, &t, &id, change, Utc::now()).await?,
         )
     })
     .await
 }
 
+/// `POST /groups/{groupId}/resync`.
 pub async fn groups_resync(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
     respond("groups_resync", async {
         let t = tenant(&req, &app.tenant_claim)?;
-        json(
-            202,
-            &dynamic::resync_group(&app.store, &t, &path_param(&req, "groupId"), Utc::now()).await?,
-        )
+        let id = path_id(&req, "groupId")?;
+        json(202, &resync::resync_group(&app.store, &t, &id, Utc::now()).await?)
     })
     .await
 }
 
+/// `POST /groups/preview`.
 pub async fn groups_preview(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
     respond("groups_preview", async {
         let t = tenant(&req, &app.tenant_claim)?;
-        let input: GroupPreviewRequest = json_body(&req)?;
-        json(200, &dynamic::preview(&app.store, &t, input, Utc::now()).await?)
+        let input = PreviewInput::try_from(json_body::<GroupPreviewRequest>(&req)?)?;
+        json(200, &inspect::preview(&app.store, &t, input, Utc::now()).await?)
     })
     .await
 }
 
+/// `GET /groups/{groupId}/explain/{customerId}`.
 pub async fn groups_explain(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
     respond("groups_explain", async {
         let t = tenant(&req, &app.tenant_claim)?;
-        let (g, c) = (path_param(&req, "groupId"), path_param(&req, "customerId"));
-        json(200, &dynamic::explain(&app.store, &t, &g, &c, Utc::now()).await?)
+        let (g, c) = (path_id(&req, "groupId")?, path_id(&req, "customerId")?);
+        json(200, &inspect::explain(&app.store, &t, &g, &c, Utc::now()).await?)
     })
     .await
 }
 
+/// `GET /groups/{groupId}/history`.
 pub async fn group_history_list(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
     respond("group_history_list", async {
         let t = tenant(&req, &app.tenant_claim)?;
-        json(
-            200,
-            &dynamic::history(&app.store, &t, &path_param(&req, "groupId"), &page(&req)?).await?,
-        )
+        let id = path_id(&req, "groupId")?;
+        json(200, &inspect::history(&app.store, &t, &id, &page(&req)?).await?)
     })
     .await
 }
 
+/// `GET /group-templates`.
 pub async fn group_templates_list(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
     respond("group_templates_list", async {
         tenant(&req, &app.tenant_claim)?;
-        json(200, &dynamic::templates())
+        json(200, &inspect::templates())
     })
     .await
 }
 
+/// `POST /events`.
 pub async fn events_ingest(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
     respond("events_ingest", async {
         let t = tenant(&req, &app.tenant_claim)?;
-        let body: serde_json::Value = json_body(&req)?;
-        let report = dynamic::ingest_events(&app.store, &t, &body, Utc::now()).await?;
+        let batch = EventBatch::try_from(json_body::<serde_json::Value>(&req)?)?;
+        let report = events::ingest_events(&app.store, &t, &batch, Utc::now()).await?;
         if report.accepted == 0 && report.duplicates == 0 {
             if let Some(first) = report.rejected.first() {
                 // Nothing in the batch could be used: the whole request is bad input.
@@ -200,42 +207,50 @@ pub async fn events_ingest(app: &App, req: Request) -> Result<Response<Body>, In
     .await
 }
 
+/// The body of `DELETE /groups/{groupId}`'s 202.
+#[derive(Serialize)]
+struct Deleting {
+    status: &'static str,
+}
+
+/// `DELETE /groups/{groupId}`.
 pub async fn groups_delete(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
     respond("groups_delete", async {
         let t = tenant(&req, &app.tenant_claim)?;
-        groups::delete_group(&app.store, &t, &path_param(&req, "groupId")).await?;
-        json(202, &j!({"status": "deleting"}))
+        groups::delete_group(&app.store, &t, &path_id(&req, "groupId")?).await?;
+        json(202, &Deleting { status: "deleting" })
     })
     .await
 }
 
+/// `POST /groups/{groupId}/members`.
 pub async fn group_members_add(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
     respond("group_members_add", async {
         let t = tenant(&req, &app.tenant_claim)?;
-        let list: MemberList = json_body(&req)?;
-        json(
-            200,
-            &groups::add_members(&app.store, &t, &path_param(&req, "groupId"), list, Utc::now()).await?,
-        )
+        let id = path_id(&req, "groupId")?;
+        let list = ParsedMembers::try_from(json_body::<MemberList>(&req)?)?;
+        json(200, &groups::add_members(&app.store, &t, &id, list, Utc::now()).await?)
     })
     .await
 }
 
+/// `GET /groups/{groupId}/members`.
 pub async fn group_members_list(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
     respond("group_members_list", async {
         let t = tenant(&req, &app.tenant_claim)?;
-        json(
-            200,
-            &groups::list_members(&app.store, &t, &path_param(&req, "groupId"), &page(&req)?).await?,
-        )
+        let id = path_id(&req, "groupId")?;
+        json(200, &groups::list_members(&app.store, &t, &id, &page(&req)?).await?)
     })
     .await
 }
 
+/// `DELETE /groups/{groupId}/members/{customerId}`.
 pub async fn group_members_remove(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
     respond("group_members_remove", async {
         let t = tenant(&req, &app.tenant_claim)?;
-        let (g, c) = (path_param(&req, "groupId"), path_param(&req, "customerId"));
+        let g = path_id(&req, "groupId")?;
+        let raw = path_param(&req, "customerId");
+        let c = CustomerId::parse(&raw).map_err(|_| groups::not_a_member(&raw))?;
         groups::remove_member(&app.store, &t, &g, &c, Utc::now()).await?;
         Ok(no_content())
     })

@@ -2,6 +2,7 @@
 //! (which take `&App` so they run the same under Lambda, in the dev server and in tests), tracing init.
 
 pub mod api;
+pub mod batch;
 pub mod export_api;
 pub mod export_worker;
 pub mod http_error;
@@ -17,8 +18,8 @@ use cg_aws::{Config, Store};
 pub struct App {
     pub store: Store,
     pub tenant_claim: String,
-    /// The export queue's maxReceiveCount (see `Config::export_max_receives`).
-    pub export_max_receives: u32,
+    /// The job queues' maxReceiveCount (see `Config::max_receives`).
+    pub max_receives: u32,
 }
 
 impl App {
@@ -28,11 +29,12 @@ impl App {
         Ok(App::new(&config).await)
     }
 
+    /// Builds the clients from a configuration.
     pub async fn new(config: &Config) -> App {
         App {
             store: Store::connect(config).await,
             tenant_claim: config.tenant_claim.clone(),
-            export_max_receives: config.export_max_receives,
+            max_receives: config.max_receives,
         }
     }
 }

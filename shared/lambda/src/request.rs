@@ -2,7 +2,7 @@
 //! writing JSON responses.
 
 use crate::http_error::ApiError;
-use cg_domain::ids::TenantId;
+use cg_domain::ids::{PathId, TenantId};
 use cg_domain::page::PageRequest;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -34,6 +34,11 @@ pub fn path_param(req: &Request, name: &str) -> String {
         .and_then(|p| p.first(name))
         .unwrap_or_default()
         .to_owned()
+}
+
+/// A path parameter parsed into its id type; one that cannot exist is 404, like an unknown id.
+pub fn path_id<T: PathId>(req: &Request, name: &str) -> Result<T, ApiError> {
+    Ok(T::from_path(&path_param(req, name))?)
 }
 
 /// `limit` and `cursor` from the query string; any other parameter is rejected so typos are visible.

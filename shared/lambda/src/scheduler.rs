@@ -4,8 +4,8 @@
 //! member recounts of static groups, re-queued unfinished purges).
 
 use crate::App;
-use cg_domain::usecases::dynamic::wake_tick;
 use cg_domain::usecases::jobs::schedule_resyncs;
+use cg_domain::usecases::wake::wake_tick;
 use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 use serde::Deserialize;

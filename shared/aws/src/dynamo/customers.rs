@@ -1,24 +1,19 @@
 //! `CustomerStore` on DynamoDB: a customer item in its shard partition plus one identity item per unique
 //! email, phone and external id, always written in one transaction.
 
-use super::items::{CustomerItem, IdentityItem};
-use super::{decode_cursor, encode_cursor, failed_conditions, key, last_sk, n, s, Item};
+use super::items::{attr, CustomerItem, IdentityItem};
+use super::page::PartitionQuery;
+use super::{decode_cursor, encode_cursor, key, n, s, Item};
 use crate::keys;
 use crate::sdk_error::{corrupt_item, from_sdk};
 use crate::Store;
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{Delete, KeysAndAttributes, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 use cg_domain::customer::{Customer, Identity};
 use cg_domain::ids::{CustomerId, TenantId};
 use cg_domain::page::{bad_cursor, Page, PageRequest};
-use cg_domain::ports::CustomerStore;
+use cg_domain::ports::{CustomerScan, CustomerStore};
 use cg_domain::{DomainError, Result};
 use std::collections::{BTreeSet, HashMap};
-use std::time::Duration;
-
-/// BatchGetItem's limit of keys per request.
-const BATCH_GET_MAX: usize = 100;
 
 impl Store {
     fn customer_item(&self, t: &TenantId, c: &Customer) -> Result<Item> {
@@ -37,7 +32,7 @@ impl Store {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
+            .condition_expression(attr::IS_NEW)
             .build()
             .map_err(|e| DomainError::Internal(e.to_string()))?;
         Ok(TransactWriteItem::builder().put(put).build())
@@ -53,79 +48,6 @@ impl Store {
             .map_err(|e| DomainError::Internal(e.to_string()))?;
         Ok(TransactWriteItem::builder().delete(del).build())
     }
-
-    /// Runs a transaction; on cancellation returns which items failed their condition.
-    pub(crate) async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Result<(), Vec<bool>>> {
-        let mut attempt = 0;
-        loop {
-            match self
-                .ddb
-                .transact_write_items()
-                .set_transact_items(Some(items.clone()))
-                .send()
-                .await
-            {
-                Ok(_) => return Ok(Ok(())),
-                Err(SdkError::ServiceError(e))
-                    if matches!(e.err(), TransactWriteItemsError::TransactionCanceledException(_)) =>
-                {
-                    let TransactWriteItemsError::TransactionCanceledException(c) = e.err() else {
-                        unreachable!()
-                    };
-                    let failed = failed_conditions(c.cancellation_reasons());
-                    if failed.iter().any(|f| *f) {
-                        return Ok(Err(failed));
-                    }
-                    // Cancelled for a conflicting concurrent transaction, not a condition: retry briefly.
-                    attempt += 1;
-                    if attempt >= 4 {
-                        return Err(DomainError::Unavailable("transaction kept conflicting".into()));
-                    }
-                    tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
-                }
-                Err(e) => return Err(from_sdk("dynamodb.TransactWriteItems", e)),
-            }
-        }
-    }
-
-    /// Reads items by key in batches of 100, retrying unprocessed keys.
-    pub(crate) async fn batch_get(&self, keys: Vec<Item>, consistent: bool) -> Result<Vec<Item>> {
-        let mut out = Vec::with_capacity(keys.len());
-        for chunk in keys.chunks(BATCH_GET_MAX) {
-            let mut pending = Some(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(chunk.to_vec()))
-                    .consistent_read(consistent)
-                    .build()
-                    .map_err(|e| DomainError::Internal(e.to_string()))?,
-            );
-            let mut round = 0u32;
-            while let Some(request) = pending.take() {
-                let resp = self
-                    .ddb
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(|e| from_sdk("dynamodb.BatchGetItem", e))?;
-                if let Some(mut items) = resp.responses {
-                    out.extend(items.remove(&self.table).unwrap_or_default());
-                }
-                pending = resp
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                    .filter(|k| !k.keys.is_empty());
-                if pending.is_some() {
-                    round += 1;
-                    if round > 8 {
-                        return Err(DomainError::Unavailable("BatchGetItem left keys unprocessed".into()));
-                    }
-                    tokio::time::sleep(Duration::from_millis(10 << round.min(6))).await;
-                }
-            }
-        }
-        Ok(out)
-    }
 }
 
 fn decode_customer(item: Item) -> Result<Customer> {
@@ -139,7 +61,7 @@ impl CustomerStore for Store {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(self.customer_item(t, c)?))
-            .condition_expression("attribute_not_exists(PK)")
+            .condition_expression(attr::IS_NEW)
             .build()
             .map_err(|e| DomainError::Internal(e.to_string()))?;
         let identities: Vec<Identity> = c.identities().into_iter().collect();
@@ -187,7 +109,7 @@ impl CustomerStore for Store {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(self.customer_item(t, after)?))
-            .condition_expression("version = :v")
+            .condition_expression(attr::VERSION_IS)
             .expression_attribute_values(":v", n(before.version))
             .build()
             .map_err(|e| DomainError::Internal(e.to_string()))?;
@@ -215,8 +137,8 @@ impl CustomerStore for Store {
             .table_name(&self.table)
             .set_key(Some(key(keys::customer_pk(t, &c.id), keys::customer_sk(&c.id))))
             // No membership may have been added since the caller emptied the customer's groups.
-            .condition_expression("version = :v AND attribute_not_exists(#groups)")
-            .expression_attribute_names("#groups", "groups")
+            .condition_expression(format!("{} AND attribute_not_exists(#groups)", attr::VERSION_IS))
+            .expression_attribute_names(attr::GROUPS_NAME.0, attr::GROUPS_NAME.1)
             .expression_attribute_values(":v", n(c.version))
             .build()
             .map_err(|e| DomainError::Internal(e.to_string()))?;
@@ -255,25 +177,13 @@ impl CustomerStore for Store {
         };
         let mut items = Vec::with_capacity(page.limit as usize);
         loop {
-            let pk = keys::customer_pk_for_shard(t, shard);
-            let remaining = page.limit as usize - items.len();
-            let resp = self
-                .ddb
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk")
-                .expression_attribute_values(":pk", s(&pk))
-                .set_exclusive_start_key(start_sk.take().map(|sk| key(pk.clone(), sk)))
-                .limit(remaining as i32)
-                .send()
-                .await
-                .map_err(|e| from_sdk("dynamodb.Query", e))?;
-            for item in resp.items.unwrap_or_default() {
-                items.push(decode_customer(item)?);
-            }
-            let last_sk = last_sk(resp.last_evaluated_key);
+            let q = PartitionQuery::new(keys::customer_pk_for_shard(t, shard))
+                .after(start_sk.take())
+                .limit(page.limit - items.len() as u32);
+            let found = self.query_page::<CustomerItem>(&q, "customer").await?;
+            items.extend(found.items.into_iter().map(CustomerItem::into_customer));
             if items.len() >= page.limit as usize {
-                let next = match last_sk {
+                let next = match found.last_sk {
                     Some(sk) => Some(format!("{shard}|{sk}")),
                     None if shard + 1 < keys::CUSTOMER_SHARDS => Some(format!("{}|", shard + 1)),
                     None => None,
@@ -283,7 +193,7 @@ impl CustomerStore for Store {
                     next_cursor: next.map(|c| encode_cursor(&c)),
                 });
             }
-            match last_sk {
+            match found.last_sk {
                 Some(sk) => start_sk = Some(sk),
                 None if shard + 1 < keys::CUSTOMER_SHARDS => shard += 1,
                 None => {
@@ -326,5 +236,24 @@ fn identity_conflict(identities: &[Identity], failed: &[bool]) -> DomainError {
             format!("external_id {x:?} is already used by another customer"),
         ),
         None => DomainError::ConcurrentUpdate,
+    }
+}
+
+impl CustomerScan for Store {
+    async fn scan_shard(
+        &self,
+        t: &TenantId,
+        shard: u32,
+        cursor: Option<String>,
+    ) -> Result<(Vec<Customer>, Option<String>)> {
+        let start = cursor.as_deref().map(decode_cursor).transpose()?;
+        let q = PartitionQuery::new(keys::customer_pk_for_shard(t, shard))
+            .after(start)
+            .consistent();
+        let page = self
+            .query_page::<CustomerItem>(&q, "customer")
+            .await?
+            .into_page(CustomerItem::into_customer);
+        Ok((page.items, page.next_cursor))
     }
 }

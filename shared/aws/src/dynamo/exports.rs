@@ -3,14 +3,16 @@
 //! the fencing token a run takes when it claims the export.
 
 use super::groups::is_condition_failure;
-use super::{decode_cursor, key, n, next_cursor, s, Item};
+use super::items::attr;
+use super::page::{cursor_sk, PartitionQuery};
+use super::{key, n, Item};
 use crate::keys;
 use crate::sdk_error::{corrupt_item, from_sdk};
 use crate::Store;
 use cg_domain::export::ports::ExportStore;
 use cg_domain::export::{Export, ExportFormat, ExportScope, ExportStatus};
 use cg_domain::ids::{ExportId, GroupId, TenantId};
-use cg_domain::page::{bad_cursor, Page, PageRequest};
+use cg_domain::page::{Page, PageRequest};
 use cg_domain::{DomainError, Result};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -110,7 +112,7 @@ impl ExportStore for Store {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(encode(t, e)?))
-            .condition_expression("attribute_not_exists(PK)")
+            .condition_expression(attr::IS_NEW)
             .send()
             .await
             .map_err(|err| from_sdk("dynamodb.PutItem", err))?;
@@ -131,38 +133,19 @@ impl ExportStore for Store {
     }
 
     async fn list_exports(&self, t: &TenantId, page: &PageRequest) -> Result<Page<Export>> {
-        let pk = keys::tenant_pk(t);
-        let start = match &page.cursor {
-            None => None,
-            Some(c) => {
-                let sk = decode_cursor(c)?;
-                let id = sk.strip_prefix(keys::EXPORT_SK_PREFIX).ok_or_else(bad_cursor)?;
-                ExportId::parse(id).map_err(|_| bad_cursor())?;
-                Some(key(pk.clone(), sk))
-            }
-        };
-        let resp = self
-            .ddb
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND begins_with(SK, :x)")
-            .expression_attribute_values(":pk", s(&pk))
-            .expression_attribute_values(":x", s(keys::EXPORT_SK_PREFIX))
-            // Export ids are UUID v7, so descending sort keys list the newest first.
-            .scan_index_forward(false)
-            .set_exclusive_start_key(start)
-            .limit(page.limit as i32)
-            .send()
-            .await
-            .map_err(|e| from_sdk("dynamodb.Query", e))?;
-        let items = resp
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(decode)
-            .collect::<Result<Vec<_>>>()?;
-        let next_cursor = next_cursor(resp.last_evaluated_key);
-        Ok(Page { items, next_cursor })
+        let start = cursor_sk(page.cursor.as_deref(), keys::EXPORT_SK_PREFIX, |id| {
+            ExportId::parse(id).is_ok()
+        })?;
+        // Export ids are UUID v7, so descending sort keys list the newest first.
+        let q = PartitionQuery::new(keys::tenant_pk(t))
+            .prefix(keys::EXPORT_SK_PREFIX)
+            .after(start)
+            .limit(page.limit)
+            .newest_first();
+        Ok(self
+            .query_page::<ExportItem>(&q, "export")
+            .await?
+            .into_page(ExportItem::into_export))
     }
 
     async fn save_export(&self, t: &TenantId, e: &Export, expected_attempts: u32) -> Result<bool> {

@@ -1,28 +1,21 @@
 //! `GroupStore` on DynamoDB: group items under the tenant's partition.
 
-use super::items::GroupItem;
-use super::{decode_cursor, encode_cursor, key, last_sk, s};
+use super::items::{attr, GroupItem};
+use super::page::{cursor_sk, PartitionQuery};
+use super::{build_err, encode_cursor, key, n, s};
 use crate::keys;
 use crate::sdk_error::{corrupt_item, from_sdk};
 use crate::Store;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use cg_domain::group::Group;
-use cg_domain::ids::{GroupId, TenantId};
-use cg_domain::page::{bad_cursor, Page, PageRequest};
+use cg_domain::ids::{GroupId, PathId, TenantId};
+use cg_domain::page::{Page, PageRequest};
 use cg_domain::ports::GroupStore;
 use cg_domain::{DomainError, Result};
 use chrono::{DateTime, Utc};
 
-fn group_not_found(id: &GroupId) -> DomainError {
-    DomainError::not_found(format!("no group with id {:?}", id.as_str()))
-}
-
 fn encode_err(e: serde_dynamo::Error) -> DomainError {
     DomainError::Internal(format!("encode group: {e}"))
-}
-
-fn decode(item: super::Item) -> Result<GroupItem> {
-    serde_dynamo::from_item(item).map_err(|e| corrupt_item("group", e))
 }
 
 impl Store {
@@ -33,45 +26,25 @@ impl Store {
         page: &PageRequest,
         keep: impl Fn(&GroupItem) -> bool,
     ) -> Result<Page<GroupItem>> {
-        let pk = keys::tenant_pk(t);
-        let mut start = match &page.cursor {
-            None => None,
-            Some(c) => {
-                let sk = decode_cursor(c)?;
-                let id = sk.strip_prefix(keys::GROUP_SK_PREFIX).ok_or_else(bad_cursor)?;
-                GroupId::parse(id).map_err(|_| bad_cursor())?;
-                Some(key(pk.clone(), sk))
-            }
-        };
+        let mut start = cursor_sk(page.cursor.as_deref(), keys::GROUP_SK_PREFIX, |id| {
+            GroupId::parse(id).is_ok()
+        })?;
         let mut items = Vec::new();
         loop {
-            let resp = self
-                .ddb
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :g)")
-                .expression_attribute_values(":pk", s(&pk))
-                .expression_attribute_values(":g", s(keys::GROUP_SK_PREFIX))
-                .set_exclusive_start_key(start.take())
-                .limit((page.limit as usize - items.len()) as i32)
-                .send()
-                .await
-                .map_err(|e| from_sdk("dynamodb.Query", e))?;
-            for item in resp.items.unwrap_or_default() {
-                let g = decode(item)?;
-                if keep(&g) {
-                    items.push(g);
-                }
-            }
-            let last = last_sk(resp.last_evaluated_key);
-            match last {
+            let q = PartitionQuery::new(keys::tenant_pk(t))
+                .prefix(keys::GROUP_SK_PREFIX)
+                .after(start.take())
+                .limit(page.limit - items.len() as u32);
+            let found = self.query_page::<GroupItem>(&q, "group").await?;
+            items.extend(found.items.into_iter().filter(|g| keep(g)));
+            match found.last_sk {
                 Some(sk) if items.len() >= page.limit as usize => {
                     return Ok(Page {
                         items,
                         next_cursor: Some(encode_cursor(&sk)),
                     })
                 }
-                Some(sk) => start = Some(key(pk.clone(), sk)),
+                Some(sk) => start = Some(sk),
                 None => {
                     return Ok(Page {
                         items,
@@ -80,6 +53,43 @@ impl Store {
                 }
             }
         }
+    }
+
+    /// Every group item of the tenant that passes `keep`.
+    async fn all_groups(&self, t: &TenantId, keep: impl Fn(&GroupItem) -> bool) -> Result<Vec<GroupItem>> {
+        let mut out = Vec::new();
+        let mut page = PageRequest::first(cg_domain::page::MAX_PAGE_SIZE);
+        loop {
+            let found = self.query_groups(t, &page, &keep).await?;
+            out.extend(found.items);
+            match found.next_cursor {
+                Some(c) => page.cursor = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// `ADD member_count :d` on a group, conditioned on the group being live (or only existing).
+    pub(crate) fn group_count_update(
+        &self,
+        t: &TenantId,
+        g: &GroupId,
+        delta: i64,
+        require_live: bool,
+    ) -> Result<TransactWriteItem> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::tenant_pk(t), keys::group_sk(g))))
+            .update_expression(format!("ADD {} :d", attr::MEMBER_COUNT))
+            .condition_expression(if require_live {
+                attr::GROUP_IS_LIVE
+            } else {
+                attr::EXISTS
+            })
+            .expression_attribute_values(":d", n(delta))
+            .build()
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().update(update).build())
     }
 }
 
@@ -91,7 +101,7 @@ impl GroupStore for Store {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
+            .condition_expression(attr::IS_NEW)
             .send()
             .await
             .map_err(|e| from_sdk("dynamodb.PutItem", e))?;
@@ -108,32 +118,32 @@ impl GroupStore for Store {
             .send()
             .await
             .map_err(|e| from_sdk("dynamodb.GetItem", e))?;
-        Ok(resp
-            .item
-            .map(decode)
+        resp.item
+            .map(|item| serde_dynamo::from_item::<_, GroupItem>(item).map_err(|e| corrupt_item("group", e)))
             .transpose()?
             .filter(|g| !g.deleting)
-            .map(GroupItem::into_group))
+            .map(GroupItem::into_group)
+            .transpose()
     }
 
     async fn list_groups(&self, t: &TenantId, page: &PageRequest) -> Result<Page<Group>> {
-        Ok(self
-            .query_groups(t, page, |g| !g.deleting)
-            .await?
-            .map(GroupItem::into_group))
+        let found = self.query_groups(t, page, |g| !g.deleting).await?;
+        Ok(Page {
+            items: found
+                .items
+                .into_iter()
+                .map(GroupItem::into_group)
+                .collect::<Result<_>>()?,
+            next_cursor: found.next_cursor,
+        })
     }
 
     async fn list_all_groups(&self, t: &TenantId) -> Result<Vec<Group>> {
-        let mut out = Vec::new();
-        let mut page = PageRequest::first(cg_domain::page::MAX_PAGE_SIZE);
-        loop {
-            let found = self.query_groups(t, &page, |g| !g.deleting).await?;
-            out.extend(found.items.into_iter().map(GroupItem::into_group));
-            match found.next_cursor {
-                Some(c) => page.cursor = Some(c),
-                None => return Ok(out),
-            }
-        }
+        self.all_groups(t, |g| !g.deleting)
+            .await?
+            .into_iter()
+            .map(GroupItem::into_group)
+            .collect()
     }
 
     async fn update_group(&self, t: &TenantId, g: &Group, expected_updated_at: DateTime<Utc>) -> Result<()> {
@@ -172,7 +182,7 @@ impl GroupStore for Store {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(keys::tenant_pk(t), keys::group_sk(&g.id))))
-            .condition_expression("attribute_exists(PK) AND attribute_not_exists(deleting) AND updated_at = :expected")
+            .condition_expression(format!("{} AND updated_at = :expected", attr::GROUP_IS_LIVE))
             .expression_attribute_names("#name", "name")
             .expression_attribute_values(":name", s(&g.name))
             .expression_attribute_values(
@@ -201,7 +211,7 @@ impl GroupStore for Store {
         match builder.update_expression(expression).send().await {
             Ok(_) => Ok(()),
             Err(e) if is_condition_failure(&e) => match self.get_group(t, &g.id).await? {
-                None => Err(group_not_found(&g.id)),
+                None => Err(GroupId::not_found(g.id.as_str())),
                 Some(_) => Err(DomainError::ConcurrentUpdate),
             },
             Err(e) => Err(from_sdk("dynamodb.UpdateItem", e)),
@@ -214,29 +224,25 @@ impl GroupStore for Store {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(keys::tenant_pk(t), keys::group_sk(id))))
-            .update_expression("SET deleting = :yes")
-            .condition_expression("attribute_exists(PK) AND attribute_not_exists(deleting)")
+            .update_expression(format!("SET {} = :yes", attr::DELETING))
+            .condition_expression(attr::GROUP_IS_LIVE)
             .expression_attribute_values(":yes", AttributeValue::Bool(true))
             .send()
             .await;
         match resp {
             Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Err(group_not_found(id)),
+            Err(e) if is_condition_failure(&e) => Err(GroupId::not_found(id.as_str())),
             Err(e) => Err(from_sdk("dynamodb.UpdateItem", e)),
         }
     }
 
     async fn list_deleting_groups(&self, t: &TenantId) -> Result<Vec<GroupId>> {
-        let mut out = Vec::new();
-        let mut page = PageRequest::first(cg_domain::page::MAX_PAGE_SIZE);
-        loop {
-            let found = self.query_groups(t, &page, |g| g.deleting).await?;
-            out.extend(found.items.into_iter().map(|g| g.id));
-            match found.next_cursor {
-                Some(c) => page.cursor = Some(c),
-                None => return Ok(out),
-            }
-        }
+        Ok(self
+            .all_groups(t, |g| g.deleting)
+            .await?
+            .into_iter()
+            .map(|g| g.id)
+            .collect())
     }
 
     async fn delete_group_item(&self, t: &TenantId, id: &GroupId) -> Result<()> {

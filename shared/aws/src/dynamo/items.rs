@@ -4,8 +4,9 @@
 use cg_domain::contact::{Email, Phone};
 use cg_domain::customer::{Activity, AttributeValue, Customer, MemberProfile, Subscription};
 use cg_domain::group::{Group, GroupKind, Member, SyncStatus};
-use cg_domain::ids::{CustomerId, GroupId};
-use cg_domain::rules::LifecycleSettings;
+use cg_domain::history::{Change, HistoryEntry};
+use cg_domain::ids::{CustomerId, GroupId, TenantId};
+use cg_domain::rules::{Definition, LifecycleSettings};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -161,16 +162,25 @@ pub(crate) struct GroupItem {
     pub sync: Option<SyncStatus>,
 }
 
-fn to_text(v: &Option<serde_json::Value>) -> Option<String> {
-    v.as_ref().map(|x| x.to_string())
+/// The stored text of a definition: `rules_json` for a tree, `condition_groups_json` for condition groups.
+fn to_text(d: Option<&Definition>) -> (Option<String>, Option<String>) {
+    match d.map(Definition::to_json) {
+        Some(serde_json::Value::Object(mut m)) => (
+            m.remove("rules").map(|v| v.to_string()),
+            m.remove("condition_groups").map(|v| v.to_string()),
+        ),
+        _ => (None, None),
+    }
 }
 
-fn from_text(v: Option<String>) -> Option<serde_json::Value> {
-    v.and_then(|x| serde_json::from_str(&x).ok())
+fn json_text(field: &str, text: Option<&str>) -> Result<Option<serde_json::Value>, String> {
+    text.map(|t| serde_json::from_str(t).map_err(|e| format!("{field} is not JSON: {e}")))
+        .transpose()
 }
 
 impl GroupItem {
     pub fn new(pk: String, sk: String, g: &Group) -> Self {
+        let (rules_json, condition_groups_json) = to_text(g.definition.as_ref());
         GroupItem {
             pk,
             sk,
@@ -181,8 +191,8 @@ impl GroupItem {
             created_at: g.created_at,
             updated_at: g.updated_at,
             deleting: false,
-            rules_json: to_text(&g.rules),
-            condition_groups_json: to_text(&g.condition_groups),
+            rules_json,
+            condition_groups_json,
             template: g.template.clone(),
             settings: g.settings,
             uses_groups: g.uses_groups.clone(),
@@ -190,21 +200,33 @@ impl GroupItem {
         }
     }
 
-    pub fn into_group(self) -> Group {
-        Group {
+    /// The group with its rules parsed once; stored rules that no longer parse are corrupt data.
+    pub fn into_group(self) -> cg_domain::Result<Group> {
+        let definition = if self.kind == GroupKind::Static {
+            None
+        } else {
+            let rules = json_text("rules_json", self.rules_json.as_deref());
+            let groups = json_text("condition_groups_json", self.condition_groups_json.as_deref());
+            let parsed = rules
+                .and_then(|r| groups.map(|g| (r, g)))
+                .and_then(|(r, g)| Definition::parse(r.as_ref(), g.as_ref()).map_err(|e| e.to_string()));
+            Some(parsed.map_err(|e| {
+                cg_domain::DomainError::Internal(format!("stored rules of group {} do not parse: {e}", self.id))
+            })?)
+        };
+        Ok(Group {
             id: self.id,
             name: self.name,
             kind: self.kind,
             member_count: self.member_count,
             created_at: self.created_at,
             updated_at: self.updated_at,
-            rules: from_text(self.rules_json),
-            condition_groups: from_text(self.condition_groups_json),
+            definition,
             template: self.template,
             settings: self.settings,
             uses_groups: self.uses_groups,
             sync: self.sync,
-        }
+        })
     }
 }
 
@@ -221,6 +243,17 @@ pub(crate) struct MemberItem {
 }
 
 impl MemberItem {
+    /// The member row of a customer in a group, with the customer's columns copied.
+    pub fn new(t: &TenantId, g: &GroupId, c: &Customer, added_at: DateTime<Utc>) -> Self {
+        MemberItem {
+            pk: crate::keys::members_pk(t, g),
+            sk: crate::keys::member_sk(&c.id),
+            customer_id: c.id.clone(),
+            profile: c.member_view(),
+            added_at,
+        }
+    }
+
     pub fn into_member(self) -> Member {
         Member {
             customer_id: self.customer_id,
@@ -228,4 +261,61 @@ impl MemberItem {
             added_at: self.added_at,
         }
     }
+}
+
+/// One entry or exit in a group's history (kept `HISTORY_DAYS` by TTL).
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct HistoryItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub at: DateTime<Utc>,
+    pub customer_id: CustomerId,
+    pub change: Change,
+    pub reason: String,
+    pub ttl: i64,
+}
+
+impl HistoryItem {
+    pub fn into_entry(self) -> HistoryEntry {
+        HistoryEntry {
+            at: self.at,
+            customer_id: self.customer_id,
+            change: self.change,
+            reason: self.reason,
+        }
+    }
+}
+
+/// A member row's keys and customer, as a purge reads them.
+#[derive(Debug, Deserialize)]
+pub(crate) struct MemberKeyItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub customer_id: CustomerId,
+}
+
+/// Attribute names and conditions the stores' expressions share, named once beside the items.
+pub(crate) mod attr {
+    /// A group's exact member count.
+    pub const MEMBER_COUNT: &str = "member_count";
+    /// A group that is being deleted carries this.
+    pub const DELETING: &str = "deleting";
+    /// The item exists.
+    pub const EXISTS: &str = "attribute_exists(PK)";
+    /// The item does not exist yet.
+    pub const IS_NEW: &str = "attribute_not_exists(PK)";
+    /// A group item that exists and is not being deleted.
+    pub const GROUP_IS_LIVE: &str = "attribute_exists(PK) AND attribute_not_exists(deleting)";
+    /// A customer item still at version `:v`.
+    pub const VERSION_IS: &str = "version = :v";
+    /// Adds the group set `:g` to a customer's `groups` and bumps its version.
+    pub const ADD_TO_GROUPS: &str = "ADD #groups :g, version :one";
+    /// Removes the group set `:g` from a customer's `groups` and bumps its version.
+    pub const REMOVE_FROM_GROUPS: &str = "DELETE #groups :g ADD version :one";
+    /// The placeholder name of `groups` (a reserved word in expressions).
+    pub const GROUPS_NAME: (&str, &str) = ("#groups", "groups");
 }

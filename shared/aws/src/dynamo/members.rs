@@ -2,22 +2,20 @@
 //! customer's `groups` set (bumping its version) and the group's `member_count`, so the count is exact.
 
 use super::groups::is_condition_failure;
-use super::items::MemberItem;
-use super::{build_err, decode_cursor, key, n, next_cursor, s, Item};
+use super::items::{attr, MemberItem, MemberKeyItem};
+use super::page::{cursor_sk, PartitionQuery};
+use super::{build_err, key, n, s, Item};
 use crate::keys;
-use crate::sdk_error::{corrupt_item, from_sdk};
+use crate::sdk_error::from_sdk;
 use crate::Store;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, DeleteRequest, Put, Select, TransactWriteItem, Update, WriteRequest,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, Select, TransactWriteItem, Update};
 use cg_domain::customer::Customer;
 use cg_domain::group::Member;
-use cg_domain::ids::{CustomerId, GroupId, TenantId};
-use cg_domain::page::{bad_cursor, Page, PageRequest};
+use cg_domain::ids::{CustomerId, GroupId, PathId, TenantId};
+use cg_domain::page::{Page, PageRequest};
 use cg_domain::ports::{AddOutcome, MembershipStore};
 use cg_domain::{DomainError, Result};
 use chrono::{DateTime, Utc};
-use std::time::Duration;
 
 /// Customers per add transaction: two items each plus the group's count stays within DynamoDB's 100.
 const ADD_CHUNK: usize = 49;
@@ -27,23 +25,24 @@ fn group_set(g: &GroupId) -> AttributeValue {
 }
 
 impl Store {
-    fn customer_groups_update(
+    /// Adds the group to (or removes it from) a customer's `groups` set, bumping its version.
+    pub(crate) fn customer_groups_update(
         &self,
         t: &TenantId,
         c: &CustomerId,
         g: &GroupId,
-        op: &'static str,
+        add: bool,
     ) -> Result<TransactWriteItem> {
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(keys::customer_pk(t, c), keys::customer_sk(c))))
-            .update_expression(match op {
-                // One clause per action: both additions share the ADD clause.
-                "ADD" => "ADD #groups :g, version :one",
-                _ => "DELETE #groups :g ADD version :one",
+            .update_expression(if add {
+                attr::ADD_TO_GROUPS
+            } else {
+                attr::REMOVE_FROM_GROUPS
             })
-            .condition_expression("attribute_exists(PK)")
-            .expression_attribute_names("#groups", "groups")
+            .condition_expression(attr::EXISTS)
+            .expression_attribute_names(attr::GROUPS_NAME.0, attr::GROUPS_NAME.1)
             .expression_attribute_values(":g", group_set(g))
             .expression_attribute_values(":one", n(1))
             .build()
@@ -51,42 +50,13 @@ impl Store {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
-    fn group_count_update(
-        &self,
-        t: &TenantId,
-        g: &GroupId,
-        delta: i64,
-        require_live: bool,
-    ) -> Result<TransactWriteItem> {
-        let condition = if require_live {
-            "attribute_exists(PK) AND attribute_not_exists(deleting)"
-        } else {
-            "attribute_exists(PK)"
-        };
-        let update = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::tenant_pk(t), keys::group_sk(g))))
-            .update_expression("ADD member_count :d")
-            .condition_expression(condition)
-            .expression_attribute_values(":d", n(delta))
-            .build()
-            .map_err(build_err)?;
-        Ok(TransactWriteItem::builder().update(update).build())
-    }
-
     fn member_put(&self, t: &TenantId, g: &GroupId, c: &Customer, now: DateTime<Utc>) -> Result<TransactWriteItem> {
-        let item = MemberItem {
-            pk: keys::members_pk(t, g),
-            sk: keys::member_sk(&c.id),
-            customer_id: c.id.clone(),
-            profile: c.member_view(),
-            added_at: now,
-        };
-        let item = serde_dynamo::to_item(item).map_err(|e| DomainError::Internal(format!("encode member: {e}")))?;
+        let item = serde_dynamo::to_item(MemberItem::new(t, g, c, now))
+            .map_err(|e| DomainError::Internal(format!("encode member: {e}")))?;
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
+            .condition_expression(attr::IS_NEW)
             .build()
             .map_err(build_err)?;
         Ok(TransactWriteItem::builder().put(put).build())
@@ -106,13 +76,13 @@ impl Store {
             let mut items = vec![self.group_count_update(t, g, live.len() as i64, true)?];
             for &i in &live {
                 items.push(self.member_put(t, g, &chunk[i], now)?);
-                items.push(self.customer_groups_update(t, &chunk[i].id, g, "ADD")?);
+                items.push(self.customer_groups_update(t, &chunk[i].id, g, true)?);
             }
             match self.transact(items).await? {
                 Ok(()) => break,
                 Err(failed) => {
                     if failed[0] {
-                        return Err(DomainError::not_found(format!("no group with id {:?}", g.as_str())));
+                        return Err(GroupId::not_found(g.as_str()));
                     }
                     let mut still = Vec::with_capacity(live.len());
                     for (k, &i) in live.iter().enumerate() {
@@ -154,12 +124,12 @@ impl MembershipStore for Store {
             let del = Delete::builder()
                 .table_name(&self.table)
                 .set_key(Some(key(keys::members_pk(t, g), keys::member_sk(c))))
-                .condition_expression("attribute_exists(PK)")
+                .condition_expression(attr::EXISTS)
                 .build()
                 .map_err(build_err)?;
             let mut items = vec![TransactWriteItem::builder().delete(del).build()];
             if with_customer {
-                items.push(self.customer_groups_update(t, c, g, "DELETE")?);
+                items.push(self.customer_groups_update(t, c, g, false)?);
             }
             if with_group {
                 items.push(self.group_count_update(t, g, -1, false)?);
@@ -183,42 +153,16 @@ impl MembershipStore for Store {
     }
 
     async fn list_members(&self, t: &TenantId, g: &GroupId, page: &PageRequest) -> Result<Page<Member>> {
-        let pk = keys::members_pk(t, g);
-        let start = match &page.cursor {
-            None => None,
-            Some(c) => {
-                let sk = decode_cursor(c)?;
-                let id = sk.strip_prefix(keys::CUSTOMER_SK_PREFIX).ok_or_else(bad_cursor)?;
-                CustomerId::parse(id).map_err(|_| bad_cursor())?;
-                Some(key(pk.clone(), sk))
-            }
-        };
-        let resp = self
-            .ddb
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk")
-            .expression_attribute_values(":pk", s(&pk))
-            .set_exclusive_start_key(start)
-            .limit(page.limit as i32)
-            .send()
-            .await
-            .map_err(|e| from_sdk("dynamodb.Query", e))?;
-        let items = resp
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|i| {
-                serde_dynamo::from_item::<_, MemberItem>(i)
-                    .map(MemberItem::into_member)
-                    .map_err(|e| corrupt_item("member", e))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let next = next_cursor(resp.last_evaluated_key);
-        Ok(Page {
-            items,
-            next_cursor: next,
-        })
+        let start = cursor_sk(page.cursor.as_deref(), keys::CUSTOMER_SK_PREFIX, |id| {
+            CustomerId::parse(id).is_ok()
+        })?;
+        let q = PartitionQuery::new(keys::members_pk(t, g))
+            .after(start)
+            .limit(page.limit);
+        Ok(self
+            .query_page::<MemberItem>(&q, "member")
+            .await?
+            .into_page(MemberItem::into_member))
     }
 
     async fn refresh_member_profiles(&self, t: &TenantId, c: &Customer) -> Result<()> {
@@ -252,7 +196,7 @@ impl MembershipStore for Store {
                 .table_name(&self.table)
                 .set_key(Some(key(keys::members_pk(t, g), keys::member_sk(&c.id))))
                 .update_expression(expression.trim())
-                .condition_expression("attribute_exists(PK)");
+                .condition_expression(attr::EXISTS);
             for (alias, field) in &update_names {
                 req = req.expression_attribute_names(alias, field);
             }
@@ -275,37 +219,22 @@ impl MembershipStore for Store {
     }
 
     async fn purge_members(&self, t: &TenantId, g: &GroupId, max: usize) -> Result<usize> {
-        let pk = keys::members_pk(t, g);
-        let resp = self
-            .ddb
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk")
-            .expression_attribute_values(":pk", s(&pk))
-            .projection_expression("PK, SK, customer_id")
-            .limit(max.clamp(1, 1000) as i32)
-            .send()
-            .await
-            .map_err(|e| from_sdk("dynamodb.Query", e))?;
-        let rows = resp.items.unwrap_or_default();
+        let q = PartitionQuery::new(keys::members_pk(t, g))
+            .project("PK, SK, customer_id")
+            .limit(max.clamp(1, 1000) as u32);
+        let rows = self.query_page::<MemberKeyItem>(&q, "member").await?.items;
         // Customer first, then the row: a crash in between leaves the row, and the next run repeats both
         // steps (removing from a set is idempotent).
         for row in &rows {
-            let Some(id) = row
-                .get("customer_id")
-                .and_then(|v| v.as_s().ok())
-                .and_then(|v| CustomerId::parse(v).ok())
-            else {
-                continue;
-            };
+            let id = &row.customer_id;
             let resp = self
                 .ddb
                 .update_item()
                 .table_name(&self.table)
-                .set_key(Some(key(keys::customer_pk(t, &id), keys::customer_sk(&id))))
-                .update_expression("DELETE #groups :g ADD version :one")
-                .condition_expression("attribute_exists(PK)")
-                .expression_attribute_names("#groups", "groups")
+                .set_key(Some(key(keys::customer_pk(t, id), keys::customer_sk(id))))
+                .update_expression(attr::REMOVE_FROM_GROUPS)
+                .condition_expression(attr::EXISTS)
+                .expression_attribute_names(attr::GROUPS_NAME.0, attr::GROUPS_NAME.1)
                 .expression_attribute_values(":g", group_set(g))
                 .expression_attribute_values(":one", n(1))
                 .send()
@@ -316,15 +245,7 @@ impl MembershipStore for Store {
                 Err(e) => return Err(from_sdk("dynamodb.UpdateItem", e)),
             }
         }
-        let keys: Vec<Item> = rows
-            .iter()
-            .filter_map(|r| {
-                Some(key(
-                    r.get("PK")?.as_s().ok()?.clone(),
-                    r.get("SK")?.as_s().ok()?.clone(),
-                ))
-            })
-            .collect();
+        let keys: Vec<Item> = rows.iter().map(|r| key(r.pk.clone(), r.sk.clone())).collect();
         self.batch_delete(keys).await?;
         Ok(rows.len())
     }
@@ -335,13 +256,13 @@ impl MembershipStore for Store {
             .get_item()
             .table_name(&self.table)
             .set_key(Some(key(keys::tenant_pk(t), keys::group_sk(g))))
-            .projection_expression("member_count")
+            .projection_expression(attr::MEMBER_COUNT)
             .consistent_read(true)
             .send()
             .await
             .map_err(|e| from_sdk("dynamodb.GetItem", e))?;
         let Some(stored) = group.item.and_then(|i| {
-            i.get("member_count")
+            i.get(attr::MEMBER_COUNT)
                 .and_then(|v| v.as_n().ok())
                 .and_then(|v| v.parse::<u64>().ok())
         }) else {
@@ -368,8 +289,8 @@ impl MembershipStore for Store {
                 .update_item()
                 .table_name(&self.table)
                 .set_key(Some(key(keys::tenant_pk(t), keys::group_sk(g))))
-                .update_expression("SET member_count = :counted")
-                .condition_expression("member_count = :stored")
+                .update_expression(format!("SET {} = :counted", attr::MEMBER_COUNT))
+                .condition_expression(format!("{} = :stored", attr::MEMBER_COUNT))
                 .expression_attribute_values(":counted", n(counted))
                 .expression_attribute_values(":stored", n(stored))
                 .send()
@@ -381,45 +302,5 @@ impl MembershipStore for Store {
             }
         }
         Ok((stored, counted))
-    }
-}
-
-impl Store {
-    /// Deletes items by key, 25 per BatchWriteItem, retrying unprocessed ones.
-    async fn batch_delete(&self, keys: Vec<Item>) -> Result<()> {
-        for chunk in keys.chunks(25) {
-            let mut pending: Vec<WriteRequest> = chunk
-                .iter()
-                .map(|k| {
-                    DeleteRequest::builder()
-                        .set_key(Some(k.clone()))
-                        .build()
-                        .map(|d| WriteRequest::builder().delete_request(d).build())
-                        .map_err(build_err)
-                })
-                .collect::<Result<_>>()?;
-            let mut round = 0u32;
-            while !pending.is_empty() {
-                let resp = self
-                    .ddb
-                    .batch_write_item()
-                    .request_items(&self.table, pending)
-                    .send()
-                    .await
-                    .map_err(|e| from_sdk("dynamodb.BatchWriteItem", e))?;
-                pending = resp
-                    .unprocessed_items
-                    .and_then(|mut u| u.remove(&self.table))
-                    .unwrap_or_default();
-                if !pending.is_empty() {
-                    round += 1;
-                    if round > 8 {
-                        return Err(DomainError::Unavailable("BatchWriteItem left items unprocessed".into()));
-                    }
-                    tokio::time::sleep(Duration::from_millis(10 << round.min(6))).await;
-                }
-            }
-        }
-        Ok(())
     }
 }

@@ -3,17 +3,15 @@
 //! markers, and the groups' counts. Many customers share one transaction (up to DynamoDB's 100 items),
 //! and the count of each group changes by one aggregated ADD per transaction.
 
-use super::items::{CustomerItem, MemberItem};
-use super::{build_err, decode_cursor, encode_cursor, key, n, next_cursor, s, Item, MAX_TRANSACTION_ITEMS};
+use super::items::{attr, CustomerItem, HistoryItem, MemberItem};
+use super::{build_err, key, n, MAX_TRANSACTION_ITEMS};
 use crate::keys;
-use crate::sdk_error::{corrupt_item, from_sdk};
 use crate::Store;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 use cg_domain::customer::Customer;
-use cg_domain::history::{Change, HistoryEntry, HISTORY_DAYS};
-use cg_domain::ids::{CustomerId, GroupId, TenantId};
-use cg_domain::page::{bad_cursor, Page, PageRequest};
-use cg_domain::ports::{Commit, CommitResult, DuePage, MembershipWriter};
+use cg_domain::history::{Change, HISTORY_DAYS};
+use cg_domain::ids::{GroupId, TenantId};
+use cg_domain::ports::{Commit, CommitResult, MembershipCommit};
 use cg_domain::{DomainError, Result};
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
@@ -49,19 +47,6 @@ impl Part {
     fn items(&self) -> usize {
         1 + self.events.len() + 2 * (self.entered.len() + self.left.len())
     }
-}
-
-#[derive(Serialize, Deserialize)]
-struct HistoryItem {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
-    at: DateTime<Utc>,
-    customer_id: CustomerId,
-    change: Change,
-    reason: String,
-    ttl: i64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -140,7 +125,7 @@ impl Store {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression("version = :v")
+            .condition_expression(attr::VERSION_IS)
             .expression_attribute_values(":v", n(expected_version))
             .build()
             .map_err(build_err)?;
@@ -174,7 +159,7 @@ impl Store {
                 ttl: ttl_events,
             };
             out.push((
-                self.put_item(item, Some("attribute_not_exists(PK)"))?,
+                self.put_item(item, Some(attr::IS_NEW))?,
                 Role::Event(p.owner, e.clone()),
             ));
         }
@@ -188,16 +173,7 @@ impl Store {
             .chain(p.left.iter().map(|g| (g, Change::Left)))
         {
             let row = match change {
-                Change::Entered => self.put_item(
-                    MemberItem {
-                        pk: keys::members_pk(t, g),
-                        sk: keys::member_sk(&c.id),
-                        customer_id: c.id.clone(),
-                        profile: c.member_view(),
-                        added_at: now,
-                    },
-                    None,
-                )?,
+                Change::Entered => self.put_item(MemberItem::new(t, g, c, now), None)?,
                 Change::Left => TransactWriteItem::builder()
                     .delete(
                         Delete::builder()
@@ -222,18 +198,6 @@ impl Store {
             out.push((self.put_item(history, None)?, Role::Other(p.owner)));
         }
         Ok(out)
-    }
-
-    fn counter(&self, t: &TenantId, g: &GroupId, delta: i64) -> Result<TransactWriteItem> {
-        let update = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::tenant_pk(t), keys::group_sk(g))))
-            .update_expression("ADD member_count :d")
-            .condition_expression("attribute_exists(PK) AND attribute_not_exists(deleting)")
-            .expression_attribute_values(":d", n(delta))
-            .build()
-            .map_err(build_err)?;
-        Ok(TransactWriteItem::builder().update(update).build())
     }
 
     /// Writes parts in one transaction, dropping those that fail and retrying the rest. Returns the
@@ -267,7 +231,7 @@ impl Store {
                 }
             }
             for (g, d) in counts.into_iter().filter(|(_, d)| *d != 0) {
-                items.push(self.counter(t, &g, d)?);
+                items.push(self.group_count_update(t, &g, d, true)?);
                 roles.push(Role::Group(g));
             }
             match self.transact(items).await? {
@@ -304,7 +268,7 @@ impl Store {
     }
 }
 
-impl MembershipWriter for Store {
+impl MembershipCommit for Store {
     async fn commit(&self, t: &TenantId, commits: Vec<Commit>, now: DateTime<Utc>) -> Result<Vec<CommitResult>> {
         let total = commits.len();
         // Parts in order; a commit's later parts go in later transactions than its earlier ones.
@@ -339,130 +303,5 @@ impl MembershipWriter for Store {
                 results[owner] = r;
             }
         }
-    }
-
-    async fn scan_shard(
-        &self,
-        t: &TenantId,
-        shard: u32,
-        cursor: Option<String>,
-    ) -> Result<(Vec<Customer>, Option<String>)> {
-        let pk = keys::customer_pk_for_shard(t, shard);
-        let start = match cursor {
-            None => None,
-            Some(c) => Some(key(pk.clone(), decode_cursor(&c)?)),
-        };
-        let resp = self
-            .ddb
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk")
-            .expression_attribute_values(":pk", s(&pk))
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| from_sdk("dynamodb.Query", e))?;
-        let customers = resp
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|item| {
-                serde_dynamo::from_item::<_, CustomerItem>(item)
-                    .map(CustomerItem::into_customer)
-                    .map_err(|e| corrupt_item("customer", e))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let next = next_cursor(resp.last_evaluated_key);
-        Ok((customers, next))
-    }
-
-    async fn due_customers(&self, partition: u32, now: DateTime<Utc>, cursor: Option<String>) -> Result<DuePage> {
-        let start: Option<Item> = match cursor {
-            None => None,
-            Some(c) => {
-                let map: HashMap<String, String> =
-                    serde_json::from_str(&decode_cursor(&c)?).map_err(|_| bad_cursor())?;
-                Some(map.into_iter().map(|(k, v)| (k, AttributeValue::S(v))).collect())
-            }
-        };
-        // Sort keys are `{instant}#{tenant}#{id}`; '#' sorts before '$', so this bound includes `now`.
-        let upper = format!("{}$", keys::wake_instant(now));
-        let resp = self
-            .ddb
-            .query()
-            .table_name(&self.table)
-            .index_name("WakeIndex")
-            .key_condition_expression("wake_pk = :p AND wake_sk < :u")
-            .expression_attribute_values(":p", s(keys::wake_pk_for_shard(partition)))
-            .expression_attribute_values(":u", s(upper))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| from_sdk("dynamodb.Query", e))?;
-        let mut due = Vec::new();
-        for item in resp.items.unwrap_or_default() {
-            let sk = item
-                .get("wake_sk")
-                .and_then(|v| v.as_s().ok())
-                .cloned()
-                .unwrap_or_default();
-            let mut parts = sk.splitn(3, '#');
-            let (_, tenant, id) = (parts.next(), parts.next(), parts.next());
-            match (tenant.map(TenantId::parse), id.map(CustomerId::parse)) {
-                (Some(Ok(t)), Some(Ok(c))) => due.push((t, c)),
-                _ => tracing::warn!(wake_sk = %sk, "unreadable WakeIndex key skipped"),
-            }
-        }
-        let next = match resp.last_evaluated_key {
-            None => None,
-            Some(k) => {
-                let map: HashMap<String, String> = k
-                    .into_iter()
-                    .filter_map(|(name, v)| v.as_s().ok().map(|x| (name, x.clone())))
-                    .collect();
-                Some(encode_cursor(
-                    &serde_json::to_string(&map).map_err(|e| DomainError::Internal(e.to_string()))?,
-                ))
-            }
-        };
-        Ok((due, next))
-    }
-
-    async fn list_history(&self, t: &TenantId, g: &GroupId, page: &PageRequest) -> Result<Page<HistoryEntry>> {
-        let pk = keys::history_pk(t, g);
-        let start = match &page.cursor {
-            None => None,
-            Some(c) => Some(key(pk.clone(), decode_cursor(c)?)),
-        };
-        let resp = self
-            .ddb
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk")
-            .expression_attribute_values(":pk", s(&pk))
-            .scan_index_forward(false)
-            .limit(page.limit as i32)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| from_sdk("dynamodb.Query", e))?;
-        let items = resp
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|item| {
-                serde_dynamo::from_item::<_, HistoryItem>(item)
-                    .map(|h| HistoryEntry {
-                        at: h.at,
-                        customer_id: h.customer_id,
-                        change: h.change,
-                        reason: h.reason,
-                    })
-                    .map_err(|e| corrupt_item("history", e))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let next_cursor = next_cursor(resp.last_evaluated_key);
-        Ok(Page { items, next_cursor })
     }
 }

@@ -1,13 +1,17 @@
 //! DynamoDB implementations of the domain's stores, over the one table (keys in `crate::keys`).
 
+mod batch;
 mod customers;
 mod exports;
 mod groups;
+mod history;
 mod items;
 mod jobs;
 mod members;
 pub mod membership;
+mod page;
 mod tenants;
+mod wake;
 
 use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason};
 use base64::Engine as _;
@@ -61,20 +65,6 @@ pub(crate) fn failed_conditions(reasons: &[CancellationReason]) -> Vec<bool> {
         .iter()
         .map(|r| r.code() == Some("ConditionalCheckFailed"))
         .collect()
-}
-
-/// Cursors carry only the sort key (and, for customers, the shard): the partition key is always rebuilt
-/// from the caller's tenant, so a cursor can never lead into another tenant's data.
-/// The sort key of a Query's `LastEvaluatedKey` (`None`: the last page).
-pub(crate) fn last_sk(last_evaluated_key: Option<Item>) -> Option<String> {
-    last_evaluated_key
-        .and_then(|mut k| k.remove("SK"))
-        .and_then(|v| v.as_s().ok().cloned())
-}
-
-/// The next page's cursor from a Query's `LastEvaluatedKey`.
-pub(crate) fn next_cursor(last_evaluated_key: Option<Item>) -> Option<String> {
-    last_sk(last_evaluated_key).map(|sk| encode_cursor(&sk))
 }
 
 pub(crate) fn encode_cursor(position: &str) -> String {

@@ -1,36 +1,26 @@
-//! Customer use cases.
+//! Customer use cases: create, read, list, update and delete, each followed by the membership pass
+//! for the customer it changed.
 
 use crate::customer::{Customer, CustomerPatch, NewCustomer};
 use crate::error::{DomainError, Result};
 use crate::ids::{CustomerId, TenantId};
 use crate::membership::ChangeReason;
 use crate::page::{Page, PageRequest};
-use crate::ports::{CustomerStore, GroupStore, MembershipStore, MembershipWriter, TenantRegistry};
-use crate::usecases::dynamic::reevaluate;
+use crate::ports::{CustomerStore, MembershipPass, MembershipStore, TenantRegistry};
+use crate::usecases::lookup::get_customer;
+use crate::usecases::membership::reevaluate;
 use chrono::{DateTime, Utc};
 
 /// How often a read-modify-write is retried when another writer got there first.
 const WRITE_ATTEMPTS: usize = 5;
 
-fn customer_not_found(id: &str) -> DomainError {
-    DomainError::not_found(format!("no customer with id {id:?}"))
-}
-
-/// Parses a path id; an id that cannot exist is simply not found.
-fn path_id(id: &str) -> Result<CustomerId> {
-    CustomerId::parse(id).map_err(|_| customer_not_found(id))
-}
-
 /// Creates a customer and evaluates it against the tenant's dynamic groups.
-pub async fn create_customer<S>(
+pub async fn create_customer<S: MembershipPass + TenantRegistry>(
     store: &S,
     tenant: &TenantId,
     input: NewCustomer,
     now: DateTime<Utc>,
-) -> Result<Customer>
-where
-    S: CustomerStore + TenantRegistry + MembershipWriter + GroupStore,
-{
+) -> Result<Customer> {
     let customer = input.into_customer(now)?;
     store.register_tenant(tenant).await?;
     store.create_customer(tenant, &customer).await?;
@@ -40,16 +30,13 @@ where
 /// Re-evaluates a customer just written and returns it as stored afterwards. If this step fails the
 /// request fails retryably (503); the customer write stands and a retry, the next event or the
 /// nightly resync brings its memberships up to date.
-async fn settle<S>(
+async fn settle<S: MembershipPass>(
     store: &S,
     tenant: &TenantId,
     c: Customer,
     reason: ChangeReason,
     now: DateTime<Utc>,
-) -> Result<Customer>
-where
-    S: CustomerStore + MembershipWriter + GroupStore,
-{
+) -> Result<Customer> {
     let report = reevaluate(store, tenant, std::slice::from_ref(&c.id), reason, now).await?;
     if report.written == 0 {
         return Ok(c);
@@ -57,14 +44,7 @@ where
     Ok(store.get_customer(tenant, &c.id).await?.unwrap_or(c))
 }
 
-pub async fn get_customer<S: CustomerStore>(store: &S, tenant: &TenantId, id: &str) -> Result<Customer> {
-    let id = path_id(id)?;
-    store
-        .get_customer(tenant, &id)
-        .await?
-        .ok_or_else(|| customer_not_found(id.as_str()))
-}
-
+/// A page of the tenant's customers.
 pub async fn list_customers<S: CustomerStore>(
     store: &S,
     tenant: &TenantId,
@@ -75,19 +55,15 @@ pub async fn list_customers<S: CustomerStore>(
 
 /// Applies a partial update. The patch is re-applied to a fresh read if a concurrent write won, and
 /// member rows are refreshed when a copied column (name, email, phone, order number, signup date) changed.
-pub async fn update_customer<S: CustomerStore + MembershipStore + MembershipWriter + GroupStore>(
+pub async fn update_customer<S: MembershipPass + MembershipStore>(
     store: &S,
     tenant: &TenantId,
-    id: &str,
+    id: &CustomerId,
     patch: CustomerPatch,
     now: DateTime<Utc>,
 ) -> Result<Customer> {
-    let id = path_id(id)?;
     for _ in 0..WRITE_ATTEMPTS {
-        let before = store
-            .get_customer(tenant, &id)
-            .await?
-            .ok_or_else(|| customer_not_found(id.as_str()))?;
+        let before = get_customer(store, tenant, id).await?;
         let after = patch.clone().apply(&before, now)?;
         match store.update_customer(tenant, &before, &after).await {
             Ok(()) => {
@@ -106,16 +82,16 @@ pub async fn update_customer<S: CustomerStore + MembershipStore + MembershipWrit
 /// Deletes a customer: first leaves every group (keeping member counts exact), then deletes the customer
 /// and its identities on the condition that no membership or profile change slipped in. A crash part-way
 /// leaves a customer with fewer groups, and a retry of the request finishes the job.
-pub async fn delete_customer<S: CustomerStore + MembershipStore>(store: &S, tenant: &TenantId, id: &str) -> Result<()> {
-    let id = path_id(id)?;
+pub async fn delete_customer<S: CustomerStore + MembershipStore>(
+    store: &S,
+    tenant: &TenantId,
+    id: &CustomerId,
+) -> Result<()> {
     for _ in 0..WRITE_ATTEMPTS {
-        let current = store
-            .get_customer(tenant, &id)
-            .await?
-            .ok_or_else(|| customer_not_found(id.as_str()))?;
+        let current = get_customer(store, tenant, id).await?;
         if !current.groups.is_empty() {
             for group in &current.groups {
-                store.remove_member(tenant, group, &id).await?;
+                store.remove_member(tenant, group, id).await?;
             }
             continue;
         }

@@ -3,84 +3,86 @@
 use crate::customer::Identity;
 use crate::error::{DomainError, Result};
 use crate::group::{
-    draft_rules, group_name, AddMembersReport, Group, GroupKind, GroupUpdate, Member, MemberKey, MemberList, NewGroup,
-    RejectReason, Rejection, SyncState, SyncStatus,
+    AddMembersReport, Group, GroupChange, GroupInput, GroupKind, Member, MemberKey, ParsedMembers, RejectReason,
+    Rejection, SyncState, SyncStatus,
 };
 use crate::ids::{CustomerId, GroupId, TenantId};
-use crate::jobs::GroupJob;
-use crate::jobs::ResyncJob;
+use crate::jobs::{GroupJob, ResyncJob};
 use crate::membership::ChangeReason;
 use crate::page::{Page, PageRequest};
 use crate::ports::{
-    AddOutcome, CustomerStore, GroupStore, JobQueue, MembershipStore, MembershipWriter, ResyncJobs, Shards,
-    TenantRegistry,
+    AddOutcome, CustomerStore, GroupPorts, GroupStore, JobQueue, MembershipPass, MembershipStore, ResyncJobs, Shards,
 };
-use crate::usecases::dynamic::{check_references, reevaluate, start_resync, users_of};
+use crate::rules::{check_references, users_of};
+use crate::usecases::lookup::get_group;
+use crate::usecases::membership::reevaluate;
+use crate::usecases::resync::start_resync;
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 
-fn group_not_found(id: &str) -> DomainError {
-    DomainError::not_found(format!("no group with id {id:?}"))
-}
-
-fn path_group_id(id: &str) -> Result<GroupId> {
-    GroupId::parse(id).map_err(|_| group_not_found(id))
+/// The response of `POST /groups`: the group and, when it was created with members, their report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CreatedGroup {
+    /// The new group.
+    #[serde(flatten)]
+    pub group: Group,
+    /// What adding the first members did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member_report: Option<AddMembersReport>,
 }
 
 /// Creates a group. A static group gets its first members when the request lists them; a dynamic
 /// group's rules are checked against the reference graph and its first resync is queued.
-pub async fn create_group<S>(
+pub async fn create_group<S: GroupPorts>(
     store: &S,
     tenant: &TenantId,
-    input: NewGroup,
+    input: GroupInput,
     now: DateTime<Utc>,
-) -> Result<(Group, Option<AddMembersReport>)>
-where
-    S: GroupStore
-        + CustomerStore
-        + MembershipStore
-        + MembershipWriter
-        + TenantRegistry
-        + ResyncJobs
-        + JobQueue
-        + Shards,
-{
-    let draft = input.draft()?;
+) -> Result<CreatedGroup> {
     let mut group = Group {
         id: GroupId::generate(),
-        name: group_name(&input.name)?,
+        name: input.name,
         kind: input.kind,
         member_count: 0,
         created_at: now,
         updated_at: now,
-        rules: None,
-        condition_groups: None,
+        definition: None,
         template: None,
         settings: None,
         uses_groups: Vec::new(),
         sync: None,
     };
-    if let Some(d) = &draft {
+    let dynamic = input.draft.is_some();
+    if let Some(d) = input.draft {
         let groups = store.list_all_groups(tenant).await?;
-        check_references(&groups, &group.id, &d.definition.rule.referenced_groups())?;
-        group.set_definition(&d.definition);
-        group.template.clone_from(&d.template);
-        group.settings = Some(d.settings);
+        check_references(
+            groups.iter().map(Group::refs),
+            &group.id,
+            &d.definition.rule.referenced_groups(),
+        )?;
+        group.set_definition(d.definition);
+        group.template = d.template;
+        group.settings = Some(input.settings);
     }
-    // Validate the member list before anything is written, so a bad list creates nothing.
-    let parsed = input.members.map(MemberList::parse).transpose()?;
     store.register_tenant(tenant).await?;
     store.create_group(tenant, &group).await?;
-    if draft.is_some() {
+    if dynamic {
         let job = start_resync(store, tenant, vec![group.id.clone()], now).await?;
         group.sync = Some(queued(&job));
     }
-    let Some((keys, rejected)) = parsed else {
-        return Ok((group, None));
+    let Some(members) = input.members else {
+        return Ok(CreatedGroup {
+            group,
+            member_report: None,
+        });
     };
-    let (report, _) = add_parsed_members(store, tenant, &group.id, keys, rejected, now).await?;
-    let group = get_group(store, tenant, group.id.as_str()).await?;
-    Ok((group, Some(report)))
+    let (report, _) = add_parsed_members(store, tenant, &group.id, members, now).await?;
+    let group = get_group(store, tenant, &group.id).await?;
+    Ok(CreatedGroup {
+        group,
+        member_report: Some(report),
+    })
 }
 
 fn queued(job: &ResyncJob) -> SyncStatus {
@@ -98,16 +100,12 @@ fn queued(job: &ResyncJob) -> SyncStatus {
     }
 }
 
-pub async fn get_group<S: GroupStore>(store: &S, tenant: &TenantId, id: &str) -> Result<Group> {
-    let id = path_group_id(id)?;
-    store
-        .get_group(tenant, &id)
-        .await?
-        .ok_or_else(|| group_not_found(id.as_str()))
-}
-
 /// A group with the live progress of its running resync.
-pub async fn get_group_with_sync<S: GroupStore + ResyncJobs>(store: &S, tenant: &TenantId, id: &str) -> Result<Group> {
+pub async fn get_group_with_sync<S: GroupStore + ResyncJobs>(
+    store: &S,
+    tenant: &TenantId,
+    id: &GroupId,
+) -> Result<Group> {
     let mut group = get_group(store, tenant, id).await?;
     if let Some(sync) = group.sync.as_mut() {
         if let (SyncState::Queued | SyncState::Running, Some(job_id)) = (sync.status, sync.job_id.as_ref()) {
@@ -127,6 +125,7 @@ pub async fn get_group_with_sync<S: GroupStore + ResyncJobs>(store: &S, tenant: 
     Ok(group)
 }
 
+/// A page of the tenant's groups.
 pub async fn list_groups<S: GroupStore>(store: &S, tenant: &TenantId, page: &PageRequest) -> Result<Page<Group>> {
     store.list_groups(tenant, page).await
 }
@@ -136,8 +135,8 @@ pub async fn list_groups<S: GroupStore>(store: &S, tenant: &TenantId, page: &Pag
 pub async fn update_group<S>(
     store: &S,
     tenant: &TenantId,
-    id: &str,
-    input: GroupUpdate,
+    id: &GroupId,
+    change: GroupChange,
     now: DateTime<Utc>,
 ) -> Result<Group>
 where
@@ -145,39 +144,29 @@ where
 {
     let current = get_group(store, tenant, id).await?;
     let mut next = current.clone();
-    let new_rules = input.rules.is_some() || input.condition_groups.is_some() || input.template.is_some();
-    if input.name.is_none() && !new_rules && input.settings.is_none() && input.extra.is_none() {
-        return Err(DomainError::validation(
-            "name",
-            "nothing to change: give name, and for a dynamic group rules, condition_groups, template or settings",
-        ));
-    }
-    if let Some(name) = &input.name {
-        next.name = group_name(name)?;
-    }
-    let redefine = new_rules || input.settings.is_some() || input.extra.is_some();
+    let redefine = change.redefines();
     if redefine && current.kind == GroupKind::Static {
         return Err(DomainError::validation(
             "type",
             "a static group has no rules or settings; create a dynamic group instead",
         ));
     }
-    if new_rules || input.extra.is_some() {
-        let draft = draft_rules(
-            input.rules.as_ref(),
-            input.condition_groups.as_ref(),
-            input.template.as_deref(),
-            input.extra.as_ref(),
-            input.settings.or(current.settings),
-        )?;
-        let groups = store.list_all_groups(tenant).await?;
-        check_references(&groups, &current.id, &draft.definition.rule.referenced_groups())?;
-        next.set_definition(&draft.definition);
-        next.template = draft.template;
-        next.settings = Some(draft.settings);
-    } else if let Some(settings) = input.settings {
-        settings.check()?;
+    if let Some(name) = change.name {
+        next.name = name;
+    }
+    if let Some(settings) = change.settings {
         next.settings = Some(settings);
+    }
+    if let Some(draft) = change.draft {
+        let groups = store.list_all_groups(tenant).await?;
+        check_references(
+            groups.iter().map(Group::refs),
+            &current.id,
+            &draft.definition.rule.referenced_groups(),
+        )?;
+        next.set_definition(draft.definition);
+        next.template = draft.template;
+        next.settings = Some(next.lifecycle_settings());
     }
     next.updated_at = now;
     store.update_group(tenant, &next, current.updated_at).await?;
@@ -193,10 +182,9 @@ where
 
 /// Hides the group at once and queues the purge of its members (a large group outlives one request).
 /// A group that other groups' rules reference cannot be deleted.
-pub async fn delete_group<S: GroupStore + JobQueue>(store: &S, tenant: &TenantId, id: &str) -> Result<()> {
-    let id = path_group_id(id)?;
+pub async fn delete_group<S: GroupStore + JobQueue>(store: &S, tenant: &TenantId, id: &GroupId) -> Result<()> {
     let groups = store.list_all_groups(tenant).await?;
-    let users = users_of(&groups, &id);
+    let users = users_of(groups.iter().map(Group::refs), id);
     if !users.is_empty() {
         let names: Vec<String> = groups
             .iter()
@@ -211,33 +199,29 @@ pub async fn delete_group<S: GroupStore + JobQueue>(store: &S, tenant: &TenantId
             ),
         ));
     }
-    store.mark_group_deleting(tenant, &id).await?;
+    store.mark_group_deleting(tenant, id).await?;
     // If this enqueue fails, the scheduler's sweep of groups marked for deletion queues it again.
     store
         .enqueue(&GroupJob::PurgeGroup {
             tenant: tenant.clone(),
-            group_id: id,
+            group_id: id.clone(),
         })
         .await
 }
 
 /// Adds the listed customers to a static group and reports each line that was not added.
-pub async fn add_members<S>(
+pub async fn add_members<S: MembershipPass + MembershipStore>(
     store: &S,
     tenant: &TenantId,
-    id: &str,
-    list: MemberList,
+    id: &GroupId,
+    list: ParsedMembers,
     now: DateTime<Utc>,
-) -> Result<AddMembersReport>
-where
-    S: GroupStore + CustomerStore + MembershipStore + MembershipWriter,
-{
+) -> Result<AddMembersReport> {
     let group = get_group(store, tenant, id).await?;
     if group.kind != GroupKind::Static {
         return Err(dynamic_members_error());
     }
-    let (keys, rejected) = list.parse()?;
-    let (report, ids) = add_parsed_members(store, tenant, &group.id, keys, rejected, now).await?;
+    let (report, ids) = add_parsed_members(store, tenant, &group.id, list, now).await?;
     refresh_dependents(store, tenant, &group.id, &ids, now).await?;
     Ok(report)
 }
@@ -250,21 +234,18 @@ fn dynamic_members_error() -> DomainError {
 }
 
 /// Re-evaluates customers whose membership of a group changed by hand, when dynamic groups use it.
-async fn refresh_dependents<S>(
+async fn refresh_dependents<S: MembershipPass>(
     store: &S,
     tenant: &TenantId,
     group: &GroupId,
     ids: &[CustomerId],
     now: DateTime<Utc>,
-) -> Result<()>
-where
-    S: GroupStore + CustomerStore + MembershipWriter,
-{
+) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
     let groups = store.list_all_groups(tenant).await?;
-    if users_of(&groups, group).is_empty() {
+    if users_of(groups.iter().map(Group::refs), group).is_empty() {
         return Ok(());
     }
     reevaluate(store, tenant, ids, ChangeReason::DependencyChanged, now).await?;
@@ -275,13 +256,13 @@ async fn add_parsed_members<S>(
     store: &S,
     tenant: &TenantId,
     group: &GroupId,
-    keys: Vec<(usize, String, MemberKey)>,
-    mut rejected: Vec<Rejection>,
+    list: ParsedMembers,
     now: DateTime<Utc>,
 ) -> Result<(AddMembersReport, Vec<CustomerId>)>
 where
     S: CustomerStore + MembershipStore,
 {
+    let ParsedMembers { keys, mut rejected } = list;
     // Resolve emails and phones to customer ids in one batched look-up.
     let lookups: Vec<Identity> = keys
         .iter()
@@ -357,30 +338,35 @@ fn not_found(line: usize, value: String) -> Rejection {
     }
 }
 
-pub async fn remove_member<S: GroupStore + MembershipStore + CustomerStore + MembershipWriter>(
+/// Removes one member of a static group.
+pub async fn remove_member<S: MembershipPass + MembershipStore>(
     store: &S,
     tenant: &TenantId,
-    group_id: &str,
-    customer_id: &str,
+    group_id: &GroupId,
+    customer: &CustomerId,
     now: DateTime<Utc>,
 ) -> Result<()> {
     let group = get_group(store, tenant, group_id).await?;
-    let not_member = || DomainError::not_found(format!("customer {customer_id:?} is not a member of this group"));
-    let customer = CustomerId::parse(customer_id).map_err(|_| not_member())?;
     if group.kind != GroupKind::Static {
         return Err(dynamic_members_error());
     }
-    if store.remove_member(tenant, &group.id, &customer).await? {
-        refresh_dependents(store, tenant, &group.id, std::slice::from_ref(&customer), now).await
+    if store.remove_member(tenant, &group.id, customer).await? {
+        refresh_dependents(store, tenant, &group.id, std::slice::from_ref(customer), now).await
     } else {
-        Err(not_member())
+        Err(not_a_member(customer.as_str()))
     }
 }
 
+/// The 404 of removing a customer that is not a member (or not a valid id).
+pub fn not_a_member(customer_id: &str) -> DomainError {
+    DomainError::not_found(format!("customer {customer_id:?} is not a member of this group"))
+}
+
+/// A page of a group's members.
 pub async fn list_members<S: GroupStore + MembershipStore>(
     store: &S,
     tenant: &TenantId,
-    group_id: &str,
+    group_id: &GroupId,
     page: &PageRequest,
 ) -> Result<Page<Member>> {
     let group = get_group(store, tenant, group_id).await?;

@@ -3,10 +3,9 @@
 use crate::error::Result;
 use crate::group::GroupKind;
 use crate::jobs::GroupJob;
-use crate::ports::{
-    CustomerStore, GroupStore, JobQueue, MembershipStore, MembershipWriter, ResyncJobs, Shards, TenantRegistry,
-};
-use crate::usecases::dynamic::{run_resync_shard, start_resync, wake_customers};
+use crate::ports::{GroupStore, JobQueue, MembershipStore, ResyncJobs, ResyncPorts, Shards, TenantRegistry};
+use crate::usecases::resync::{run_resync_shard, start_resync};
+use crate::usecases::wake::wake_customers;
 use chrono::{DateTime, Utc};
 
 /// Members removed per purge step; each step is a few small transactions.
@@ -15,19 +14,25 @@ const PURGE_STEP: usize = 500;
 /// What a job did, for the worker's structured log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct JobReport {
+    /// Members a purge removed.
     pub members_removed: u64,
+    /// A recount's stored count before.
     pub count_before: u64,
+    /// A recount's counted rows.
     pub count_after: u64,
+    /// Customers evaluated.
     pub evaluated: u64,
+    /// Membership entries plus exits written.
     pub changes: u64,
 }
 
 /// Runs one job to completion. Safe to repeat: a purge resumes where a dead worker stopped, and a
 /// resync of an already exact count changes nothing.
-pub async fn run_group_job<S>(store: &S, job: &GroupJob, now: DateTime<Utc>) -> Result<JobReport>
-where
-    S: GroupStore + MembershipStore + MembershipWriter + CustomerStore + ResyncJobs + JobQueue + Shards,
-{
+pub async fn run_group_job<S: ResyncPorts + MembershipStore>(
+    store: &S,
+    job: &GroupJob,
+    now: DateTime<Utc>,
+) -> Result<JobReport> {
     let mut report = JobReport::default();
     match job {
         GroupJob::PurgeGroup { tenant, group_id } => {

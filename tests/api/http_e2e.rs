@@ -6,10 +6,10 @@ use cg_tests::fresh_tenant;
 use cg_tests::http::Api;
 use serde_json::{json, Value};
 
-const SECRET: &str = "e2e-secret";
+use cg_tests::DEV_SECRET as SECRET;
 
 async fn server() -> Api {
-    Api::new(cg_tests::shared_dev_server(SECRET))
+    Api::new(cg_tests::shared_dev_server())
 }
 
 fn token() -> String {

@@ -11,10 +11,10 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::time::Duration as StdDuration;
 
-const SECRET: &str = "dynamic-e2e-secret";
+use cg_tests::DEV_SECRET as SECRET;
 
 async fn server() -> Api {
-    Api::new(shared_dev_server(SECRET))
+    Api::new(shared_dev_server())
 }
 
 async fn members(api: &Api, t: &str, g: &str) -> BTreeSet<String> {

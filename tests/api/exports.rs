@@ -15,15 +15,16 @@ use cg_domain::export::ports::{ExportSink, ExportStore, UploadedPart};
 use cg_domain::export::{
     Export, ExportFormat, ExportJob, ExportObject, ExportRequest, ExportScope, ExportStatus, MIN_PART_SIZE,
 };
-use cg_domain::group::{Member, MemberList, NewGroup};
-use cg_domain::ids::{CustomerId, GroupId, TenantId};
+use cg_domain::group::{GroupInput, Member, MemberList, NewGroup, ParsedMembers};
+use cg_domain::ids::{CustomerId, ExportId, GroupId, TenantId};
 use cg_domain::page::PageRequest;
-use cg_domain::usecases::exports::{self, ExportSettings, RunOutcome};
-use cg_domain::usecases::{customers, groups};
+use cg_domain::usecases::export_job::{self, ExportSettings, RunOutcome};
+use cg_domain::usecases::exports;
+use cg_domain::usecases::{customers, groups, lookup};
 use cg_domain::{DomainError, Result};
 use cg_lambda::App;
 use cg_local::export_jobs::poll_export_jobs_once;
-use cg_tests::{app, fresh_tenant};
+use cg_tests::{app, drop_isolated, fresh_tenant, isolated_app};
 use chrono::{NaiveDate, Utc};
 use http_body_util::{BodyExt, Empty};
 use serde_json::{json, Value};
@@ -54,67 +55,6 @@ fn order_number(i: usize) -> Option<String> {
     }
 }
 
-/// A table and an export queue of its own for one test (see the module comment); `drop_isolated`
-/// removes them.
-async fn isolated(app: &App) -> App {
-    use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
-    let suffix = uuid::Uuid::new_v4().simple().to_string();
-    let mut own = app.clone();
-    own.store.table = format!("cg-x-{suffix}");
-    let mut create = own
-        .store
-        .ddb
-        .create_table()
-        .table_name(&own.store.table)
-        .billing_mode(BillingMode::PayPerRequest);
-    for (name, kind) in [("PK", KeyType::Hash), ("SK", KeyType::Range)] {
-        create = create
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name(name)
-                    .key_type(kind)
-                    .build()
-                    .unwrap(),
-            )
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name(name)
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .unwrap(),
-            );
-    }
-    create.send().await.unwrap();
-    own.store.export_jobs_queue_url = own
-        .store
-        .sqs
-        .create_queue()
-        .queue_name(format!("cg-xq-{suffix}"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    own
-}
-
-async fn drop_isolated(own: &App) {
-    own.store
-        .ddb
-        .delete_table()
-        .table_name(&own.store.table)
-        .send()
-        .await
-        .unwrap();
-    own.store
-        .sqs
-        .delete_queue()
-        .queue_url(&own.store.export_jobs_queue_url)
-        .send()
-        .await
-        .unwrap();
-}
-
 /// `n` customers created one by one through the customer use case, and a static group holding them.
 async fn group_of_customers(app: &App, t: &TenantId, n: usize) -> GroupId {
     for i in 0..n {
@@ -134,16 +74,23 @@ async fn group_of_customers(app: &App, t: &TenantId, n: usize) -> GroupId {
             .unwrap();
     }
     let new_group: NewGroup = serde_json::from_value(json!({"name": "Spring promo / VIP"})).unwrap();
-    let (group, _) = groups::create_group(&app.store, t, new_group, Utc::now())
+    let group = groups::create_group(&app.store, t, GroupInput::try_from(new_group).unwrap(), Utc::now())
         .await
-        .unwrap();
+        .unwrap()
+        .group;
     let list = MemberList {
         customer_ids: Some((0..n).map(|i| format!("c-{i:05}")).collect()),
         ..Default::default()
     };
-    let report = groups::add_members(&app.store, t, group.id.as_str(), list, Utc::now())
-        .await
-        .unwrap();
+    let report = groups::add_members(
+        &app.store,
+        t,
+        &group.id,
+        ParsedMembers::try_from(list).unwrap(),
+        Utc::now(),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.added as usize, n);
     group.id
 }
@@ -162,9 +109,10 @@ fn signup_date(i: usize) -> Option<NaiveDate> {
 /// A group named "Spring promo / VIP" with `n` bulk-loaded members of the same varied values.
 async fn loaded_group(app: &App, t: &TenantId, n: usize) -> GroupId {
     let new_group: NewGroup = serde_json::from_value(json!({"name": "Spring promo / VIP"})).unwrap();
-    let (group, _) = groups::create_group(&app.store, t, new_group, Utc::now())
+    let group = groups::create_group(&app.store, t, GroupInput::try_from(new_group).unwrap(), Utc::now())
         .await
-        .unwrap();
+        .unwrap()
+        .group;
     let members: Vec<Member> = (0..n)
         .map(|i| Member {
             customer_id: CustomerId::parse(&format!("c-{i:05}")).unwrap(),
@@ -189,7 +137,7 @@ async fn members_list(app: &App, t: &TenantId, g: &GroupId) -> Vec<Row> {
     let mut rows = Vec::new();
     let mut page = PageRequest::first(1000);
     loop {
-        let got = groups::list_members(&app.store, t, g.as_str(), &page).await.unwrap();
+        let got = groups::list_members(&app.store, t, g, &page).await.unwrap();
         rows.extend(got.items.into_iter().map(|m| {
             (
                 m.customer_id.to_string(),
@@ -206,7 +154,7 @@ async fn members_list(app: &App, t: &TenantId, g: &GroupId) -> Vec<Row> {
 }
 
 /// Drives the export worker over the export queue (as Lambda's trigger would) until the export is done.
-async fn run_worker_until_done(app: &App, t: &TenantId, id: &str) -> Value {
+async fn run_worker_until_done(app: &App, t: &TenantId, id: &ExportId) -> Value {
     let settings = ExportSettings::default();
     for _ in 0..200 {
         let view = exports::get_export(&app.store, t, id, Utc::now()).await.unwrap();
@@ -314,7 +262,7 @@ async fn unfinished_uploads(app: &App, prefix: &str) -> usize {
 
 #[tokio::test]
 async fn group_export_in_each_format_downloads_exactly_the_members_list() {
-    let app = isolated(&app().await).await;
+    let app = isolated_app().await;
     let t = fresh_tenant();
     let g = loaded_group(&app, &t, 3000).await;
     let members = members_list(&app, &t, &g).await;
@@ -325,11 +273,11 @@ async fn group_export_in_each_format_downloads_exactly_the_members_list() {
         (ExportFormat::Json, false),
         (ExportFormat::Jsonl, false),
     ] {
-        let started = exports::start_group_export(&app.store, &t, g.as_str(), request(format, bom), Utc::now())
+        let started = exports::start_group_export(&app.store, &t, &g, request(format, bom), Utc::now())
             .await
             .unwrap();
         assert_eq!(started.export.status, ExportStatus::Queued);
-        let id = started.export.id.to_string();
+        let id = started.export.id.clone();
         let done = run_worker_until_done(&app, &t, &id).await;
         assert_eq!(done["rows_written"], 3000);
         assert_eq!(done["progress"], 1.0);
@@ -359,14 +307,14 @@ async fn group_export_in_each_format_downloads_exactly_the_members_list() {
 
 #[tokio::test]
 async fn customer_export_writes_every_customer_of_the_tenant_once() {
-    let app = isolated(&app().await).await;
+    let app = isolated_app().await;
     let t = fresh_tenant();
     group_of_customers(&app, &t, 150).await;
     let started = exports::start_customer_export(&app.store, &t, request(ExportFormat::Jsonl, false), Utc::now())
         .await
         .unwrap();
     assert_eq!(started.export.scope, ExportScope::Customers);
-    let done = run_worker_until_done(&app, &t, started.export.id.as_str()).await;
+    let done = run_worker_until_done(&app, &t, &started.export.id).await;
     assert!(done["file_name"].as_str().unwrap().starts_with("customers-"));
     let (status, _, body) = download(done["download_url"].as_str().unwrap()).await;
     assert_eq!(status, 200);
@@ -465,12 +413,13 @@ fn wide_members(n: usize) -> Vec<Member> {
 
 #[tokio::test]
 async fn a_worker_killed_between_parts_is_retried_into_one_exact_file_and_no_open_upload() {
-    let app = isolated(&app().await).await;
+    let app = isolated_app().await;
     let t = fresh_tenant();
     let new_group: NewGroup = serde_json::from_value(json!({"name": "Big"})).unwrap();
-    let (group, _) = groups::create_group(&app.store, &t, new_group, Utc::now())
+    let group = groups::create_group(&app.store, &t, GroupInput::try_from(new_group).unwrap(), Utc::now())
         .await
-        .unwrap();
+        .unwrap()
+        .group;
     let n = 15_000;
     cg_aws::fixtures::load_member_rows(&app.store, &t, &group.id, &wide_members(n), 4)
         .await
@@ -501,7 +450,7 @@ async fn a_worker_killed_between_parts_is_retried_into_one_exact_file_and_no_ope
         died: died.clone(),
     };
     tokio::select! {
-        _ = exports::run_export(&app.store, &dying, &job, &settings, false) => panic!("the dying run finished"),
+        _ = export_job::run_export(&app.store, &dying, &job, &settings, false) => panic!("the dying run finished"),
         _ = died.notified() => {}
     }
     let stuck = app.store.get_export(&t, &export.id).await.unwrap().unwrap();
@@ -514,7 +463,7 @@ async fn a_worker_killed_between_parts_is_retried_into_one_exact_file_and_no_ope
     );
 
     // The redelivered message: run 2 aborts the orphan and writes the whole file again.
-    let report = exports::run_export(&app.store, &app.store, &job, &settings, false)
+    let report = export_job::run_export(&app.store, &app.store, &job, &settings, false)
         .await
         .unwrap();
     assert_eq!(report.outcome, RunOutcome::Done);
@@ -529,7 +478,7 @@ async fn a_worker_killed_between_parts_is_retried_into_one_exact_file_and_no_ope
     let tag = etag(&app, &prefix).await;
     assert!(tag.trim_matches('"').ends_with(&format!("-{}", report.parts)), "{tag}");
 
-    let view = exports::get_export(&app.store, &t, export.id.as_str(), Utc::now())
+    let view = exports::get_export(&app.store, &t, &export.id, Utc::now())
         .await
         .unwrap();
     assert_eq!((view.export.attempts, view.export.rows_written), (2, n as u64));
@@ -544,7 +493,7 @@ async fn a_worker_killed_between_parts_is_retried_into_one_exact_file_and_no_ope
     );
 
     // A third delivery of the same message finds the export done and changes nothing.
-    let again = exports::run_export(&app.store, &app.store, &job, &settings, false)
+    let again = export_job::run_export(&app.store, &app.store, &job, &settings, false)
         .await
         .unwrap();
     assert_eq!(again.outcome, RunOutcome::AlreadyFinished);
@@ -556,7 +505,7 @@ async fn a_group_deleted_before_the_job_runs_fails_the_export_for_good() {
     let app = app().await;
     let t = fresh_tenant();
     let g = group_of_customers(&app, &t, 3).await;
-    let group = groups::get_group(&app.store, &t, g.as_str()).await.unwrap();
+    let group = lookup::get_group(&app.store, &t, &g).await.unwrap();
     // The record only, no queue message: this test alone runs the job.
     let export = Export::queued(
         ExportScope::Group,
@@ -565,19 +514,19 @@ async fn a_group_deleted_before_the_job_runs_fails_the_export_for_good() {
         Utc::now(),
     );
     app.store.create_export(&t, &export).await.unwrap();
-    groups::delete_group(&app.store, &t, g.as_str()).await.unwrap();
+    groups::delete_group(&app.store, &t, &g).await.unwrap();
     let job = ExportJob {
         tenant: t.clone(),
         export_id: export.id.clone(),
     };
-    let err = exports::run_export(&app.store, &app.store, &job, &ExportSettings::default(), false)
+    let err = export_job::run_export(&app.store, &app.store, &job, &ExportSettings::default(), false)
         .await
         .unwrap_err();
     assert!(
         matches!(err, DomainError::NotFound(_)) && !err.is_retryable(),
         "{err:?}"
     );
-    let failed = exports::get_export(&app.store, &t, export.id.as_str(), Utc::now())
+    let failed = exports::get_export(&app.store, &t, &export.id, Utc::now())
         .await
         .unwrap();
     assert_eq!(failed.export.status, ExportStatus::Failed);
@@ -635,7 +584,7 @@ async fn an_export_that_keeps_failing_is_marked_failed_when_its_message_reaches_
     // S3 is unreachable for this worker: every run fails with a retryable error.
     let mut broken = app.clone();
     broken.store.export_jobs_queue_url = queue.clone();
-    broken.export_max_receives = max_receives as u32;
+    broken.max_receives = max_receives as u32;
     let sdk = cg_local::provision::local_sdk_config().await;
     broken.store.s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&sdk)
@@ -648,7 +597,7 @@ async fn an_export_that_keeps_failing_is_marked_failed_when_its_message_reaches_
     let started = exports::start_customer_export(&broken.store, &t, request(ExportFormat::Csv, false), Utc::now())
         .await
         .unwrap();
-    let id = started.export.id.to_string();
+    let id = started.export.id.clone();
     let settings = ExportSettings::default();
     let mut rounds = 0;
     loop {
@@ -689,16 +638,10 @@ async fn another_tenant_never_sees_an_export_and_keys_start_with_the_tenant() {
     let app = app().await;
     let (a, b) = (fresh_tenant(), fresh_tenant());
     let g = group_of_customers(&app, &a, 5).await;
-    let started = exports::start_group_export(
-        &app.store,
-        &a,
-        g.as_str(),
-        request(ExportFormat::Csv, false),
-        Utc::now(),
-    )
-    .await
-    .unwrap();
-    let id = started.export.id.to_string();
+    let started = exports::start_group_export(&app.store, &a, &g, request(ExportFormat::Csv, false), Utc::now())
+        .await
+        .unwrap();
+    let id = started.export.id.clone();
     run_worker_until_done(&app, &a, &id).await;
 
     let err = exports::get_export(&app.store, &b, &id, Utc::now()).await.unwrap_err();
@@ -709,14 +652,7 @@ async fn another_tenant_never_sees_an_export_and_keys_start_with_the_tenant() {
         .items
         .is_empty());
     assert!(matches!(
-        exports::start_group_export(
-            &app.store,
-            &b,
-            g.as_str(),
-            request(ExportFormat::Csv, false),
-            Utc::now()
-        )
-        .await,
+        exports::start_group_export(&app.store, &b, &g, request(ExportFormat::Csv, false), Utc::now()).await,
         Err(DomainError::NotFound(_))
     ));
     // The file's key starts with the tenant and carries the export id.
@@ -733,17 +669,8 @@ async fn another_tenant_never_sees_an_export_and_keys_start_with_the_tenant() {
 
 #[tokio::test]
 async fn export_flow_over_http_from_post_to_download() {
-    const SECRET: &str = "exports-e2e-secret";
-    let (addr, _tasks) = cg_local::dev_server::start(
-        app().await,
-        SECRET.into(),
-        ([127, 0, 0, 1], 0).into(),
-        Duration::from_secs(3600),
-    )
-    .await
-    .unwrap();
-    let api = cg_tests::http::Api::new(format!("http://{addr}"));
-    let token = cg_local::auth::issue(SECRET, fresh_tenant().as_str(), 600);
+    let api = cg_tests::http::Api::new(cg_tests::shared_dev_server());
+    let token = cg_local::auth::issue(cg_tests::DEV_SECRET, fresh_tenant().as_str(), 600);
     for (id, email, order) in [("c1", "one@x.com", "=1+2"), ("c2", "two@x.com", "A-2")] {
         let r = api
             .call(

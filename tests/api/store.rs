@@ -1,12 +1,13 @@
 //! Storage, membership and queue behaviour through the real SDK clients against the emulator.
 
 use cg_domain::customer::{CustomerPatch, NewCustomer};
-use cg_domain::group::{MemberList, NewGroup, RejectReason};
+use cg_domain::group::{GroupInput, MemberList, NewGroup, ParsedMembers, RejectReason};
 use cg_domain::jobs::GroupJob;
 use cg_domain::page::PageRequest;
 use cg_domain::ports::{GroupStore, JobQueue, MembershipStore};
-use cg_domain::usecases::{customers, groups, jobs};
+use cg_domain::usecases::{customers, groups, jobs, lookup};
 use cg_domain::DomainError;
+use cg_tests::cid;
 use cg_tests::{app, fresh_tenant};
 use chrono::Utc;
 use serde_json::json;
@@ -79,7 +80,7 @@ async fn update_moves_identities_so_the_old_email_is_free_and_the_new_one_taken(
     .await
     .unwrap();
     let patch: CustomerPatch = serde_json::from_value(json!({"email": "new@x.com", "name": "Ana"})).unwrap();
-    let updated = customers::update_customer(&app.store, &t, "a", patch, now)
+    let updated = customers::update_customer(&app.store, &t, &cid("a"), patch, now)
         .await
         .unwrap();
     assert_eq!(updated.email.unwrap().as_str(), "new@x.com");
@@ -88,12 +89,12 @@ async fn update_moves_identities_so_the_old_email_is_free_and_the_new_one_taken(
         .await
         .unwrap();
     let clash: CustomerPatch = serde_json::from_value(json!({"email": "new@x.com"})).unwrap();
-    let err = customers::update_customer(&app.store, &t, "b", clash, now)
+    let err = customers::update_customer(&app.store, &t, &cid("b"), clash, now)
         .await
         .unwrap_err();
     assert!(matches!(err, DomainError::Conflict { ref field, .. } if field == "email"));
     assert_eq!(
-        customers::get_customer(&app.store, &t, "b")
+        lookup::get_customer(&app.store, &t, &cid("b"))
             .await
             .unwrap()
             .email
@@ -139,19 +140,21 @@ async fn adding_members_reports_every_line_and_keeps_the_count_exact() {
             .await
             .unwrap();
     }
-    let (group, _) = groups::create_group(&app.store, &t, new_group("VIP"), now)
+    let group = groups::create_group(&app.store, &t, GroupInput::try_from(new_group("VIP")).unwrap(), now)
         .await
-        .unwrap();
-    let gid = group.id.to_string();
+        .unwrap()
+        .group;
+    let gid = group.id.clone();
     let phones = "380501234567\nnot a phone\n+44 20 7946 0958\n+33612345678\n380501234567\n";
     let report = groups::add_members(
         &app.store,
         &t,
         &gid,
-        MemberList {
+        ParsedMembers::try_from(MemberList {
             phones: Some(phones.into()),
             ..Default::default()
-        },
+        })
+        .unwrap(),
         now,
     )
     .await
@@ -172,31 +175,32 @@ async fn adding_members_reports_every_line_and_keeps_the_count_exact() {
         &app.store,
         &t,
         &gid,
-        MemberList {
+        ParsedMembers::try_from(MemberList {
             customer_ids: Some(vec!["a".into(), "c".into(), "zz".into()]),
             ..Default::default()
-        },
+        })
+        .unwrap(),
         now,
     )
     .await
     .unwrap();
     assert_eq!((again.added, again.already_members, again.rejected.len()), (1, 1, 1));
-    assert_eq!(groups::get_group(&app.store, &t, &gid).await.unwrap().member_count, 3);
-    assert!(customers::get_customer(&app.store, &t, "a")
+    assert_eq!(lookup::get_group(&app.store, &t, &gid).await.unwrap().member_count, 3);
+    assert!(lookup::get_customer(&app.store, &t, &cid("a"))
         .await
         .unwrap()
         .groups
         .contains(&group.id));
 
-    groups::remove_member(&app.store, &t, &gid, "b", chrono::Utc::now())
+    groups::remove_member(&app.store, &t, &gid, &cid("b"), chrono::Utc::now())
         .await
         .unwrap();
     assert!(matches!(
-        groups::remove_member(&app.store, &t, &gid, "b", chrono::Utc::now()).await,
+        groups::remove_member(&app.store, &t, &gid, &cid("b"), chrono::Utc::now()).await,
         Err(DomainError::NotFound(_))
     ));
     // Deleting a customer takes it out of its groups first.
-    customers::delete_customer(&app.store, &t, "a").await.unwrap();
+    customers::delete_customer(&app.store, &t, &cid("a")).await.unwrap();
     let members = groups::list_members(&app.store, &t, &gid, &PageRequest::first(100))
         .await
         .unwrap();
@@ -208,7 +212,7 @@ async fn adding_members_reports_every_line_and_keeps_the_count_exact() {
             .collect::<Vec<_>>(),
         vec!["c"]
     );
-    assert_eq!(groups::get_group(&app.store, &t, &gid).await.unwrap().member_count, 1);
+    assert_eq!(lookup::get_group(&app.store, &t, &gid).await.unwrap().member_count, 1);
     let (before, counted) = app.store.recount_members(&t, &group.id).await.unwrap();
     assert_eq!((before, counted), (1, 1), "the stored count matches the member rows");
 }
@@ -226,19 +230,22 @@ async fn member_rows_follow_profile_changes() {
     )
     .await
     .unwrap();
-    let (group, _) = groups::create_group(&app.store, &t, new_group("G"), now).await.unwrap();
+    let group = groups::create_group(&app.store, &t, GroupInput::try_from(new_group("G")).unwrap(), now)
+        .await
+        .unwrap()
+        .group;
     let ids = MemberList {
         customer_ids: Some(vec!["a".into()]),
         ..Default::default()
     };
-    groups::add_members(&app.store, &t, group.id.as_str(), ids, now)
+    groups::add_members(&app.store, &t, &group.id, ParsedMembers::try_from(ids).unwrap(), now)
         .await
         .unwrap();
     let patch: CustomerPatch = serde_json::from_value(json!({"email": "new@x.com", "order_number": null})).unwrap();
-    customers::update_customer(&app.store, &t, "a", patch, now)
+    customers::update_customer(&app.store, &t, &cid("a"), patch, now)
         .await
         .unwrap();
-    let member = &groups::list_members(&app.store, &t, group.id.as_str(), &PageRequest::first(10))
+    let member = &groups::list_members(&app.store, &t, &group.id, &PageRequest::first(10))
         .await
         .unwrap()
         .items[0];
@@ -257,31 +264,29 @@ async fn deleting_a_group_hides_it_and_a_repeated_purge_job_finishes_with_the_sa
             .await
             .unwrap();
     }
-    let (group, _) = groups::create_group(&app.store, &t, new_group("Big"), now)
+    let group = groups::create_group(&app.store, &t, GroupInput::try_from(new_group("Big")).unwrap(), now)
         .await
-        .unwrap();
+        .unwrap()
+        .group;
     let list = MemberList {
         customer_ids: Some(ids.clone()),
         ..Default::default()
     };
     assert_eq!(
-        groups::add_members(&app.store, &t, group.id.as_str(), list, now)
+        groups::add_members(&app.store, &t, &group.id, ParsedMembers::try_from(list).unwrap(), now)
             .await
             .unwrap()
             .added,
         60
     );
     assert_eq!(
-        groups::get_group(&app.store, &t, group.id.as_str())
-            .await
-            .unwrap()
-            .member_count,
+        lookup::get_group(&app.store, &t, &group.id).await.unwrap().member_count,
         60
     );
 
     app.store.mark_group_deleting(&t, &group.id).await.unwrap();
     assert!(matches!(
-        groups::get_group(&app.store, &t, group.id.as_str()).await,
+        lookup::get_group(&app.store, &t, &group.id).await,
         Err(DomainError::NotFound(_))
     ));
     // A worker that dies after one purge step leaves work; the retried job finishes it.
@@ -296,7 +301,7 @@ async fn deleting_a_group_hides_it_and_a_repeated_purge_job_finishes_with_the_sa
     assert_eq!(again.members_removed, 0);
     for id in &ids {
         assert!(
-            customers::get_customer(&app.store, &t, id)
+            lookup::get_customer(&app.store, &t, &cid(id))
                 .await
                 .unwrap()
                 .groups
@@ -355,9 +360,15 @@ async fn worker_reports_only_failed_messages_and_poison_ends_in_the_dlq() {
     local.store.group_jobs_queue_url = queue.clone();
 
     let t = fresh_tenant();
-    let (group, _) = groups::create_group(&app.store, &t, new_group("G"), Utc::now())
-        .await
-        .unwrap();
+    let group = groups::create_group(
+        &app.store,
+        &t,
+        GroupInput::try_from(new_group("G")).unwrap(),
+        Utc::now(),
+    )
+    .await
+    .unwrap()
+    .group;
     local
         .store
         .enqueue(&GroupJob::ResyncGroup {
@@ -412,15 +423,19 @@ async fn scheduler_queues_a_resync_per_group_and_resync_repairs_a_drifted_count(
     customers::create_customer(&app.store, &t, new_customer(json!({"id": "a"})), now)
         .await
         .unwrap();
-    let (group, _) = groups::create_group(&app.store, &t, new_group("G"), now).await.unwrap();
+    let group = groups::create_group(&app.store, &t, GroupInput::try_from(new_group("G")).unwrap(), now)
+        .await
+        .unwrap()
+        .group;
     groups::add_members(
         &app.store,
         &t,
-        group.id.as_str(),
-        MemberList {
+        &group.id,
+        ParsedMembers::try_from(MemberList {
             customer_ids: Some(vec!["a".into()]),
             ..Default::default()
-        },
+        })
+        .unwrap(),
         now,
     )
     .await
@@ -450,10 +465,7 @@ async fn scheduler_queues_a_resync_per_group_and_resync_repairs_a_drifted_count(
     let report = jobs::run_group_job(&app.store, &job, chrono::Utc::now()).await.unwrap();
     assert_eq!((report.count_before, report.count_after), (7, 1));
     assert_eq!(
-        groups::get_group(&app.store, &t, group.id.as_str())
-            .await
-            .unwrap()
-            .member_count,
+        lookup::get_group(&app.store, &t, &group.id).await.unwrap().member_count,
         1
     );
     assert!(jobs::schedule_resyncs(&app.store, chrono::Utc::now()).await.unwrap() >= 1);

@@ -1,0 +1,141 @@
+//! The one Query helper: every list and scan reads one page of one partition through it and gets
+//! typed items back. Cursors carry only the sort key; the partition key is always rebuilt from the
+//! caller's tenant, so a cursor can never lead into another tenant's data.
+
+use super::{decode_cursor, encode_cursor, key, s};
+use crate::sdk_error::{corrupt_item, from_sdk};
+use crate::Store;
+use cg_domain::page::{bad_cursor, Page};
+use cg_domain::Result;
+use serde::de::DeserializeOwned;
+
+/// One page of one partition: which sort keys, from where, how many, in which order.
+#[derive(Debug, Clone)]
+pub(crate) struct PartitionQuery<'a> {
+    pk: String,
+    sk_prefix: Option<&'a str>,
+    start_sk: Option<String>,
+    limit: Option<u32>,
+    newest_first: bool,
+    consistent: bool,
+    projection: Option<&'a str>,
+}
+
+impl<'a> PartitionQuery<'a> {
+    /// Every item of the partition `pk`, ascending, eventually consistent, as many as fit 1 MB.
+    pub fn new(pk: String) -> Self {
+        PartitionQuery {
+            pk,
+            sk_prefix: None,
+            start_sk: None,
+            limit: None,
+            newest_first: false,
+            consistent: false,
+            projection: None,
+        }
+    }
+
+    /// Only sort keys starting with `prefix` (`begins_with(SK, prefix)`).
+    pub fn prefix(mut self, prefix: &'a str) -> Self {
+        self.sk_prefix = Some(prefix);
+        self
+    }
+
+    /// Resume after this sort key.
+    pub fn after(mut self, sk: Option<String>) -> Self {
+        self.start_sk = sk;
+        self
+    }
+
+    /// At most `n` items.
+    pub fn limit(mut self, n: u32) -> Self {
+        self.limit = Some(n);
+        self
+    }
+
+    /// Descending sort keys (ids and times that grow: newest first).
+    pub fn newest_first(mut self) -> Self {
+        self.newest_first = true;
+        self
+    }
+
+    /// A strongly consistent read.
+    pub fn consistent(mut self) -> Self {
+        self.consistent = true;
+        self
+    }
+
+    /// Only these attributes.
+    pub fn project(mut self, attributes: &'a str) -> Self {
+        self.projection = Some(attributes);
+        self
+    }
+}
+
+/// A page of items and the sort key of the last one read (`None`: the partition is exhausted).
+pub(crate) struct ItemPage<T> {
+    pub items: Vec<T>,
+    pub last_sk: Option<String>,
+}
+
+impl<T> ItemPage<T> {
+    /// As an API page: the cursor is the opaque form of the last sort key.
+    pub fn into_page<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            next_cursor: self.last_sk.as_deref().map(encode_cursor),
+        }
+    }
+}
+
+impl Store {
+    /// Runs one Query page and decodes every item as `T` (`what` names the item in errors).
+    pub(crate) async fn query_page<T: DeserializeOwned>(
+        &self,
+        q: &PartitionQuery<'_>,
+        what: &'static str,
+    ) -> Result<ItemPage<T>> {
+        let condition = if q.sk_prefix.is_some() {
+            "PK = :pk AND begins_with(SK, :prefix)"
+        } else {
+            "PK = :pk"
+        };
+        let mut req = self
+            .ddb
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression(condition)
+            .expression_attribute_values(":pk", s(&q.pk))
+            .set_exclusive_start_key(q.start_sk.clone().map(|sk| key(q.pk.clone(), sk)))
+            .scan_index_forward(!q.newest_first)
+            .consistent_read(q.consistent)
+            .set_limit(q.limit.map(|n| n as i32))
+            .set_projection_expression(q.projection.map(str::to_owned));
+        if let Some(p) = q.sk_prefix {
+            req = req.expression_attribute_values(":prefix", s(p));
+        }
+        let resp = req.send().await.map_err(|e| from_sdk("dynamodb.Query", e))?;
+        let items = resp
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| serde_dynamo::from_item(item).map_err(|e| corrupt_item(what, e)))
+            .collect::<Result<Vec<T>>>()?;
+        let last_sk = resp
+            .last_evaluated_key
+            .and_then(|mut k| k.remove("SK"))
+            .and_then(|v| v.as_s().ok().cloned());
+        Ok(ItemPage { items, last_sk })
+    }
+}
+
+/// The sort key an API cursor resumes after. A cursor is valid only for the list that issued it: its
+/// key must carry the list's prefix and, after it, an id that `valid` accepts.
+pub(crate) fn cursor_sk(cursor: Option<&str>, prefix: &str, valid: impl Fn(&str) -> bool) -> Result<Option<String>> {
+    let Some(c) = cursor else { return Ok(None) };
+    let sk = decode_cursor(c)?;
+    match sk.strip_prefix(prefix) {
+        Some(rest) if valid(rest) => Ok(Some(sk)),
+        _ => Err(bad_cursor()),
+    }
+}

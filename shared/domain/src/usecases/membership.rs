@@ -1,0 +1,224 @@
+//! The membership pass: where membership is decided and committed. Every path that can change a
+//! customer's groups (events, customer changes, wake-ups, resyncs, static-member changes that dynamic
+//! groups depend on) ends here: read the customer, apply its events, evaluate every dynamic group of
+//! the tenant with [`Plan::evaluate`] (pure, in dependency order), and commit only the delta through
+//! [`MembershipCommit`]. Customers that changed under the write are read again and redone.
+
+use crate::customer::Customer;
+use crate::error::{DomainError, Result};
+use crate::events::Event;
+use crate::ids::{CustomerId, TenantId};
+use crate::membership::{apply_delta, ChangeReason, Plan};
+use crate::ports::{Commit, CommitResult, MembershipPass};
+use crate::usecases::lookup::load_plan;
+use chrono::{DateTime, Utc};
+use std::collections::{HashMap, HashSet};
+
+/// Rounds of re-reading and redoing customers that changed under a commit before giving up (retryable).
+const MAX_ROUNDS: usize = 6;
+
+/// A customer to re-evaluate, with the events to apply first (index in the request, event).
+#[derive(Debug, Clone)]
+pub struct Work {
+    /// The customer as read.
+    pub customer: Customer,
+    /// Events to apply before evaluating, with their index in the request.
+    pub events: Vec<(usize, Event)>,
+}
+
+impl Work {
+    /// Re-evaluation of a customer without events.
+    pub fn new(customer: Customer) -> Self {
+        Work {
+            customer,
+            events: Vec::new(),
+        }
+    }
+}
+
+/// What a pass did.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ApplyReport {
+    /// Customers evaluated.
+    pub evaluated: u64,
+    /// Membership entries plus exits written.
+    pub changes: u64,
+    /// Customers written (membership, facts or wake-up changed).
+    pub written: u64,
+    /// Indexes of the events applied.
+    pub applied_events: Vec<usize>,
+    /// Indexes of the events already ingested earlier.
+    pub duplicate_events: Vec<usize>,
+    /// Indexes of the events the customer's state refused, with why.
+    pub rejected_events: Vec<(usize, DomainError)>,
+    /// Customers deleted while the pass ran (their events were not applied).
+    pub gone: Vec<(CustomerId, Vec<usize>)>,
+}
+
+/// Applies each work item's events, evaluates every dynamic group and commits only what changed.
+/// Customers that changed under the write are read again and redone, so the result is as if the pass
+/// had run after every concurrent write.
+pub async fn apply<S: MembershipPass>(
+    store: &S,
+    t: &TenantId,
+    plan: &mut Plan,
+    work: Vec<Work>,
+    reason: ChangeReason,
+    now: DateTime<Utc>,
+) -> Result<ApplyReport> {
+    let mut report = ApplyReport {
+        evaluated: work.len() as u64,
+        ..Default::default()
+    };
+    let mut pending = work;
+    for _ in 0..MAX_ROUNDS {
+        let mut commits = Vec::new();
+        let mut owners = Vec::new();
+        for (i, w) in pending.iter_mut().enumerate() {
+            if let Some(commit) = prepare(plan, w, &reason, now, &mut report) {
+                commits.push(commit);
+                owners.push(i);
+            }
+        }
+        if commits.is_empty() {
+            return Ok(report);
+        }
+        let sizes: Vec<u64> = commits
+            .iter()
+            .map(|c| (c.entered.len() + c.left.len()) as u64)
+            .collect();
+        let results = store.commit(t, commits, now).await?;
+        let mut redo: Vec<Work> = Vec::new();
+        let mut reread: Vec<Work> = Vec::new();
+        let mut reload = false;
+        let mut taken: Vec<Option<Work>> = pending.into_iter().map(Some).collect();
+        for ((result, i), size) in results.into_iter().zip(owners).zip(sizes) {
+            let Some(mut w) = taken[i].take() else { continue };
+            match result {
+                CommitResult::Committed => {
+                    report.changes += size;
+                    report.written += 1;
+                    report.applied_events.extend(w.events.iter().map(|(n, _)| *n));
+                }
+                CommitResult::Stale => reread.push(w),
+                CommitResult::SeenEvents(ids) => {
+                    let seen: HashSet<&String> = ids.iter().collect();
+                    report.duplicate_events.extend(
+                        w.events
+                            .iter()
+                            .filter(|(_, e)| seen.contains(&e.event_id))
+                            .map(|(n, _)| *n),
+                    );
+                    w.events.retain(|(_, e)| !seen.contains(&e.event_id));
+                    redo.push(w);
+                }
+                CommitResult::GroupGone => {
+                    reload = true;
+                    redo.push(w);
+                }
+            }
+        }
+        if reload {
+            *plan = load_plan(store, t).await?.1;
+        }
+        if !reread.is_empty() {
+            let ids: Vec<CustomerId> = reread.iter().map(|w| w.customer.id.clone()).collect();
+            let mut fresh: HashMap<CustomerId, Customer> = store
+                .get_customers(t, &ids)
+                .await?
+                .into_iter()
+                .map(|c| (c.id.clone(), c))
+                .collect();
+            for mut w in reread {
+                match fresh.remove(&w.customer.id) {
+                    Some(c) => {
+                        w.customer = c;
+                        redo.push(w);
+                    }
+                    None => report
+                        .gone
+                        .push((w.customer.id.clone(), w.events.iter().map(|(n, _)| *n).collect())),
+                }
+            }
+        }
+        pending = redo;
+    }
+    Err(DomainError::ConcurrentUpdate)
+}
+
+/// The commit for one work item, or `None` when nothing changed.
+fn prepare(
+    plan: &Plan,
+    w: &mut Work,
+    reason: &ChangeReason,
+    now: DateTime<Utc>,
+    report: &mut ApplyReport,
+) -> Option<Commit> {
+    let mut after = w.customer.clone();
+    w.events.sort_by_key(|(n, e)| (e.occurred_at, *n));
+    let mut kept = Vec::with_capacity(w.events.len());
+    for (n, e) in std::mem::take(&mut w.events) {
+        let snapshot = after.clone();
+        match e.apply(&mut after) {
+            Ok(()) => kept.push((n, e)),
+            Err(err) => {
+                after = snapshot;
+                report.rejected_events.push((n, err));
+            }
+        }
+    }
+    w.events = kept;
+    let delta = plan.evaluate(&after, now);
+    let mut after = apply_delta(&after, &delta);
+    let facts_changed = !w.events.is_empty();
+    if delta.is_empty() && after.next_wake_at == w.customer.next_wake_at && !facts_changed {
+        return None;
+    }
+    if facts_changed {
+        after.updated_at = now;
+    }
+    after.version = w.customer.version + 1;
+    let reason = match w.events.last() {
+        Some((_, e)) => ChangeReason::Event {
+            event_id: e.event_id.clone(),
+            kind: e.kind.name(),
+        },
+        None => reason.clone(),
+    };
+    Some(Commit {
+        before: w.customer.clone(),
+        after,
+        entered: delta.entered,
+        left: delta.left,
+        events: w.events.iter().map(|(_, e)| e.event_id.clone()).collect(),
+        facts_changed,
+        reason,
+    })
+}
+
+/// Re-evaluates the given customers (after an API change, a wake-up, or a change of a referenced group).
+pub async fn reevaluate<S: MembershipPass>(
+    store: &S,
+    t: &TenantId,
+    ids: &[CustomerId],
+    reason: ChangeReason,
+    now: DateTime<Utc>,
+) -> Result<ApplyReport> {
+    if ids.is_empty() {
+        return Ok(ApplyReport::default());
+    }
+    let (_, mut plan) = load_plan(store, t).await?;
+    let customers = store.get_customers(t, ids).await?;
+    if plan.is_empty() && customers.iter().all(|c| c.next_wake_at.is_none()) {
+        return Ok(ApplyReport::default());
+    }
+    apply(
+        store,
+        t,
+        &mut plan,
+        customers.into_iter().map(Work::new).collect(),
+        reason,
+        now,
+    )
+    .await
+}

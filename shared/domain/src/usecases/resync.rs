@@ -1,0 +1,180 @@
+//! Resync: every customer re-evaluated against the tenant's dynamic groups, as a job over the
+//! customer partitions that starts as one SQS message and fans out as the work requires.
+
+use crate::error::{DomainError, Result};
+use crate::group::{GroupKind, SyncState};
+use crate::ids::{GroupId, JobId, TenantId};
+use crate::jobs::{GroupJob, PartitionDone, ResyncJob};
+use crate::membership::{ChangeReason, Plan};
+use crate::ports::{JobQueue, MembershipPass, ResyncJobs, ResyncPorts, Shards};
+use crate::usecases::lookup::{get_group, load_plan};
+use crate::usecases::membership::{apply, Work};
+use chrono::{DateTime, Utc};
+
+/// Starts a resync of the tenant's dynamic groups reported on `groups`: one job over every customer
+/// partition, and one message that fans out as the work requires (see [`run_resync_shard`]).
+pub async fn start_resync<S>(store: &S, t: &TenantId, groups: Vec<GroupId>, now: DateTime<Utc>) -> Result<ResyncJob>
+where
+    S: ResyncJobs + JobQueue + Shards,
+{
+    let partitions = store.customer_shards();
+    let job = ResyncJob {
+        id: JobId::generate(),
+        groups,
+        status: SyncState::Queued,
+        shards_total: partitions,
+        shards_done: 0,
+        customers_evaluated: 0,
+        changes: 0,
+        created_at: now,
+        finished_at: None,
+        last_error: None,
+    };
+    store.create_resync_job(t, &job).await?;
+    store
+        .enqueue(&GroupJob::resync_shard(t, &job.id, (0..partitions).collect()))
+        .await?;
+    Ok(job)
+}
+
+/// `POST /groups/{id}/resync`: 202 with the job.
+pub async fn resync_group<S>(store: &S, t: &TenantId, id: &GroupId, now: DateTime<Utc>) -> Result<ResyncJob>
+where
+    S: crate::ports::GroupStore + ResyncJobs + JobQueue + Shards,
+{
+    let group = get_group(store, t, id).await?;
+    if group.kind != GroupKind::Dynamic {
+        return Err(DomainError::validation(
+            "type",
+            "only dynamic groups are resynced; a static group's members are exactly the ones added",
+        ));
+    }
+    start_resync(store, t, vec![group.id], now).await
+}
+
+/// What one shard of a resync did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ShardReport {
+    /// Customers evaluated.
+    pub evaluated: u64,
+    /// Membership entries plus exits written.
+    pub changes: u64,
+    /// Partitions handed on to new messages because this one used up its budget.
+    pub handed_on: usize,
+    /// Whether this shard finished the job.
+    pub job_finished: bool,
+}
+
+/// Runs one shard of a resync: its customer partitions one after the other, each page by page through
+/// the membership pass. A job starts as one shard over every partition; a shard that has done
+/// [`Shards::resync_shard_budget`] of work (pages read plus changes / 25, the units of a resync's
+/// minimum cost) records what it did and hands the partitions left to two new messages. A small tenant's
+/// resync is therefore one message (the group list read once, the job written twice), a large one fans
+/// out to as many workers as its size needs, up to one per partition.
+///
+/// Safe to repeat: partitions are recorded by number (a repeated record changes nothing) and a
+/// redone partition finds nothing left to change. The job is not read first, which saves a read per
+/// shard and costs a redone pass on a rare redelivery.
+pub async fn run_resync_shard<S: ResyncPorts>(
+    store: &S,
+    t: &TenantId,
+    job_id: &JobId,
+    partitions: &[u32],
+    now: DateTime<Utc>,
+) -> Result<ShardReport> {
+    let budget = store.resync_shard_budget();
+    let mut report = ShardReport::default();
+    let (_, mut plan) = load_plan(store, t).await?;
+    let mut done = Vec::with_capacity(partitions.len());
+    let mut work = 0;
+    for (i, &partition) in partitions.iter().enumerate() {
+        let (part, pages) = scan_partition(store, t, &mut plan, partition, now).await?;
+        report.evaluated += part.evaluated;
+        report.changes += part.changes;
+        work += pages + part.changes.div_ceil(25);
+        done.push(part);
+        let rest = &partitions[i + 1..];
+        if !rest.is_empty() && work >= budget {
+            // Recorded before the hand-on: a worker dying in between redoes this message, whose
+            // partitions are then recorded again (no change) and handed on again. A job that is gone or
+            // already over takes no more messages.
+            let recorded = store.finish_partitions(t, job_id, &done).await?;
+            if !recorded.is_some_and(|j| is_open(j.status)) {
+                return Ok(report);
+            }
+            let (a, b) = rest.split_at(rest.len().div_ceil(2));
+            let messages: Vec<GroupJob> = [a, b]
+                .into_iter()
+                .filter(|p| !p.is_empty())
+                .map(|p| GroupJob::resync_shard(t, job_id, p.to_vec()))
+                .collect();
+            store.enqueue_many(&messages).await?;
+            report.handed_on = rest.len();
+            return Ok(report);
+        }
+    }
+    let Some(after) = store.finish_partitions(t, job_id, &done).await? else {
+        return Ok(report);
+    };
+    if after.shards_done >= after.shards_total && is_open(after.status) {
+        report.job_finished = store.finish_job(t, &after, None, now).await?;
+    }
+    Ok(report)
+}
+
+/// A job still running: finishing it (done or failed) happens once.
+fn is_open(status: SyncState) -> bool {
+    matches!(status, SyncState::Queued | SyncState::Running)
+}
+
+/// Every customer of one partition, page by page, through the membership pass; with the pages read.
+async fn scan_partition<S: MembershipPass + crate::ports::CustomerScan>(
+    store: &S,
+    t: &TenantId,
+    plan: &mut Plan,
+    partition: u32,
+    now: DateTime<Utc>,
+) -> Result<(PartitionDone, u64)> {
+    let mut out = PartitionDone {
+        partition,
+        evaluated: 0,
+        changes: 0,
+    };
+    let mut pages = 0;
+    let mut cursor = None;
+    loop {
+        let (customers, next) = store.scan_shard(t, partition, cursor).await?;
+        pages += 1;
+        let done = apply(
+            store,
+            t,
+            plan,
+            customers.into_iter().map(Work::new).collect(),
+            ChangeReason::Resync,
+            now,
+        )
+        .await?;
+        out.evaluated += done.evaluated;
+        out.changes += done.changes;
+        match next {
+            Some(c) => cursor = Some(c),
+            None => return Ok((out, pages)),
+        }
+    }
+}
+
+/// Records a resync that keeps failing (its message is about to reach the dead-letter queue).
+pub async fn fail_resync<S: ResyncJobs>(
+    store: &S,
+    t: &TenantId,
+    job_id: &JobId,
+    error: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if let Some(job) = store.get_resync_job(t, job_id).await? {
+        if is_open(job.status) {
+            store.finish_job(t, &job, Some(error), now).await?;
+        }
+    }
+    Ok(())
+}
