@@ -182,3 +182,29 @@ async fn local_resources_match_template_yaml() {
         );
     }
 }
+
+/// The workers mark a job failed on the delivery before the dead-letter queue: `QUEUE_MAX_RECEIVES`
+/// (Globals) must be every job queue's maxReceiveCount.
+#[test]
+fn queue_max_receives_is_every_queues_max_receive_count() {
+    let raw = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    let line = raw
+        .lines()
+        .find(|l| l.trim_start().starts_with("QUEUE_MAX_RECEIVES:"))
+        .expect("Globals set QUEUE_MAX_RECEIVES");
+    let configured: i64 = line
+        .split(':')
+        .nth(1)
+        .unwrap()
+        .trim()
+        .trim_matches('"')
+        .parse()
+        .unwrap();
+    let tpl = template::load(&root().join("template.yaml")).unwrap();
+    let counts: BTreeSet<i64> = tpl
+        .queues
+        .iter()
+        .filter_map(|q| q.redrive.as_ref().map(|r| r.1))
+        .collect();
+    assert_eq!(counts, BTreeSet::from([configured]));
+}

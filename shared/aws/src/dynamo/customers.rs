@@ -5,7 +5,7 @@ use super::items::{attr, CustomerItem, IdentityItem};
 use super::page::PartitionQuery;
 use super::{decode_cursor, encode_cursor, key, n, s, Item};
 use crate::keys;
-use crate::sdk_error::{corrupt_item, from_sdk};
+use crate::sdk_error::corrupt_item;
 use crate::Store;
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 use cg_domain::customer::{Customer, Identity};
@@ -80,16 +80,10 @@ impl CustomerStore for Store {
     }
 
     async fn get_customer(&self, t: &TenantId, id: &CustomerId) -> Result<Option<Customer>> {
-        let resp = self
-            .ddb
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::customer_pk(t, id), keys::customer_sk(id))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| from_sdk("dynamodb.GetItem", e))?;
-        resp.item.map(decode_customer).transpose()
+        let item = self
+            .get_consistent(keys::customer_pk(t, id), keys::customer_sk(id))
+            .await?;
+        item.map(decode_customer).transpose()
     }
 
     async fn get_customers(&self, t: &TenantId, ids: &[CustomerId]) -> Result<Vec<Customer>> {

@@ -5,7 +5,7 @@
 use super::groups::is_condition_failure;
 use super::items::attr;
 use super::page::{cursor_sk, PartitionQuery};
-use super::{key, n, Item};
+use super::{n, Item};
 use crate::keys;
 use crate::sdk_error::{corrupt_item, from_sdk};
 use crate::Store;
@@ -120,16 +120,8 @@ impl ExportStore for Store {
     }
 
     async fn get_export(&self, t: &TenantId, id: &ExportId) -> Result<Option<Export>> {
-        let resp = self
-            .ddb
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::tenant_pk(t), keys::export_sk(id))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| from_sdk("dynamodb.GetItem", e))?;
-        resp.item.map(decode).transpose()
+        let item = self.get_consistent(keys::tenant_pk(t), keys::export_sk(id)).await?;
+        item.map(decode).transpose()
     }
 
     async fn list_exports(&self, t: &TenantId, page: &PageRequest) -> Result<Page<Export>> {

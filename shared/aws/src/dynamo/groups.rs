@@ -109,17 +109,8 @@ impl GroupStore for Store {
     }
 
     async fn get_group(&self, t: &TenantId, id: &GroupId) -> Result<Option<Group>> {
-        let resp = self
-            .ddb
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::tenant_pk(t), keys::group_sk(id))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| from_sdk("dynamodb.GetItem", e))?;
-        resp.item
-            .map(|item| serde_dynamo::from_item::<_, GroupItem>(item).map_err(|e| corrupt_item("group", e)))
+        let item = self.get_consistent(keys::tenant_pk(t), keys::group_sk(id)).await?;
+        item.map(|item| serde_dynamo::from_item::<_, GroupItem>(item).map_err(|e| corrupt_item("group", e)))
             .transpose()?
             .filter(|g| !g.deleting)
             .map(GroupItem::into_group)

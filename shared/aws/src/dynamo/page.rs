@@ -1,8 +1,8 @@
-//! The one Query helper: every list and scan reads one page of one partition through it and gets
+//! The read helpers: one item by key, and the one Query helper through which every list and scan reads one page of one partition through it and gets
 //! typed items back. Cursors carry only the sort key; the partition key is always rebuilt from the
 //! caller's tenant, so a cursor can never lead into another tenant's data.
 
-use super::{decode_cursor, encode_cursor, key, s};
+use super::{decode_cursor, encode_cursor, key, s, Item};
 use crate::sdk_error::{corrupt_item, from_sdk};
 use crate::Store;
 use cg_domain::page::{bad_cursor, Page};
@@ -89,6 +89,20 @@ impl<T> ItemPage<T> {
 }
 
 impl Store {
+    /// Reads one item by key, strongly consistent (`None`: no such item).
+    pub(crate) async fn get_consistent(&self, pk: String, sk: impl Into<String>) -> Result<Option<Item>> {
+        let resp = self
+            .ddb
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| from_sdk("dynamodb.GetItem", e))?;
+        Ok(resp.item)
+    }
+
     /// Runs one Query page and decodes every item as `T` (`what` names the item in errors).
     pub(crate) async fn query_page<T: DeserializeOwned>(
         &self,

@@ -1,0 +1,256 @@
+//! The bodies of `POST /customers` and `PATCH /customers/{id}`, and the validation every customer
+//! write goes through (text bounds, tags, attributes, subscriptions).
+
+use super::{AttributeValue, Customer, Subscription, MAX_ATTRIBUTES, MAX_SUBSCRIPTIONS, MAX_TAGS};
+use crate::activity::Activity;
+use crate::contact::{Email, Phone};
+use crate::error::{DomainError, Result};
+use crate::ids::CustomerId;
+use crate::patch::Patch;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+const MAX_TEXT: usize = 256;
+const MAX_ATTRIBUTE_TEXT: usize = 1024;
+
+/// The body of `POST /customers`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewCustomer {
+    pub id: Option<CustomerId>,
+    pub external_id: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub name: Option<String>,
+    pub order_number: Option<String>,
+    pub signup_date: Option<NaiveDate>,
+    pub registration_date: Option<NaiveDate>,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, AttributeValue>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub subscriptions: Vec<Subscription>,
+    #[serde(default)]
+    pub email_verified: bool,
+    #[serde(default)]
+    pub phone_verified: bool,
+    #[serde(default)]
+    pub activation_required: bool,
+    /// Usually built from events; accepted on create for imports.
+    #[serde(default)]
+    pub activity: Activity,
+}
+
+impl NewCustomer {
+    /// Validates and normalises the input into a customer at version 1.
+    pub fn into_customer(self, now: DateTime<Utc>) -> Result<Customer> {
+        let customer = Customer {
+            id: self.id.unwrap_or_else(CustomerId::generate),
+            external_id: self.external_id.map(|x| text("external_id", x, MAX_TEXT)).transpose()?,
+            email: self.email.as_deref().map(Email::parse).transpose()?,
+            phone: self.phone.as_deref().map(Phone::parse).transpose()?,
+            name: self.name.map(|x| text("name", x, MAX_TEXT)).transpose()?,
+            order_number: self
+                .order_number
+                .map(|x| text("order_number", x, MAX_TEXT))
+                .transpose()?,
+            signup_date: self.signup_date,
+            registration_date: self.registration_date,
+            attributes: self.attributes,
+            tags: tags(self.tags)?,
+            subscriptions: self.subscriptions,
+            email_verified: self.email_verified,
+            phone_verified: self.phone_verified,
+            activation_required: self.activation_required,
+            activity: self.activity,
+            next_wake_at: None,
+            groups: BTreeSet::new(),
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        check_attributes(&customer.attributes)?;
+        check_subscriptions(&customer.subscriptions)?;
+        customer.activity.check()?;
+        Ok(customer)
+    }
+}
+
+/// The body of `PATCH /customers/{id}`: merge-patch semantics, `null` clears a field; attribute keys set
+/// to `null` are removed; `tags` and `subscriptions`, when present, replace the whole list.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerPatch {
+    #[serde(default)]
+    pub external_id: Patch<String>,
+    #[serde(default)]
+    pub email: Patch<String>,
+    #[serde(default)]
+    pub phone: Patch<String>,
+    #[serde(default)]
+    pub name: Patch<String>,
+    #[serde(default)]
+    pub order_number: Patch<String>,
+    #[serde(default)]
+    pub signup_date: Patch<NaiveDate>,
+    #[serde(default)]
+    pub registration_date: Patch<NaiveDate>,
+    #[serde(default)]
+    pub attributes: Option<BTreeMap<String, Option<AttributeValue>>>,
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    #[serde(default)]
+    pub subscriptions: Option<Vec<Subscription>>,
+    #[serde(default)]
+    pub email_verified: Option<bool>,
+    #[serde(default)]
+    pub phone_verified: Option<bool>,
+    #[serde(default)]
+    pub activation_required: Option<bool>,
+}
+
+impl CustomerPatch {
+    /// Applies the patch, validating every changed field; the result is the next version.
+    pub fn apply(self, current: &Customer, now: DateTime<Utc>) -> Result<Customer> {
+        let mut next = current.clone();
+        next.external_id = map_patch(self.external_id, |x| text("external_id", x, MAX_TEXT))?.apply(next.external_id);
+        next.email = map_patch(self.email, |x| Email::parse(&x))?.apply(next.email);
+        next.phone = map_patch(self.phone, |x| Phone::parse(&x))?.apply(next.phone);
+        next.name = map_patch(self.name, |x| text("name", x, MAX_TEXT))?.apply(next.name);
+        next.order_number =
+            map_patch(self.order_number, |x| text("order_number", x, MAX_TEXT))?.apply(next.order_number);
+        next.signup_date = self.signup_date.apply(next.signup_date);
+        next.registration_date = self.registration_date.apply(next.registration_date);
+        if let Some(changes) = self.attributes {
+            for (key, value) in changes {
+                match value {
+                    Some(v) => next.attributes.insert(key, v),
+                    None => next.attributes.remove(&key),
+                };
+            }
+            check_attributes(&next.attributes)?;
+        }
+        if let Some(t) = self.tags {
+            next.tags = tags(t)?;
+        }
+        if let Some(s) = self.subscriptions {
+            check_subscriptions(&s)?;
+            next.subscriptions = s;
+        }
+        next.email_verified = self.email_verified.unwrap_or(next.email_verified);
+        next.phone_verified = self.phone_verified.unwrap_or(next.phone_verified);
+        next.activation_required = self.activation_required.unwrap_or(next.activation_required);
+        next.updated_at = now;
+        next.version = current.version + 1;
+        Ok(next)
+    }
+}
+
+fn map_patch<T, U>(p: Patch<T>, f: impl FnOnce(T) -> Result<U>) -> Result<Patch<U>> {
+    Ok(match p {
+        Patch::Keep => Patch::Keep,
+        Patch::Clear => Patch::Clear,
+        Patch::Set(v) => Patch::Set(f(v)?),
+    })
+}
+
+/// A trimmed, non-empty free-text value of bounded length without control characters.
+fn text(field: &str, value: String, max: usize) -> Result<String> {
+    let v = value.trim();
+    if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
+        return Err(DomainError::validation(
+            field,
+            format!("{field} must be 1 to {max} characters without control characters"),
+        ));
+    }
+    Ok(v.to_owned())
+}
+
+fn tags(raw: Vec<String>) -> Result<BTreeSet<String>> {
+    let set = raw
+        .into_iter()
+        .map(|t| text("tags", t, 64))
+        .collect::<Result<BTreeSet<_>>>()?;
+    if set.len() > MAX_TAGS {
+        return Err(DomainError::validation(
+            "tags",
+            format!("a customer can have at most {MAX_TAGS} tags"),
+        ));
+    }
+    Ok(set)
+}
+
+fn check_attributes(attrs: &BTreeMap<String, AttributeValue>) -> Result<()> {
+    if attrs.len() > MAX_ATTRIBUTES {
+        return Err(DomainError::validation(
+            "attributes",
+            format!("a customer can have at most {MAX_ATTRIBUTES} attributes"),
+        ));
+    }
+    for (key, value) in attrs {
+        let name_ok = key.len() <= 64
+            && key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !name_ok {
+            return Err(DomainError::validation(
+                "attributes",
+                format!("attribute name {key:?} must start with a letter or '_' and use only letters, digits and '_' (at most 64)"),
+            ));
+        }
+        match value {
+            AttributeValue::String(s) if s.chars().count() > MAX_ATTRIBUTE_TEXT => {
+                return Err(DomainError::validation(
+                    "attributes",
+                    format!("attribute {key:?} is longer than {MAX_ATTRIBUTE_TEXT} characters"),
+                ))
+            }
+            AttributeValue::Number(n) if !n.is_finite() => {
+                return Err(DomainError::validation(
+                    "attributes",
+                    format!("attribute {key:?} must be a finite number"),
+                ))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn check_subscriptions(subs: &[Subscription]) -> Result<()> {
+    if subs.len() > MAX_SUBSCRIPTIONS {
+        return Err(DomainError::validation(
+            "subscriptions",
+            format!("a customer can have at most {MAX_SUBSCRIPTIONS} subscriptions"),
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    for s in subs {
+        for (field, v) in [
+            ("application", Some(&s.application)),
+            ("product", s.product.as_ref()),
+            ("plan", s.plan.as_ref()),
+            ("period", s.period.as_ref()),
+        ] {
+            if let Some(v) = v {
+                if v.trim().is_empty() || v.chars().count() > 128 || v.chars().any(char::is_control) {
+                    return Err(DomainError::validation(
+                        "subscriptions",
+                        format!("subscription {field} must be 1 to 128 characters"),
+                    ));
+                }
+            }
+        }
+        if !seen.insert((&s.application, &s.product, &s.plan)) {
+            return Err(DomainError::validation(
+                "subscriptions",
+                format!(
+                    "subscription for application {:?}, product {:?}, plan {:?} is listed twice",
+                    s.application, s.product, s.plan
+                ),
+            ));
+        }
+    }
+    Ok(())
+}

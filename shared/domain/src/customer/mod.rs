@@ -1,0 +1,189 @@
+//! Customers: profile, identities, typed attributes, tags and subscriptions per application/product/plan.
+
+mod input;
+#[cfg(test)]
+mod tests;
+
+pub use crate::activity::{Activity, Ledger, LedgerEntry};
+use crate::contact::{Email, Phone};
+use crate::ids::{CustomerId, GroupId};
+use chrono::{DateTime, NaiveDate, Utc};
+pub(crate) use input::check_subscriptions;
+pub use input::{CustomerPatch, NewCustomer};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+pub const MAX_ATTRIBUTES: usize = 100;
+pub const MAX_TAGS: usize = 100;
+pub const MAX_SUBSCRIPTIONS: usize = 50;
+
+/// A typed custom attribute value: `{"type":"date","value":"2024-05-01"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "value", rename_all = "lowercase", deny_unknown_fields)]
+pub enum AttributeValue {
+    String(String),
+    Number(f64),
+    Boolean(bool),
+    Date(NaiveDate),
+}
+
+/// Subscription status as reported by the billing system; lifecycle states are derived from it and the dates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubscriptionStatus {
+    Active,
+    /// Ordered, not yet provisioned ("in progress"): counts as a held service, not as subscribed.
+    Pending,
+    /// Held but suspended (e.g. unpaid): counts as a held service, not as subscribed.
+    Suspended,
+    Canceled,
+    Expired,
+}
+
+impl SubscriptionStatus {
+    /// Whether the service counts for "number of services" conditions (seed 003: active, in progress,
+    /// suspended).
+    pub fn is_held(self) -> bool {
+        matches!(self, Self::Active | Self::Pending | Self::Suspended)
+    }
+}
+
+/// A customer's subscription to one application, optionally narrowed to a product and plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subscription {
+    pub application: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
+    /// Billing period as the billing system names it (e.g. `month`, `year`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<String>,
+    /// Whether the service is paid (false for free and trial plans).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paid: bool,
+    pub status: SubscriptionStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscribed_at: Option<DateTime<Utc>>,
+    /// When an active subscription renews (auto-renew on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renews_at: Option<DateTime<Utc>>,
+    /// When access ends (auto-renew off, or already ended).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canceled_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_active_at: Option<DateTime<Utc>>,
+}
+
+/// A stored customer: what the API returns and what rules read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Customer {
+    pub id: CustomerId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<Email>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<Phone>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signup_date: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_date: Option<NaiveDate>,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, AttributeValue>,
+    #[serde(default)]
+    pub tags: BTreeSet<String>,
+    #[serde(default)]
+    pub subscriptions: Vec<Subscription>,
+    #[serde(default)]
+    pub email_verified: bool,
+    #[serde(default)]
+    pub phone_verified: bool,
+    /// The account exists but has not been activated yet.
+    #[serde(default)]
+    pub activation_required: bool,
+    /// Activity, bookings, payments and expenses, maintained from ingested events.
+    #[serde(default)]
+    pub activity: Activity,
+    /// The earliest instant at which any dynamic group's answer for this customer can change by the
+    /// passing of time alone (maintained by the service; the scheduler re-evaluates the customer then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_wake_at: Option<DateTime<Utc>>,
+    /// Groups the customer is currently a member of (maintained by the service, read-only in the API).
+    #[serde(default)]
+    pub groups: BTreeSet<GroupId>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Optimistic-concurrency version, incremented on every write.
+    #[serde(skip_serializing)]
+    pub version: u64,
+}
+
+/// The identities that must be unique within a tenant, with the field name a clash reports.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Identity {
+    Email(Email),
+    Phone(Phone),
+    External(String),
+}
+
+impl Identity {
+    /// The request field a clash on this identity is reported against.
+    pub fn field(&self) -> &'static str {
+        match self {
+            Identity::Email(_) => "email",
+            Identity::Phone(_) => "phone",
+            Identity::External(_) => "external_id",
+        }
+    }
+}
+
+impl Customer {
+    /// The unique identities this customer holds.
+    pub fn identities(&self) -> BTreeSet<Identity> {
+        let mut ids = BTreeSet::new();
+        if let Some(e) = &self.email {
+            ids.insert(Identity::Email(e.clone()));
+        }
+        if let Some(p) = &self.phone {
+            ids.insert(Identity::Phone(p.clone()));
+        }
+        if let Some(x) = &self.external_id {
+            ids.insert(Identity::External(x.clone()));
+        }
+        ids
+    }
+
+    /// The columns a group's member rows copy from the customer (for member lists and exports).
+    pub fn member_view(&self) -> MemberProfile {
+        MemberProfile {
+            name: self.name.clone(),
+            email: self.email.clone(),
+            phone: self.phone.clone(),
+            order_number: self.order_number.clone(),
+            signup_date: self.signup_date,
+        }
+    }
+}
+
+/// Customer columns denormalised onto member rows so member lists and exports are one Query.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct MemberProfile {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<Email>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<Phone>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signup_date: Option<NaiveDate>,
+}
