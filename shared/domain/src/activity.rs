@@ -10,16 +10,20 @@ use std::collections::BTreeMap;
 /// Days of daily ledger entries kept; conditions over a period may look back at most this far.
 pub const LEDGER_DAYS: i64 = 400;
 
+/// What events have recorded about the customer's activity; rules read it, the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Activity {
+    /// The latest `customer.active` or `subscription.active` event; never moves back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_active_at: Option<DateTime<Utc>>,
     /// Number of bookings made.
     #[serde(default)]
     pub bookings: u32,
+    /// The earliest start of a booked activity (its `starts_at`, not when it was booked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_booking_at: Option<DateTime<Utc>>,
+    /// The latest start of a booked activity; may be in the future.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_booking_at: Option<DateTime<Utc>>,
     /// Credited payments.
@@ -31,11 +35,13 @@ pub struct Activity {
 }
 
 impl Activity {
+    /// Checks imported activity: ISO 4217 currency codes and ledgers no longer than the window allows.
     pub fn check(&self) -> Result<()> {
         self.payments.check("activity.payments")?;
         self.expenses.check("activity.expenses")
     }
 
+    /// Moves `last_active_at` forward to `at`; an older, late event leaves it as it is.
     pub fn record_activity(&mut self, at: DateTime<Utc>) {
         self.last_active_at = Some(self.last_active_at.map_or(at, |x| x.max(at)));
     }
@@ -53,19 +59,26 @@ impl Activity {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Ledger {
+    /// Daily sums in (day, currency) order, only the last [`LEDGER_DAYS`] days before the newest one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub entries: Vec<LedgerEntry>,
+    /// Lifetime sum per currency code, kept when old entries are dropped.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub totals: BTreeMap<String, i64>,
+    /// When the first amount was recorded (the `first_expense_date` condition reads it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_at: Option<DateTime<Utc>>,
 }
 
+/// The sum of one currency's amounts on one UTC day.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LedgerEntry {
+    /// ISO 4217 code, e.g. `EUR`.
     pub currency: String,
+    /// The UTC day of the amounts.
     pub on: NaiveDate,
+    /// Their sum in minor units (cents), saturating rather than overflowing.
     pub amount_minor: i64,
 }
 

@@ -43,6 +43,7 @@ impl Email {
         Ok(Email(email))
     }
 
+    /// The normalised address: trimmed and lower-cased, as stored and compared.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -110,6 +111,7 @@ impl Phone {
         Ok(Phone(parsed.format().mode(phonenumber::Mode::E164).to_string()))
     }
 
+    /// The number in E.164 form, e.g. `+380980000000`, as stored and compared.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -6,7 +6,12 @@
 pub enum DomainError {
     /// The request is well-formed but a value breaks a rule (`field` names the offending input).
     #[error("{message}")]
-    Validation { field: String, message: String },
+    Validation {
+        /// The input at fault: a body field (`email`) or the path of a bad rule node (`rules.all[1].any`).
+        field: String,
+        /// What is wrong and how to fix it; shown to the client.
+        message: String,
+    },
     /// The input is malformed rather than breaking a rule (e.g. a cursor this service never issued).
     #[error("{0}")]
     Malformed(String),
@@ -15,7 +20,12 @@ pub enum DomainError {
     NotFound(String),
     /// A unique value (email, phone, external id, id) is already taken within the tenant.
     #[error("{message}")]
-    Conflict { field: String, message: String },
+    Conflict {
+        /// The unique field whose value is taken: `id`, `email`, `phone` or `external_id`.
+        field: String,
+        /// Which value is taken; shown to the client.
+        message: String,
+    },
     /// The item changed between read and write; the client may retry.
     #[error("the resource was changed by another request at the same time; retry the request")]
     ConcurrentUpdate,
@@ -27,9 +37,11 @@ pub enum DomainError {
     Internal(String),
 }
 
+/// The domain's result: the error is a [`DomainError`] unless a caller names another.
 pub type Result<T, E = DomainError> = std::result::Result<T, E>;
 
 impl DomainError {
+    /// A `Validation` error naming the offending input.
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
         DomainError::Validation {
             field: field.into(),
@@ -37,10 +49,12 @@ impl DomainError {
         }
     }
 
+    /// A `NotFound` error; the message is shown to the client.
     pub fn not_found(message: impl Into<String>) -> Self {
         DomainError::NotFound(message.into())
     }
 
+    /// A `Conflict` error naming the unique field that is taken.
     pub fn conflict(field: impl Into<String>, message: impl Into<String>) -> Self {
         DomainError::Conflict {
             field: field.into(),

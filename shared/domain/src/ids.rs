@@ -37,6 +37,7 @@ macro_rules! id_type {
                 }
             }
 
+            /// The id exactly as given: ids are case-sensitive and never rewritten.
             pub fn as_str(&self) -> &str {
                 &self.0
             }
@@ -82,6 +83,7 @@ id_type!(
 );
 
 impl JobId {
+    /// A new time-ordered id (UUID v7), so a tenant's jobs sort by creation.
     pub fn generate() -> Self {
         Self(uuid::Uuid::now_v7().to_string())
     }
@@ -95,6 +97,7 @@ impl CustomerId {
 }
 
 impl GroupId {
+    /// A new time-ordered id (UUID v7), so groups list in creation order.
     pub fn generate() -> Self {
         Self(uuid::Uuid::now_v7().to_string())
     }

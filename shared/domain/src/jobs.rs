@@ -15,22 +15,38 @@ pub const RESYNC_SHARD_BUDGET: u64 = 500;
 /// A partition a resync shard finished, with what it did there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PartitionDone {
+    /// The customer partition's number.
     pub partition: u32,
+    /// Customers evaluated in it.
     pub evaluated: u64,
+    /// Membership entries plus exits written in it.
     pub changes: u64,
 }
 
+/// A message on the group-jobs queue, tagged by `job` (`purge_group`, `resync_shard`...).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "job", rename_all = "snake_case", deny_unknown_fields)]
 pub enum GroupJob {
     /// Remove every member of a group marked for deletion, then the group itself.
-    PurgeGroup { tenant: TenantId, group_id: GroupId },
+    PurgeGroup {
+        /// The group's tenant.
+        tenant: TenantId,
+        /// The group marked for deletion.
+        group_id: GroupId,
+    },
     /// Recount a group's members from its member rows and repair the stored count if it drifted.
-    ResyncGroup { tenant: TenantId, group_id: GroupId },
+    ResyncGroup {
+        /// The group's tenant.
+        tenant: TenantId,
+        /// The group whose members are recounted (the nightly run sends one per static group).
+        group_id: GroupId,
+    },
     /// Re-evaluate every customer of some customer partitions against all dynamic groups (part of a
     /// resync job, which records its partitions done, once each).
     ResyncShard {
+        /// The tenant being resynced.
         tenant: TenantId,
+        /// The resync job that records this shard's partitions.
         job_id: JobId,
         /// The first partition (the only one in messages written before shards covered several).
         shard: u32,
@@ -40,7 +56,9 @@ pub enum GroupJob {
     },
     /// Re-evaluate customers whose next wake-up instant has come (at most [`MAX_WAKE_BATCH`] per message).
     WakeCustomers {
+        /// The customers' tenant.
         tenant: TenantId,
+        /// The customers found due, at most [`MAX_WAKE_BATCH`].
         customer_ids: Vec<CustomerId>,
         /// The scheduler's clock when it found them due; evaluation uses the later of this and the
         /// worker's clock.
@@ -55,16 +73,26 @@ pub const MAX_WAKE_BATCH: usize = 100;
 /// groups whose sync status reports this job (one group for a manual resync, all for the nightly one).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResyncJob {
+    /// Generated when the resync starts.
     pub id: JobId,
+    /// Groups whose `sync` status reports this job.
     pub groups: Vec<GroupId>,
+    /// Open (queued or running) until the job finishes, done or failed, once.
     pub status: SyncState,
+    /// Customer partitions the job covers: all of the tenant's.
     pub shards_total: u32,
+    /// Partitions recorded as done so far.
     pub shards_done: u32,
+    /// Customers evaluated over the recorded partitions.
     pub customers_evaluated: u64,
+    /// Membership entries plus exits written over the recorded partitions.
     pub changes: u64,
+    /// When the resync started.
     pub created_at: DateTime<Utc>,
+    /// When the job finished, done or failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<DateTime<Utc>>,
+    /// Why the job failed: its message kept failing until the dead-letter queue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
 }

@@ -13,8 +13,11 @@ use std::collections::{BTreeSet, HashMap};
 /// A dynamic group ready to evaluate.
 #[derive(Debug, Clone)]
 pub struct DynamicGroup {
+    /// The group whose membership the rule decides.
     pub id: GroupId,
+    /// The parsed rule tree of the group's definition.
     pub rule: Rule,
+    /// The group's Renewing, Expiring and Inactive day counts.
     pub settings: LifecycleSettings,
 }
 
@@ -28,7 +31,12 @@ pub struct Plan {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChangeReason {
     /// An ingested event (id and type).
-    Event { event_id: String, kind: &'static str },
+    Event {
+        /// The event's `event_id`.
+        event_id: String,
+        /// The event's type, e.g. `customer.active` ([`EventKind::name`](crate::events::EventKind::name)).
+        kind: &'static str,
+    },
     /// A time threshold passed (the scheduler's wake-up).
     Time,
     /// A full or per-group resync.
@@ -40,6 +48,7 @@ pub enum ChangeReason {
 }
 
 impl ChangeReason {
+    /// The words stored in history entries, e.g. `event customer.active e-17`.
     pub fn describe(&self) -> String {
         match self {
             ChangeReason::Event { event_id, kind } => format!("event {kind} {event_id}"),
@@ -54,12 +63,16 @@ impl ChangeReason {
 /// One customer's result of the pass.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Delta {
+    /// Groups the customer now matches and was not in, in plan order.
     pub entered: Vec<GroupId>,
+    /// Groups the customer was in and no longer matches.
     pub left: Vec<GroupId>,
+    /// The earliest instant at which time alone can change an answer; `None`: never.
     pub next_wake_at: Option<DateTime<Utc>>,
 }
 
 impl Delta {
+    /// Whether no membership changes (the wake-up may still move).
     pub fn is_empty(&self) -> bool {
         self.entered.is_empty() && self.left.is_empty()
     }
@@ -95,18 +108,22 @@ impl Plan {
         Plan::new(dynamic)
     }
 
+    /// Whether the tenant has no dynamic group to evaluate.
     pub fn is_empty(&self) -> bool {
         self.groups.is_empty()
     }
 
+    /// Number of dynamic groups in the plan.
     pub fn len(&self) -> usize {
         self.groups.len()
     }
 
+    /// The groups in evaluation order: each after the groups it references.
     pub fn groups(&self) -> &[DynamicGroup] {
         &self.groups
     }
 
+    /// Whether `id` is one of the plan's dynamic groups.
     pub fn contains(&self, id: &GroupId) -> bool {
         self.groups.iter().any(|g| &g.id == id)
     }

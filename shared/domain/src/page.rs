@@ -3,13 +3,17 @@
 use crate::error::{DomainError, Result};
 use serde::Serialize;
 
+/// Items per page when the request gives no `limit`.
 pub const DEFAULT_PAGE_SIZE: u32 = 25;
+/// The largest `limit` a request may give.
 pub const MAX_PAGE_SIZE: u32 = 100;
 
 /// Which page to read: a size and the opaque cursor of the previous page, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageRequest {
+    /// Most items to return: 1 to [`MAX_PAGE_SIZE`] from a request, more from internal readers.
     pub limit: u32,
+    /// The previous page's `next_cursor`, opaque to clients; `None` for the first page.
     pub cursor: Option<String>,
 }
 
@@ -42,6 +46,7 @@ impl PageRequest {
         Ok(PageRequest { limit, cursor })
     }
 
+    /// The first page of `limit` items.
     pub fn first(limit: u32) -> Self {
         PageRequest { limit, cursor: None }
     }
@@ -50,11 +55,14 @@ impl PageRequest {
 /// One page of results and the cursor of the next one (`None` on the last page).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Page<T> {
+    /// This page's items, in the list's order.
     pub items: Vec<T>,
+    /// The `cursor` that reads the next page; `None` on the last page.
     pub next_cursor: Option<String>,
 }
 
 impl<T> Page<T> {
+    /// Converts every item (e.g. stored item to API view), keeping the cursor.
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
         Page {
             items: self.items.into_iter().map(f).collect(),

@@ -5,9 +5,12 @@ use serde::{Deserialize, Deserializer};
 /// One field of a partial update.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub enum Patch<T> {
+    /// The field was absent: keep the current value.
     #[default]
     Keep,
+    /// The field was `null`: remove the value.
     Clear,
+    /// The field had a value: replace the current one.
     Set(T),
 }
 

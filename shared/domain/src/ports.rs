@@ -16,6 +16,7 @@ use std::future::Future;
 pub trait CustomerStore: Send + Sync {
     /// Inserts the customer and its identities atomically; a taken id or identity is `Conflict`.
     fn create_customer(&self, t: &TenantId, c: &Customer) -> impl Future<Output = Result<()>> + Send;
+    /// The customer, or `None` if the tenant has none with this id.
     fn get_customer(&self, t: &TenantId, id: &CustomerId) -> impl Future<Output = Result<Option<Customer>>> + Send;
     /// Reads many customers; missing ids are simply absent from the result.
     fn get_customers(&self, t: &TenantId, ids: &[CustomerId]) -> impl Future<Output = Result<Vec<Customer>>> + Send;
@@ -28,6 +29,7 @@ pub trait CustomerStore: Send + Sync {
     ) -> impl Future<Output = Result<()>> + Send;
     /// Deletes the customer and its identities if the stored version is still `c.version`.
     fn delete_customer(&self, t: &TenantId, c: &Customer) -> impl Future<Output = Result<()>> + Send;
+    /// One page of the tenant's customers, partition by partition.
     fn list_customers(&self, t: &TenantId, page: &PageRequest) -> impl Future<Output = Result<Page<Customer>>> + Send;
     /// Looks identities up; the result is aligned with `keys`.
     fn resolve_identities(
@@ -39,9 +41,11 @@ pub trait CustomerStore: Send + Sync {
 
 /// Group definitions.
 pub trait GroupStore: Send + Sync {
+    /// Stores a new group; its id must be new.
     fn create_group(&self, t: &TenantId, g: &Group) -> impl Future<Output = Result<()>> + Send;
     /// A group that is being deleted reads as absent.
     fn get_group(&self, t: &TenantId, id: &GroupId) -> impl Future<Output = Result<Option<Group>>> + Send;
+    /// One page of the tenant's groups in id order, leaving out groups being deleted.
     fn list_groups(&self, t: &TenantId, page: &PageRequest) -> impl Future<Output = Result<Page<Group>>> + Send;
     /// Every group of the tenant that is not being deleted (dynamic-group plans and the reference graph).
     fn list_all_groups(&self, t: &TenantId) -> impl Future<Output = Result<Vec<Group>>> + Send;
@@ -64,7 +68,9 @@ pub trait GroupStore: Send + Sync {
 /// Outcome of adding one customer to a group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AddOutcome {
+    /// The customer is now a member.
     Added,
+    /// The customer was a member already; nothing was written.
     AlreadyMember,
     /// The customer was deleted between lookup and write.
     CustomerGone,
@@ -82,6 +88,7 @@ pub trait MembershipStore: Send + Sync {
     ) -> impl Future<Output = Result<Vec<AddOutcome>>> + Send;
     /// Removes one member; `false` if the customer was not a member.
     fn remove_member(&self, t: &TenantId, g: &GroupId, c: &CustomerId) -> impl Future<Output = Result<bool>> + Send;
+    /// One page of a group's member rows, in customer id order.
     fn list_members(
         &self,
         t: &TenantId,
@@ -98,12 +105,15 @@ pub trait MembershipStore: Send + Sync {
 
 /// Tenants that have data, so scheduled jobs can visit each without scanning the table.
 pub trait TenantRegistry: Send + Sync {
+    /// Records that the tenant has data (repeating it changes nothing).
     fn register_tenant(&self, t: &TenantId) -> impl Future<Output = Result<()>> + Send;
+    /// Every registered tenant, for the nightly run.
     fn list_tenants(&self) -> impl Future<Output = Result<Vec<TenantId>>> + Send;
 }
 
 /// The queue that carries background jobs.
 pub trait JobQueue: Send + Sync {
+    /// Sends one job message.
     fn enqueue(&self, job: &GroupJob) -> impl Future<Output = Result<()>> + Send;
     /// Sends many jobs (batched ten per request).
     fn enqueue_many(&self, jobs: &[GroupJob]) -> impl Future<Output = Result<()>> + Send;
@@ -117,17 +127,22 @@ pub struct Commit {
     pub before: Customer,
     /// The customer to store (groups and `next_wake_at` already updated).
     pub after: Customer,
+    /// Groups the customer enters: member rows, counts and history entries to write.
     pub entered: Vec<GroupId>,
+    /// Groups the customer leaves: member rows to delete, counts and history entries to write.
     pub left: Vec<GroupId>,
     /// Event ids recorded with the write; one already recorded fails the commit with `SeenEvents`.
     pub events: Vec<String>,
     /// Whether facts changed (a full write) or only groups and the wake-up (an update).
     pub facts_changed: bool,
+    /// Why, for the history entries.
     pub reason: ChangeReason,
 }
 
+/// What became of one customer's commit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CommitResult {
+    /// Everything was written.
     Committed,
     /// The customer changed (or was deleted) since it was read: read it again and redo.
     Stale,
@@ -201,6 +216,7 @@ impl<T: MembershipPass + MembershipStore + TenantRegistry + ResyncJobs + JobQueu
 pub trait ResyncJobs: Send + Sync {
     /// Stores the job and marks its groups' sync status queued.
     fn create_resync_job(&self, t: &TenantId, job: &ResyncJob) -> impl Future<Output = Result<()>> + Send;
+    /// The job with its progress so far, or `None` if there is no such job.
     fn get_resync_job(&self, t: &TenantId, id: &JobId) -> impl Future<Output = Result<Option<ResyncJob>>> + Send;
     /// Records partitions as done (by number: recording one again changes nothing) and returns the job
     /// after it (`None`: no such job).
@@ -223,6 +239,7 @@ pub trait ResyncJobs: Send + Sync {
 
 /// Number of partitions the customers are spread over (the widest fan-out of a resync).
 pub trait Shards {
+    /// How many partitions a tenant's customers are spread over.
     fn customer_shards(&self) -> u32;
     /// Work after which a resync shard hands its remaining partitions on (see [`RESYNC_SHARD_BUDGET`]).
     fn resync_shard_budget(&self) -> u64 {

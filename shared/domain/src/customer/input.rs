@@ -18,24 +18,38 @@ const MAX_ATTRIBUTE_TEXT: usize = 1024;
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewCustomer {
+    /// The customer's id; generated (UUID v7) when absent.
     pub id: Option<CustomerId>,
+    /// The tenant's own id for the customer (e.g. from a CRM); unique within the tenant.
     pub external_id: Option<String>,
+    /// Any case, surrounding spaces allowed; stored trimmed and lower-cased, unique within the tenant.
     pub email: Option<String>,
+    /// With its country code (`+380...`, `380...` or `00380...`); stored as E.164, unique within the tenant.
     pub phone: Option<String>,
+    /// Display name: 1 to 256 characters after trimming, no control characters.
     pub name: Option<String>,
+    /// The tenant's order reference (1 to 256 characters); the export's Order Number column.
     pub order_number: Option<String>,
+    /// When the customer signed up (`YYYY-MM-DD`); the export's Signup Date column.
     pub signup_date: Option<NaiveDate>,
+    /// When the customer registered (`YYYY-MM-DD`); a later `customer.registered` event keeps it.
     pub registration_date: Option<NaiveDate>,
+    /// Typed custom attributes by name (letters, digits and `_`, at most 64 characters; at most 100).
     #[serde(default)]
     pub attributes: BTreeMap<String, AttributeValue>,
+    /// Labels of 1 to 64 characters; duplicates collapse, at most 100 remain.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// At most 50, one per application/product/plan.
     #[serde(default)]
     pub subscriptions: Vec<Subscription>,
+    /// Whether the email is already verified (default false).
     #[serde(default)]
     pub email_verified: bool,
+    /// Whether the phone is already verified (default false).
     #[serde(default)]
     pub phone_verified: bool,
+    /// Whether the account still awaits activation (default false).
     #[serde(default)]
     pub activation_required: bool,
     /// Usually built from events; accepted on create for imports.
@@ -83,30 +97,43 @@ impl NewCustomer {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerPatch {
+    /// A new external id (unique within the tenant), or `null` to remove it.
     #[serde(default)]
     pub external_id: Patch<String>,
+    /// A new email, normalised and checked as on create, or `null` to remove it.
     #[serde(default)]
     pub email: Patch<String>,
+    /// A new phone number, normalised to E.164 as on create, or `null` to remove it.
     #[serde(default)]
     pub phone: Patch<String>,
+    /// A new display name (1 to 256 characters), or `null` to remove it.
     #[serde(default)]
     pub name: Patch<String>,
+    /// A new order number (1 to 256 characters), or `null` to remove it.
     #[serde(default)]
     pub order_number: Patch<String>,
+    /// A new signup date, or `null` to remove it.
     #[serde(default)]
     pub signup_date: Patch<NaiveDate>,
+    /// A new registration date, or `null` to remove it.
     #[serde(default)]
     pub registration_date: Patch<NaiveDate>,
+    /// Attributes to set by name; a `null` value removes that one, unnamed attributes are kept.
     #[serde(default)]
     pub attributes: Option<BTreeMap<String, Option<AttributeValue>>>,
+    /// The new tags, replacing all current ones.
     #[serde(default)]
     pub tags: Option<Vec<String>>,
+    /// The new subscriptions, replacing all current ones.
     #[serde(default)]
     pub subscriptions: Option<Vec<Subscription>>,
+    /// The new email-verified flag; absent keeps it.
     #[serde(default)]
     pub email_verified: Option<bool>,
+    /// The new phone-verified flag; absent keeps it.
     #[serde(default)]
     pub phone_verified: Option<bool>,
+    /// The new activation-required flag; absent keeps it.
     #[serde(default)]
     pub activation_required: Option<bool>,
 }

@@ -13,17 +13,24 @@ pub use input::{CustomerPatch, NewCustomer};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// Most custom attributes one customer may have.
 pub const MAX_ATTRIBUTES: usize = 100;
+/// Most tags one customer may have.
 pub const MAX_TAGS: usize = 100;
+/// Most subscriptions one customer may have.
 pub const MAX_SUBSCRIPTIONS: usize = 50;
 
 /// A typed custom attribute value: `{"type":"date","value":"2024-05-01"}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "value", rename_all = "lowercase", deny_unknown_fields)]
 pub enum AttributeValue {
+    /// Text of at most 1024 characters.
     String(String),
+    /// A finite number (NaN and infinities are refused).
     Number(f64),
+    /// A flag: `{"type":"boolean","value":true}`.
     Boolean(bool),
+    /// A calendar day (`2024-05-01`); rules compare it as midnight UTC.
     Date(NaiveDate),
 }
 
@@ -31,12 +38,15 @@ pub enum AttributeValue {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SubscriptionStatus {
+    /// Provisioned and running: the subscribed, renewing, canceling and expiring states derive from it.
     Active,
     /// Ordered, not yet provisioned ("in progress"): counts as a held service, not as subscribed.
     Pending,
     /// Held but suspended (e.g. unpaid): counts as a held service, not as subscribed.
     Suspended,
+    /// Ended by a cancellation whose access has run out.
     Canceled,
+    /// Ended because its term ran out without a renewal.
     Expired,
 }
 
@@ -52,9 +62,12 @@ impl SubscriptionStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Subscription {
+    /// The application subscribed to, as the billing system names it.
     pub application: String,
+    /// The product within the application, when the billing system has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product: Option<String>,
+    /// The plan within the product, when the billing system has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<String>,
     /// Billing period as the billing system names it (e.g. `month`, `year`).
@@ -63,7 +76,9 @@ pub struct Subscription {
     /// Whether the service is paid (false for free and trial plans).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub paid: bool,
+    /// As last reported by the billing system (through events or the API).
     pub status: SubscriptionStatus,
+    /// When the subscription started; the date of the subscribed state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscribed_at: Option<DateTime<Utc>>,
     /// When an active subscription renews (auto-renew on).
@@ -72,8 +87,10 @@ pub struct Subscription {
     /// When access ends (auto-renew off, or already ended).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
+    /// When it was canceled; a renewal clears it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canceled_at: Option<DateTime<Utc>>,
+    /// The latest `subscription.active` event; the inactive state reads it before the customer's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_active_at: Option<DateTime<Utc>>,
 }
@@ -81,29 +98,42 @@ pub struct Subscription {
 /// A stored customer: what the API returns and what rules read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Customer {
+    /// Unique within the tenant: given on create or generated (UUID v7).
     pub id: CustomerId,
+    /// The tenant's own id for the customer (e.g. from a CRM); unique within the tenant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
+    /// Unique within the tenant; a member list can name the customer by it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<Email>,
+    /// Unique within the tenant; a member list can name the customer by it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<Phone>,
+    /// Display name, copied onto member rows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The tenant's order reference; the export's Order Number column.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_number: Option<String>,
+    /// When the customer signed up, as the tenant says; the export's Signup Date column.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signup_date: Option<NaiveDate>,
+    /// When the customer registered; the registered lifecycle state reads it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration_date: Option<NaiveDate>,
+    /// Typed custom attributes by name; rules read them as `attributes.<key>`.
     #[serde(default)]
     pub attributes: BTreeMap<String, AttributeValue>,
+    /// Trimmed, de-duplicated labels; the `tags` condition reads them.
     #[serde(default)]
     pub tags: BTreeSet<String>,
+    /// One per application/product/plan; lifecycle states derive from them.
     #[serde(default)]
     pub subscriptions: Vec<Subscription>,
+    /// Set by the `customer.email_verified` event or the API.
     #[serde(default)]
     pub email_verified: bool,
+    /// Set by the `customer.phone_verified` event or the API.
     #[serde(default)]
     pub phone_verified: bool,
     /// The account exists but has not been activated yet.
@@ -119,7 +149,9 @@ pub struct Customer {
     /// Groups the customer is currently a member of (maintained by the service, read-only in the API).
     #[serde(default)]
     pub groups: BTreeSet<GroupId>,
+    /// When the customer was created; the inactive state's fallback for a customer never active.
     pub created_at: DateTime<Utc>,
+    /// When the customer's facts last changed (API or event); membership changes alone leave it.
     pub updated_at: DateTime<Utc>,
     /// Optimistic-concurrency version, incremented on every write.
     #[serde(skip_serializing)]
@@ -129,8 +161,11 @@ pub struct Customer {
 /// The identities that must be unique within a tenant, with the field name a clash reports.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Identity {
+    /// A normalised email address, reported as `email`.
     Email(Email),
+    /// An E.164 phone number, reported as `phone`.
     Phone(Phone),
+    /// The tenant's external id, reported as `external_id`.
     External(String),
 }
 
@@ -176,14 +211,19 @@ impl Customer {
 /// Customer columns denormalised onto member rows so member lists and exports are one Query.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct MemberProfile {
+    /// The customer's display name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The customer's email; the export's Email column.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<Email>,
+    /// The customer's phone, shown in member lists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<Phone>,
+    /// The export's Order Number column.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_number: Option<String>,
+    /// The export's Signup Date column.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signup_date: Option<NaiveDate>,
 }

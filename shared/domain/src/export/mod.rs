@@ -38,6 +38,7 @@ pub enum ExportFormat {
 }
 
 impl ExportFormat {
+    /// The file name's extension: `csv`, `json` or `jsonl`.
     pub fn extension(self) -> &'static str {
         match self {
             ExportFormat::Csv => "csv",
@@ -46,6 +47,7 @@ impl ExportFormat {
         }
     }
 
+    /// The MIME type stored with the file and sent with its download.
     pub fn content_type(self) -> &'static str {
         match self {
             ExportFormat::Csv => "text/csv; charset=utf-8",
@@ -59,9 +61,13 @@ impl ExportFormat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ExportStatus {
+    /// Recorded; no worker has started it yet.
     Queued,
+    /// A worker is writing the file (a redelivered job message restarts it).
     Running,
+    /// The file is complete; each read of the export signs a new download link.
     Done,
+    /// Given up; `failure_reason` says why.
     Failed,
 }
 
@@ -79,6 +85,7 @@ pub enum ExportScope {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExportRequest {
+    /// The file format, which also sets the extension and the content type.
     pub format: ExportFormat,
     /// Starts a CSV file with a UTF-8 byte order mark, so Excel reads it as UTF-8.
     #[serde(default)]
@@ -114,13 +121,20 @@ impl ExportRequest {
 /// An export record: what was asked for and how far the job got.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Export {
+    /// Time-ordered and unguessable; part of the file's object key.
     pub id: ExportId,
+    /// A group's members or the tenant's customers.
     pub scope: ExportScope,
+    /// The exported group (group scope only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group_id: Option<GroupId>,
+    /// The file format asked for.
     pub format: ExportFormat,
+    /// Whether the CSV file starts with a UTF-8 byte order mark.
     pub bom: bool,
+    /// How long each download link stays valid, in seconds, as requested.
     pub url_expires_in: u32,
+    /// Where the export is in its life.
     pub status: ExportStatus,
     /// Rows encoded so far (all rows once done).
     pub rows_written: u64,
@@ -136,9 +150,12 @@ pub struct Export {
     pub failure_reason: Option<String>,
     /// How many times a worker started this export (a redelivered job message starts it again).
     pub attempts: u32,
+    /// When the export was requested.
     pub created_at: DateTime<Utc>,
+    /// When the latest run started.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub started_at: Option<DateTime<Utc>>,
+    /// When the export became done or failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<DateTime<Utc>>,
     /// The multipart upload in progress, so a retry can abort exactly it. Internal.
@@ -212,21 +229,29 @@ impl Export {
 /// The file an export writes, as the storage adapter needs to address it (the adapter builds the key).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportObject {
+    /// The owner; the object key starts with it.
     pub tenant: TenantId,
+    /// The export; the object key's folder after the tenant.
     pub export_id: ExportId,
+    /// The download name: its ASCII form ends the key, the full name goes in `Content-Disposition`.
     pub file_name: String,
+    /// The format's MIME type, stored with the object.
     pub content_type: &'static str,
 }
 
 /// An export as the API returns it: the record, its progress and, once done, a fresh download link.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ExportView {
+    /// The record, flattened into the response.
     #[serde(flatten)]
     pub export: Export,
+    /// The share of rows written, 0 to 1 (see [`Export::progress`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub progress: Option<f64>,
+    /// A link signed for this response, once the export is done.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub download_url: Option<String>,
+    /// When `download_url` stops working.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub download_expires_at: Option<DateTime<Utc>>,
 }
@@ -246,7 +271,9 @@ impl From<Export> for ExportView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExportJob {
+    /// The tenant the export belongs to.
     pub tenant: TenantId,
+    /// The export record the job runs.
     pub export_id: ExportId,
 }
 

@@ -15,6 +15,7 @@ use std::time::Duration;
 pub trait ExportStore: Send + Sync {
     /// Stores a new record; its id must be new.
     fn create_export(&self, t: &TenantId, e: &Export) -> impl Future<Output = Result<()>> + Send;
+    /// The tenant's export with this id, or `None`.
     fn get_export(&self, t: &TenantId, id: &ExportId) -> impl Future<Output = Result<Option<Export>>> + Send;
     /// The tenant's exports, newest first.
     fn list_exports(&self, t: &TenantId, page: &PageRequest) -> impl Future<Output = Result<Page<Export>>> + Send;
@@ -31,6 +32,7 @@ pub trait ExportStore: Send + Sync {
 /// The rows an export reads: the narrow view of the stores the export job needs (any store with groups,
 /// members and customers provides it).
 pub trait ExportSource: Send + Sync {
+    /// The group to export, or `None` if it is gone or being deleted.
     fn export_group(&self, t: &TenantId, g: &GroupId) -> impl Future<Output = Result<Option<Group>>> + Send;
     /// One page of a group's member rows, in key order.
     fn member_page(
@@ -62,6 +64,7 @@ impl<S: GroupStore + MembershipStore + CustomerStore> ExportSource for S {
 
 /// The queue that starts export jobs.
 pub trait ExportQueue: Send + Sync {
+    /// Sends the message that starts the export's job.
     fn enqueue_export(&self, job: &ExportJob) -> impl Future<Output = Result<()>> + Send;
 }
 
@@ -70,6 +73,7 @@ pub trait ExportQueue: Send + Sync {
 pub struct UploadedPart {
     /// 1-based.
     pub number: u32,
+    /// The ETag storage returned for the part; the completion must repeat it.
     pub etag: String,
 }
 
@@ -80,6 +84,7 @@ pub trait ExportSink: Send + Sync {
     fn put_file(&self, obj: &ExportObject, body: Vec<u8>) -> impl Future<Output = Result<()>> + Send;
     /// Starts a multipart upload; returns its id.
     fn start_upload(&self, obj: &ExportObject) -> impl Future<Output = Result<String>> + Send;
+    /// Uploads part `number` (1-based) of an upload and returns it for the completion.
     fn upload_part(
         &self,
         obj: &ExportObject,
@@ -87,6 +92,7 @@ pub trait ExportSink: Send + Sync {
         number: u32,
         body: Vec<u8>,
     ) -> impl Future<Output = Result<UploadedPart>> + Send;
+    /// Joins the parts, in order, into the finished object.
     fn complete_upload(
         &self,
         obj: &ExportObject,

@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MemberList {
+    /// Customer ids, one per entry; an entry's position is its line in the report.
     pub customer_ids: Option<Vec<String>>,
+    /// Email addresses, normalised before they are looked up.
     pub emails: Option<Vec<String>>,
     /// One number per line, with country code, as pasted from a spreadsheet column.
     pub phones: Option<String>,
@@ -25,8 +27,11 @@ pub type ParsedEntry = (usize, String, MemberKey);
 /// One entry of a member list, parsed: the line it came from and what to look up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MemberKey {
+    /// A customer id, used as it is.
     Id(CustomerId),
+    /// An email, resolved to a customer through the tenant's identities.
     Email(Email),
+    /// A phone number, resolved to a customer through the tenant's identities.
     Phone(Phone),
 }
 
@@ -35,26 +40,38 @@ pub enum MemberKey {
 pub struct Rejection {
     /// 1-based line (phone list) or position (id and email lists).
     pub line: usize,
+    /// The entry as given.
     pub value: String,
+    /// Why, as a stable code.
     pub reason: RejectReason,
+    /// Why, in words for the user.
     pub message: String,
 }
 
+/// Why an entry of a member list was not added (`snake_case` in the report).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RejectReason {
+    /// Not a valid customer id.
     InvalidId,
+    /// Not a valid email address.
     InvalidEmail,
+    /// Not a valid phone number with its country code.
     InvalidPhone,
+    /// No customer of the tenant has this id, email or phone.
     NotFound,
+    /// The same customer is listed on an earlier line.
     Duplicate,
 }
 
 /// What an add-members request did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct AddMembersReport {
+    /// Customers who became members.
     pub added: u64,
+    /// Customers who were members already; nothing changed for them.
     pub already_members: u64,
+    /// Entries not added, in line order.
     pub rejected: Vec<Rejection>,
 }
 
@@ -143,8 +160,11 @@ impl TryFrom<MemberList> for ParsedMembers {
 /// A member row: the customer and the columns copied from it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Member {
+    /// The customer this row makes a member.
     pub customer_id: CustomerId,
+    /// Columns copied from the customer, flattened into the row and refreshed when they change.
     #[serde(flatten)]
     pub profile: MemberProfile,
+    /// When the customer became a member.
     pub added_at: DateTime<Utc>,
 }

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 /// The most entries one add-members request may carry; larger lists go through bulk import.
 pub const MAX_MEMBERS_PER_REQUEST: usize = 1000;
 
+/// How a group's members are decided: listed by hand, or by its rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum GroupKind {
@@ -83,23 +84,32 @@ impl Group {
     }
 }
 
+/// Where a resync is: queued, running, then done or failed, once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SyncState {
+    /// The job exists; no partition is done yet.
     Queued,
+    /// Some partitions are done, not all.
     Running,
+    /// Every partition is done.
     Done,
+    /// A shard kept failing until its message went to the dead-letter queue.
     Failed,
 }
 
 /// A dynamic group's resync: job, progress and outcome, as the group shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SyncStatus {
+    /// Where the resync is; a read of the group brings it up to date from the job.
     pub status: SyncState,
+    /// The resync job this status reports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_id: Option<JobId>,
+    /// When the resync job was created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<DateTime<Utc>>,
+    /// When the resync finished, done or failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<DateTime<Utc>>,
     /// When the last successful resync finished.
@@ -108,12 +118,16 @@ pub struct SyncStatus {
     /// Fraction of customer shards done, 0 to 1.
     #[serde(default)]
     pub progress: f64,
+    /// Customer partitions finished so far.
     #[serde(default)]
     pub shards_done: u32,
+    /// Customer partitions the resync covers.
     #[serde(default)]
     pub shards_total: u32,
+    /// Customers re-evaluated so far.
     #[serde(default)]
     pub customers_evaluated: u64,
+    /// Why the resync failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
 }

@@ -54,8 +54,11 @@ pub enum RunOutcome {
 /// What one run of the export job did, for the worker's log and the benchmark.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ExportReport {
+    /// How the run ended.
     pub outcome: RunOutcome,
+    /// Rows written to the file.
     pub rows: u64,
+    /// Bytes of the file written.
     pub bytes: u64,
     /// Storage queries (pages) read.
     pub pages: u64,

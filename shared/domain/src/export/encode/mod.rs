@@ -21,9 +21,13 @@ pub const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 /// One exported row, borrowed from a member row or a customer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExportRow<'a> {
+    /// The customer's id; in the JSON formats only (the CSV columns have none).
     pub id: &'a str,
+    /// The Order Number column.
     pub order_number: Option<&'a str>,
+    /// The Email column.
     pub email: Option<&'a str>,
+    /// The Signup Date column, written `YYYY-MM-DD`.
     pub signup_date: Option<NaiveDate>,
 }
 
@@ -50,6 +54,7 @@ impl Encoder {
         self.rows
     }
 
+    /// Appends what precedes the rows: the optional BOM and the CSV header, or JSON's `[`.
     pub fn header(&mut self, out: &mut Vec<u8>) {
         match self.format {
             ExportFormat::Csv => {
@@ -63,6 +68,7 @@ impl Encoder {
         }
     }
 
+    /// Appends one row: a CSV line, a JSON array element or a JSON Lines line.
     pub fn row(&mut self, row: &ExportRow<'_>, out: &mut Vec<u8>) {
         match self.format {
             ExportFormat::Csv => {
@@ -93,6 +99,7 @@ impl Encoder {
         self.rows += 1;
     }
 
+    /// Appends what follows the rows: JSON's closing `]`; nothing for CSV and JSON Lines.
     pub fn footer(&mut self, out: &mut Vec<u8>) {
         if self.format == ExportFormat::Json {
             if self.rows > 0 {
