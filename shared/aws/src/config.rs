@@ -8,9 +8,13 @@ pub const DEFAULT_MAX_RECEIVES: u32 = 5;
 /// The configuration every function reads once at cold start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
+    /// The one DynamoDB table every item lives in (`TABLE_NAME`).
     pub table_name: String,
+    /// The S3 bucket export files are written to (`BUCKET_NAME`).
     pub bucket_name: String,
+    /// The queue of purge, recount, resync and wake-up jobs (`GROUP_JOBS_QUEUE_URL`).
     pub group_jobs_queue_url: String,
+    /// The queue whose messages start export jobs (`EXPORT_JOBS_QUEUE_URL`).
     pub export_jobs_queue_url: String,
     /// The job queues' maxReceiveCount (`QUEUE_MAX_RECEIVES`): the delivery on which a failing job is
     /// recorded as failed, because the queue moves the message to its dead-letter queue next.

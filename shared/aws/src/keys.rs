@@ -8,9 +8,13 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 /// Partitions a tenant's customers are spread over, so a full resync fans out to this many workers.
 pub const CUSTOMER_SHARDS: u32 = 16;
+/// Sort key of an identity item, which maps a unique email, phone or external id to its customer.
 pub const IDENTITY_SK: &str = "ID";
+/// Partition key of the tenant registry: one item per tenant that has data.
 pub const TENANTS_PK: &str = "TENANTS";
+/// Sort-key prefix of group items in the tenant partition.
 pub const GROUP_SK_PREFIX: &str = "G#";
+/// Sort-key prefix of customer items and of member rows.
 pub const CUSTOMER_SK_PREFIX: &str = "C#";
 
 /// Stable shard of a customer id (FNV-1a, so it never changes between builds or platforms).
@@ -23,18 +27,22 @@ pub fn shard_of(id: &CustomerId) -> u32 {
     (hash % u64::from(CUSTOMER_SHARDS)) as u32
 }
 
+/// Partition key of one of a tenant's customer shards: `T#<tenant>#CS#<two-digit shard>`.
 pub fn customer_pk_for_shard(t: &TenantId, shard: u32) -> String {
     format!("T#{t}#CS#{shard:02}")
 }
 
+/// Partition key of a customer item: the shard its id hashes to.
 pub fn customer_pk(t: &TenantId, id: &CustomerId) -> String {
     customer_pk_for_shard(t, shard_of(id))
 }
 
+/// Sort key of a customer item: `C#<customer id>`.
 pub fn customer_sk(id: &CustomerId) -> String {
     format!("{CUSTOMER_SK_PREFIX}{id}")
 }
 
+/// Partition key of an identity item: one per email, phone or external id, so each stays unique.
 pub fn identity_pk(t: &TenantId, identity: &Identity) -> String {
     match identity {
         Identity::Email(e) => format!("T#{t}#EMAIL#{e}"),
@@ -43,37 +51,47 @@ pub fn identity_pk(t: &TenantId, identity: &Identity) -> String {
     }
 }
 
+/// The tenant partition: its groups, resync jobs and export records (`T#<tenant>`).
 pub fn tenant_pk(t: &TenantId) -> String {
     format!("T#{t}")
 }
 
+/// Sort key of a group item in the tenant partition: `G#<group id>`.
 pub fn group_sk(g: &GroupId) -> String {
     format!("{GROUP_SK_PREFIX}{g}")
 }
 
+/// Partition key of a group's member rows, so a member list or export is one Query.
 pub fn members_pk(t: &TenantId, g: &GroupId) -> String {
     format!("T#{t}#G#{g}")
 }
 
+/// Sort key of a member row: `C#<customer id>`, so members list in customer id order.
 pub fn member_sk(c: &CustomerId) -> String {
     format!("{CUSTOMER_SK_PREFIX}{c}")
 }
 
+/// Sort key of a tenant's entry in the [`TENANTS_PK`] partition.
 pub fn tenant_registry_sk(t: &TenantId) -> String {
     format!("T#{t}")
 }
 
+/// Partition key of a group's membership history entries.
 pub fn history_pk(t: &TenantId, g: &GroupId) -> String {
     format!("T#{t}#G#{g}#H")
 }
 
+/// Partition key of an ingested event id's record (kept 90 days), which makes ingestion idempotent.
 pub fn event_pk(t: &TenantId, event_id: &str) -> String {
     format!("T#{t}#EV#{event_id}")
 }
 
+/// Sort key of an event id's record.
 pub const EVENT_SK: &str = "EV";
+/// Sort-key prefix of resync job items in the tenant partition.
 pub const JOB_SK_PREFIX: &str = "J#";
 
+/// Sort key of a resync job item: `J#<job id>`.
 pub fn job_sk(id: &JobId) -> String {
     format!("{JOB_SK_PREFIX}{id}")
 }
@@ -95,6 +113,7 @@ pub fn wake_instant(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
+/// Sort-key prefix of export records in the tenant partition.
 pub const EXPORT_SK_PREFIX: &str = "X#";
 
 /// An export record lives in the tenant's partition beside its groups.

@@ -1,6 +1,8 @@
 //! Adapters: the DynamoDB stores and the SQS job queue that implement the domain's ports, the
 //! configuration read once at cold start, and the SDK clients built from it.
 
+#![warn(missing_docs)]
+
 pub mod config;
 pub mod dynamo;
 #[cfg(feature = "fixtures")]
@@ -15,13 +17,19 @@ pub use config::Config;
 /// Every adapter behind one value, so a handler takes `&Store` and a use case sees only the ports it asks for.
 #[derive(Clone, Debug)]
 pub struct Store {
+    /// DynamoDB client for the one table.
     pub ddb: aws_sdk_dynamodb::Client,
+    /// SQS client for both job queues.
     pub sqs: aws_sdk_sqs::Client,
+    /// The table every item lives in (`TABLE_NAME`).
     pub table: String,
+    /// The queue of purge, recount, resync and wake-up jobs.
     pub group_jobs_queue_url: String,
+    /// S3 client for export files (path-style against a local endpoint).
     pub s3: aws_sdk_s3::Client,
     /// The export bucket.
     pub bucket: String,
+    /// The queue whose messages start export jobs.
     pub export_jobs_queue_url: String,
     /// Work after which a resync shard hands its remaining partitions on (`RESYNC_SHARD_BUDGET`).
     pub resync_shard_budget: u64,

@@ -19,6 +19,7 @@ const RETRYABLE_CODES: &[&str] = &[
     "RequestTimeout",
 ];
 
+/// The domain error of a failed SDK call `operation` (`dynamodb.PutItem`): transient or internal.
 pub fn from_sdk<E>(operation: &str, err: SdkError<E, HttpResponse>) -> DomainError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
