@@ -8,11 +8,15 @@ use serde_json::json;
 /// An error an API handler returns: a domain error or a problem with the request itself.
 #[derive(Debug)]
 pub enum ApiError {
+    /// A domain error: its kind picks the status (422, 404, 409, 503, 500...).
     Domain(DomainError),
     /// 400: the request cannot be read (malformed JSON, wrong types, unknown fields, bad query).
     BadRequest(String),
+    /// 401: the verified token carries no valid tenant claim.
     Unauthorized(String),
+    /// 413: the body is larger than `MAX_BODY_BYTES`.
     PayloadTooLarge(String),
+    /// 415: the body is declared as something other than JSON.
     UnsupportedMediaType(String),
 }
 
@@ -23,6 +27,7 @@ impl From<DomainError> for ApiError {
 }
 
 impl ApiError {
+    /// The HTTP status and the stable `error.code` of this error.
     pub fn status_and_code(&self) -> (u16, &'static str) {
         match self {
             ApiError::BadRequest(_) => (400, "bad_request"),
@@ -56,6 +61,7 @@ impl ApiError {
         }
     }
 
+    /// The JSON error response; internal and unavailable details are logged here, never sent.
     pub fn into_response(self) -> Response<Body> {
         let (status, code) = self.status_and_code();
         match &self {

@@ -1,6 +1,8 @@
 //! Lambda glue: verified claims to tenant, domain errors to HTTP responses, the API and worker handlers
 //! (which take `&App` so they run the same under Lambda, in the dev server and in tests), tracing init.
 
+#![warn(missing_docs)]
+
 pub mod api;
 pub mod batch;
 pub mod export_api;
@@ -16,7 +18,9 @@ use cg_aws::{Config, Store};
 /// Everything a handler needs, built once at cold start.
 #[derive(Clone, Debug)]
 pub struct App {
+    /// Every adapter; handlers pass it to use cases as the ports they ask for.
     pub store: Store,
+    /// The JWT claim that names the tenant (`TENANT_CLAIM`, default `tenant_id`).
     pub tenant_claim: String,
     /// The job queues' maxReceiveCount (see `Config::max_receives`).
     pub max_receives: u32,

@@ -104,6 +104,7 @@ pub fn json<T: Serialize>(status: u16, value: &T) -> Result<Response<Body>, ApiE
     Ok(resp)
 }
 
+/// A 204 response with no body (successful deletes).
 pub fn no_content() -> Response<Body> {
     let mut resp = Response::new(Body::Empty);
     *resp.status_mut() = http::StatusCode::NO_CONTENT;

@@ -10,39 +10,67 @@ use std::convert::Infallible;
 /// An API action, one per Lambda function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
+    /// `POST /customers`: create a customer.
     CustomersCreate,
+    /// `GET /customers`: a page of customers.
     CustomersList,
+    /// `GET /customers/{customerId}`: one customer.
     CustomersGet,
+    /// `PATCH /customers/{customerId}`: merge-patch a customer.
     CustomersUpdate,
+    /// `DELETE /customers/{customerId}`: leave every group, then delete the customer.
     CustomersDelete,
+    /// `POST /groups`: create a static or dynamic group.
     GroupsCreate,
+    /// `GET /groups`: a page of groups.
     GroupsList,
+    /// `GET /groups/{groupId}`: one group, with the live progress of its resync.
     GroupsGet,
+    /// `PATCH /groups/{groupId}`: rename, or change a dynamic group's rules or settings.
     GroupsUpdate,
+    /// `DELETE /groups/{groupId}`: hide the group and queue the purge of its members (202).
     GroupsDelete,
+    /// `POST /groups/{groupId}/members`: add customers to a static group by id, email or phone.
     GroupMembersAdd,
+    /// `GET /groups/{groupId}/members`: a page of a group's members.
     GroupMembersList,
+    /// `DELETE /groups/{groupId}/members/{customerId}`: remove one member of a static group.
     GroupMembersRemove,
+    /// `POST /groups/{groupId}/resync`: queue a resync of a dynamic group (202).
     GroupsResync,
+    /// `POST /groups/preview`: a draft definition's match count and sample, before saving.
     GroupsPreview,
+    /// `GET /groups/{groupId}/explain/{customerId}`: the rule tree with what matched, and the next change.
     GroupsExplain,
+    /// `GET /groups/{groupId}/history`: entries and exits, newest first.
     GroupHistoryList,
+    /// `GET /group-templates`: the built-in templates a dynamic group can start from.
     GroupTemplatesList,
+    /// `POST /events`: ingest 1 to 500 lifecycle and activity events.
     EventsIngest,
+    /// `POST /groups/{groupId}/exports`: queue an export of a group's members (202).
     ExportsCreateGroup,
+    /// `POST /customers/exports`: queue an export of the tenant's customers (202).
     ExportsCreateCustomers,
+    /// `GET /exports/{exportId}`: one export, with a fresh download link once done.
     ExportsGet,
+    /// `GET /exports`: a page of exports, newest first.
     ExportsList,
 }
 
+/// One row of the route table: an endpoint and what serves it.
 pub struct Route {
+    /// The HTTP method, upper case.
     pub method: &'static str,
+    /// The path template in API Gateway syntax, e.g. `/groups/{groupId}`.
     pub path: &'static str,
+    /// The handler [`dispatch`] calls.
     pub action: Action,
     /// The `[[bin]]` in `functions/` that serves this route in AWS.
     pub binary: &'static str,
 }
 
+/// Every endpoint of the API; tests hold template.yaml and the OpenAPI document to it.
 pub const ROUTES: &[Route] = &[
     Route {
         method: "POST",
@@ -238,8 +266,11 @@ fn segments(path: &str) -> Option<Vec<String>> {
 
 /// What a path matched: the route and its parameters, or which methods the path allows.
 pub enum Matched {
+    /// A route matched, with its path parameters (name, percent-decoded value).
     Route(&'static Route, Vec<(String, String)>),
+    /// The path exists, not for this method: the methods it allows (405).
     MethodNotAllowed(Vec<&'static str>),
+    /// No route has this path (404).
     NotFound,
 }
 

@@ -10,10 +10,13 @@ use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 use serde::Deserialize;
 
+/// Which job a scheduled invocation runs: the `task` of its schedule's input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Task {
+    /// Re-evaluate the customers whose next wake-up has come (every few minutes).
     Wake,
+    /// Resync every tenant's dynamic groups, recount static groups, re-queue unfinished purges.
     Nightly,
 }
 
@@ -22,6 +25,7 @@ struct Input {
     task: Task,
 }
 
+/// The scheduler function's handler: runs the input's task now and answers `{"queued": n}`.
 pub async fn tick(
     app: &App,
     event: LambdaEvent<serde_json::Value>,
