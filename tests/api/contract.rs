@@ -208,3 +208,16 @@ fn queue_max_receives_is_every_queues_max_receive_count() {
         .collect();
     assert_eq!(counts, BTreeSet::from([configured]));
 }
+
+/// The dev server's clock control exists only locally: no deployed function serves it and the
+/// contract does not describe it.
+#[test]
+fn the_dev_clock_route_is_not_deployed() {
+    let dev = cg_local::dev_server::DEV_CLOCK_PATH;
+    assert!(ROUTES.iter().all(|r| !r.path.starts_with("/_dev")));
+    for file in ["template.yaml", "infra/openapi.yaml"] {
+        let text = std::fs::read_to_string(root().join(file)).unwrap();
+        assert!(!text.contains(dev), "{file} mentions {dev}");
+        assert!(!text.contains("/_dev"), "{file} mentions a /_dev route");
+    }
+}

@@ -66,6 +66,9 @@ pub async fn handle(app: &App, secret: &str, req: hyper::Request<Incoming>) -> h
         Ok(c) => c,
         Err(why) => return to_hyper(error_response(401, "unauthorized", why)),
     };
+    if path == DEV_CLOCK_PATH {
+        return to_hyper(dev_clock(app, &method, body).await);
+    }
     let (route, params) = match match_route(&method, &path) {
         Matched::Route(r, p) => (r, p),
         Matched::MethodNotAllowed(allowed) => {
@@ -145,6 +148,57 @@ pub async fn handle(app: &App, secret: &str, req: hyper::Request<Incoming>) -> h
     to_hyper(resp)
 }
 
+/// The dev-server-only clock control. No deployed function serves it: it is not in the route table,
+/// template.yaml or the OpenAPI document (tests/api/contract.rs checks).
+pub const DEV_CLOCK_PATH: &str = "/_dev/clock";
+
+/// `GET /_dev/clock` shows the service clock; `POST /_dev/clock` with `{"days": n}` and/or
+/// `{"seconds": n}` (not negative) moves it forward for the API, the workers and the scheduler, and
+/// runs a wake-up tick at the new time.
+async fn dev_clock(app: &App, method: &str, body: Incoming) -> lambda_http::Response<Body> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Advance {
+        #[serde(default)]
+        days: u32,
+        #[serde(default)]
+        seconds: u32,
+    }
+    match method {
+        "GET" => {}
+        "POST" => {
+            let bytes = match Limited::new(body, 4096).collect().await {
+                Ok(b) => b.to_bytes(),
+                Err(_) => return error_response(413, "payload_too_large", "the body is larger than 4 KiB"),
+            };
+            let advance: Advance = match serde_json::from_slice(&bytes) {
+                Ok(a) => a,
+                Err(e) => {
+                    return error_response(
+                        400,
+                        "bad_request",
+                        &format!("send {{\"days\": n}} and/or {{\"seconds\": n}}: {e}"),
+                    )
+                }
+            };
+            app.store.clock.advance(
+                chrono::Duration::days(i64::from(advance.days)) + chrono::Duration::seconds(i64::from(advance.seconds)),
+            );
+            if let Err(e) = cg_lambda::scheduler::run_task(app, cg_lambda::scheduler::Task::Wake, app.now()).await {
+                tracing::warn!(error = ?e, "wake-up tick after moving the clock failed");
+            }
+        }
+        _ => return error_response(405, "method_not_allowed", "use GET or POST on /_dev/clock"),
+    }
+    let body = serde_json::json!({"now": app.now(), "offset_seconds": app.store.clock.offset().num_seconds()});
+    let mut resp = lambda_http::Response::new(Body::Text(body.to_string()));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
 /// Receives one batch from the group-jobs queue and runs the worker on it, as Lambda's SQS trigger would:
 /// successes are deleted, failures become visible again (after `retry_delay`) and reach the DLQ after
 /// maxReceiveCount. Returns how many messages were received.
@@ -156,7 +210,11 @@ pub async fn poll_group_jobs_once(app: &App, wait_seconds: i32, retry_delay: i32
     .await
 }
 
-/// Runs the worker poll loop forever.
+/// Group-job batches the dev server runs at once, as Lambda runs several invocations of a worker in
+/// parallel (a resync's shard messages, wake-ups and purges side by side).
+pub const GROUP_JOB_POLLERS: usize = 4;
+
+/// Runs the worker poll loop forever (one of `GROUP_JOB_POLLERS`).
 pub async fn run_workers(app: App) {
     loop {
         if let Err(e) = poll_group_jobs_once(&app, 1, 2).await {
@@ -170,12 +228,12 @@ pub async fn run_workers(app: App) {
 /// day at 03:00 UTC (template.yaml's two schedules).
 pub async fn run_scheduler(app: App, every: Duration) {
     use cg_lambda::scheduler::{run_task, Task};
-    use chrono::{Timelike, Utc};
+    use chrono::Timelike;
     let mut interval = tokio::time::interval(every);
-    let mut nightly_done = Utc::now().date_naive();
+    let mut nightly_done = app.now().date_naive();
     loop {
         interval.tick().await;
-        let now = Utc::now();
+        let now = app.now();
         if let Err(e) = run_task(&app, Task::Wake, now).await {
             tracing::warn!(error = ?e, "scheduler wake-up tick failed");
         }
@@ -199,9 +257,13 @@ pub async fn start(
     let bound = listener.local_addr()?;
     let tasks = vec![
         tokio::spawn(serve_http(app.clone(), secret, listener)),
-        tokio::spawn(run_workers(app.clone())),
         tokio::spawn(crate::export_jobs::run_export_workers(app.clone())),
-        tokio::spawn(run_scheduler(app, tick)),
+        tokio::spawn(crate::export_jobs::run_export_workers(app.clone())),
+        tokio::spawn(run_scheduler(app.clone(), tick)),
     ];
+    let mut tasks = tasks;
+    for _ in 0..GROUP_JOB_POLLERS {
+        tasks.push(tokio::spawn(run_workers(app.clone())));
+    }
     Ok((bound, tasks))
 }

@@ -27,7 +27,8 @@ where
     let resp = sqs
         .receive_message()
         .queue_url(queue_url)
-        .max_number_of_messages(10)
+        // template.yaml's BatchSize of both worker queues: one job per invocation.
+        .max_number_of_messages(1)
         .wait_time_seconds(wait_seconds)
         .message_system_attribute_names(MessageSystemAttributeName::All)
         .send()

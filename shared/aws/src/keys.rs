@@ -14,6 +14,9 @@ pub const IDENTITY_SK: &str = "ID";
 pub const TENANTS_PK: &str = "TENANTS";
 /// Sort-key prefix of group items in the tenant partition.
 pub const GROUP_SK_PREFIX: &str = "G#";
+/// The tenant's settings item, in the tenant partition. `G` sorts just before every `G#{id}`, so one
+/// Query `begins_with(SK, "G")` reads the settings and the groups together (the membership pass's plan).
+pub const SETTINGS_SK: &str = "G";
 /// Sort-key prefix of customer items and of member rows.
 pub const CUSTOMER_SK_PREFIX: &str = "C#";
 

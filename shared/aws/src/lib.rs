@@ -3,6 +3,7 @@
 
 #![warn(missing_docs)]
 
+pub mod clock;
 pub mod config;
 pub mod dynamo;
 #[cfg(feature = "fixtures")]
@@ -33,6 +34,14 @@ pub struct Store {
     pub export_jobs_queue_url: String,
     /// Work after which a resync shard hands its remaining partitions on (`RESYNC_SHARD_BUDGET`).
     pub resync_shard_budget: u64,
+    /// The service's clock (the system clock in AWS).
+    pub clock: clock::ServiceClock,
+}
+
+impl cg_domain::ports::Clock for Store {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
 }
 
 impl Store {
@@ -48,6 +57,7 @@ impl Store {
             bucket: config.bucket_name.clone(),
             export_jobs_queue_url: config.export_jobs_queue_url.clone(),
             resync_shard_budget: config.resync_shard_budget,
+            clock: clock::ServiceClock::default(),
         }
     }
 }

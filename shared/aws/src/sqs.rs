@@ -57,6 +57,21 @@ impl JobQueue for Store {
     }
 }
 
+impl Store {
+    /// Keeps a received message invisible for `seconds` more (a long job's heartbeat).
+    pub async fn extend_visibility(&self, queue_url: &str, receipt_handle: &str, seconds: i32) -> Result<()> {
+        self.sqs
+            .change_message_visibility()
+            .queue_url(queue_url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(seconds)
+            .send()
+            .await
+            .map_err(|e| from_sdk("sqs.ChangeMessageVisibility", e))?;
+        Ok(())
+    }
+}
+
 /// SendMessageBatch's limit of messages per request.
 const SEND_BATCH_MAX: usize = 10;
 impl ExportQueue for Store {

@@ -87,8 +87,11 @@ pub struct ResyncJob {
     pub customers_evaluated: u64,
     /// Membership entries plus exits written over the recorded partitions.
     pub changes: u64,
-    /// When the resync started.
+    /// When the resync was requested.
     pub created_at: DateTime<Utc>,
+    /// When its first shard began (the job is `running` from then on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
     /// When the job finished, done or failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<DateTime<Utc>>,

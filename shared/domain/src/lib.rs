@@ -13,12 +13,14 @@ pub mod group;
 pub mod history;
 pub mod ids;
 pub mod jobs;
+pub mod lapse;
 pub mod membership;
 pub mod page;
 pub mod patch;
 pub mod ports;
 #[allow(missing_docs)] // documented with the compiled engine (issue 18)
 pub mod rules;
+pub mod settings;
 pub mod usecases;
 
 pub use error::{DomainError, Result};

@@ -25,6 +25,8 @@ pub struct DynamicGroup {
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
     groups: Vec<DynamicGroup>,
+    /// The tenant's settings the pass applies besides the groups (renewal grace).
+    tenant: crate::settings::TenantSettings,
 }
 
 /// Why a membership changed; recorded in the group's history.
@@ -90,7 +92,10 @@ impl Plan {
         })?;
         let mut by_id: HashMap<GroupId, DynamicGroup> = groups.into_iter().map(|g| (g.id.clone(), g)).collect();
         let groups = order.into_iter().filter_map(|id| by_id.remove(&id)).collect();
-        Ok(Plan { groups })
+        Ok(Plan {
+            groups,
+            tenant: crate::settings::TenantSettings::default(),
+        })
     }
 
     /// The plan of a tenant's groups (static ones and groups being deleted are skipped by the caller).
@@ -106,6 +111,17 @@ impl Plan {
             }
         }
         Plan::new(dynamic)
+    }
+
+    /// The plan with the tenant's settings.
+    pub fn with_tenant_settings(mut self, tenant: crate::settings::TenantSettings) -> Plan {
+        self.tenant = tenant;
+        self
+    }
+
+    /// The tenant's settings the pass applies.
+    pub fn tenant_settings(&self) -> crate::settings::TenantSettings {
+        self.tenant
     }
 
     /// Whether the tenant has no dynamic group to evaluate.

@@ -9,6 +9,7 @@ use crate::ids::{CustomerId, GroupId, JobId, TenantId};
 use crate::jobs::{GroupJob, PartitionDone, ResyncJob, RESYNC_SHARD_BUDGET};
 use crate::membership::ChangeReason;
 use crate::page::{Page, PageRequest};
+use crate::settings::TenantSettings;
 use chrono::{DateTime, Utc};
 use std::future::Future;
 
@@ -39,6 +40,14 @@ pub trait CustomerStore: Send + Sync {
     ) -> impl Future<Output = Result<Vec<Option<CustomerId>>>> + Send;
 }
 
+/// A tenant's settings.
+pub trait SettingsStore: Send + Sync {
+    /// The stored settings, or the defaults.
+    fn get_settings(&self, t: &TenantId) -> impl Future<Output = Result<TenantSettings>> + Send;
+    /// Stores the settings.
+    fn save_settings(&self, t: &TenantId, s: &TenantSettings) -> impl Future<Output = Result<()>> + Send;
+}
+
 /// Group definitions.
 pub trait GroupStore: Send + Sync {
     /// Stores a new group; its id must be new.
@@ -49,6 +58,9 @@ pub trait GroupStore: Send + Sync {
     fn list_groups(&self, t: &TenantId, page: &PageRequest) -> impl Future<Output = Result<Page<Group>>> + Send;
     /// Every group of the tenant that is not being deleted (dynamic-group plans and the reference graph).
     fn list_all_groups(&self, t: &TenantId) -> impl Future<Output = Result<Vec<Group>>> + Send;
+    /// What the membership pass needs of the tenant: every live group and the tenant's settings (in
+    /// DynamoDB one Query: the settings item sorts just before the groups).
+    fn plan_source(&self, t: &TenantId) -> impl Future<Output = Result<(Vec<Group>, TenantSettings)>> + Send;
     /// Rewrites name, rules and settings if the group still exists and was last updated at
     /// `expected_updated_at` (`ConcurrentUpdate` otherwise).
     fn update_group(
@@ -205,8 +217,11 @@ pub trait MembershipPass: MembershipCommit + CustomerStore + GroupStore {}
 impl<T: MembershipCommit + CustomerStore + GroupStore> MembershipPass for T {}
 
 /// What a resync shard needs: the pass, the partitions to read, the job and the queue to hand on to.
-pub trait ResyncPorts: MembershipPass + CustomerScan + ResyncJobs + JobQueue + Shards {}
-impl<T: MembershipPass + CustomerScan + ResyncJobs + JobQueue + Shards> ResyncPorts for T {}
+pub trait ResyncPorts:
+    MembershipPass + MembershipStore + CustomerScan + ResyncJobs + JobQueue + Shards + Clock
+{
+}
+impl<T: MembershipPass + MembershipStore + CustomerScan + ResyncJobs + JobQueue + Shards + Clock> ResyncPorts for T {}
 
 /// What group and static-membership changes need.
 pub trait GroupPorts: MembershipPass + MembershipStore + TenantRegistry + ResyncJobs + JobQueue + Shards {}
@@ -218,6 +233,14 @@ pub trait ResyncJobs: Send + Sync {
     fn create_resync_job(&self, t: &TenantId, job: &ResyncJob) -> impl Future<Output = Result<()>> + Send;
     /// The job with its progress so far, or `None` if there is no such job.
     fn get_resync_job(&self, t: &TenantId, id: &JobId) -> impl Future<Output = Result<Option<ResyncJob>>> + Send;
+    /// The tenant's newest job if it has not started yet, so new groups join it instead of a pass of
+    /// their own.
+    fn queued_job(&self, t: &TenantId) -> impl Future<Output = Result<Option<ResyncJob>>> + Send;
+    /// Adds groups to a job that has not started, marking their sync status queued with it; `false`
+    /// (nothing written) when the job started meanwhile.
+    fn join_job(&self, t: &TenantId, job: &ResyncJob, groups: &[GroupId]) -> impl Future<Output = Result<bool>> + Send;
+    /// Marks a queued job running as its first shard begins; `false` if it was no longer queued.
+    fn start_job(&self, t: &TenantId, id: &JobId, now: DateTime<Utc>) -> impl Future<Output = Result<bool>> + Send;
     /// Records partitions as done (by number: recording one again changes nothing) and returns the job
     /// after it (`None`: no such job).
     fn finish_partitions(
@@ -235,6 +258,14 @@ pub trait ResyncJobs: Send + Sync {
         error: Option<&str>,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<bool>> + Send;
+}
+
+/// The service's clock: the system clock in AWS; the local stack can run it ahead (`POST /_dev/clock`)
+/// to show time-based membership without waiting. Use cases that record when something happened read
+/// it; evaluation instants are passed in explicitly.
+pub trait Clock {
+    /// The current instant.
+    fn now(&self) -> DateTime<Utc>;
 }
 
 /// Number of partitions the customers are spread over (the widest fan-out of a resync).

@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod lookup;
 pub mod membership;
 pub mod resync;
+pub mod settings;
 pub mod wake;
 
 #[cfg(test)]

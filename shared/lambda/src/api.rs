@@ -12,7 +12,6 @@ use cg_domain::group::{
 };
 use cg_domain::ids::CustomerId;
 use cg_domain::usecases::{customers, events, groups, inspect, lookup, resync};
-use chrono::Utc;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use std::convert::Infallible;
@@ -41,7 +40,7 @@ pub async fn customers_create(app: &App, req: Request) -> Result<Response<Body>,
         let input: NewCustomer = json_body(&req)?;
         json(
             201,
-            &customers::create_customer(&app.store, &t, input, Utc::now()).await?,
+            &customers::create_customer(&app.store, &t, input, app.now()).await?,
         )
     })
     .await
@@ -74,7 +73,7 @@ pub async fn customers_update(app: &App, req: Request) -> Result<Response<Body>,
         let patch: CustomerPatch = json_body(&req)?;
         json(
             200,
-            &customers::update_customer(&app.store, &t, &id, patch, Utc::now()).await?,
+            &customers::update_customer(&app.store, &t, &id, patch, app.now()).await?,
         )
     })
     .await
@@ -95,7 +94,7 @@ pub async fn groups_create(app: &App, req: Request) -> Result<Response<Body>, In
     respond("groups_create", async {
         let t = tenant(&req, &app.tenant_claim)?;
         let input = GroupInput::try_from(json_body::<NewGroup>(&req)?)?;
-        json(201, &groups::create_group(&app.store, &t, input, Utc::now()).await?)
+        json(201, &groups::create_group(&app.store, &t, input, app.now()).await?)
     })
     .await
 }
@@ -127,7 +126,7 @@ pub async fn groups_update(app: &App, req: Request) -> Result<Response<Body>, In
         let change = GroupChange::try_from(json_body::<GroupUpdate>(&req)?)?;
         json(
             200,
-            &groups::update_group(&app.store, &t, &id, change, Utc::now()).await?,
+            &groups::update_group(&app.store, &t, &id, change, app.now()).await?,
         )
     })
     .await
@@ -138,7 +137,7 @@ pub async fn groups_resync(app: &App, req: Request) -> Result<Response<Body>, In
     respond("groups_resync", async {
         let t = tenant(&req, &app.tenant_claim)?;
         let id = path_id(&req, "groupId")?;
-        json(202, &resync::resync_group(&app.store, &t, &id, Utc::now()).await?)
+        json(202, &resync::resync_group(&app.store, &t, &id, app.now()).await?)
     })
     .await
 }
@@ -148,7 +147,7 @@ pub async fn groups_preview(app: &App, req: Request) -> Result<Response<Body>, I
     respond("groups_preview", async {
         let t = tenant(&req, &app.tenant_claim)?;
         let input = PreviewInput::try_from(json_body::<GroupPreviewRequest>(&req)?)?;
-        json(200, &inspect::preview(&app.store, &t, input, Utc::now()).await?)
+        json(200, &inspect::preview(&app.store, &t, input, app.now()).await?)
     })
     .await
 }
@@ -158,7 +157,7 @@ pub async fn groups_explain(app: &App, req: Request) -> Result<Response<Body>, I
     respond("groups_explain", async {
         let t = tenant(&req, &app.tenant_claim)?;
         let (g, c) = (path_id(&req, "groupId")?, path_id(&req, "customerId")?);
-        json(200, &inspect::explain(&app.store, &t, &g, &c, Utc::now()).await?)
+        json(200, &inspect::explain(&app.store, &t, &g, &c, app.now()).await?)
     })
     .await
 }
@@ -187,7 +186,7 @@ pub async fn events_ingest(app: &App, req: Request) -> Result<Response<Body>, In
     respond("events_ingest", async {
         let t = tenant(&req, &app.tenant_claim)?;
         let batch = EventBatch::try_from(json_body::<serde_json::Value>(&req)?)?;
-        let report = events::ingest_events(&app.store, &t, &batch, Utc::now()).await?;
+        let report = events::ingest_events(&app.store, &t, &batch, app.now()).await?;
         if report.accepted == 0 && report.duplicates == 0 {
             if let Some(first) = report.rejected.first() {
                 // Nothing in the batch could be used: the whole request is bad input.
@@ -229,7 +228,7 @@ pub async fn group_members_add(app: &App, req: Request) -> Result<Response<Body>
         let t = tenant(&req, &app.tenant_claim)?;
         let id = path_id(&req, "groupId")?;
         let list = ParsedMembers::try_from(json_body::<MemberList>(&req)?)?;
-        json(200, &groups::add_members(&app.store, &t, &id, list, Utc::now()).await?)
+        json(200, &groups::add_members(&app.store, &t, &id, list, app.now()).await?)
     })
     .await
 }
@@ -251,7 +250,7 @@ pub async fn group_members_remove(app: &App, req: Request) -> Result<Response<Bo
         let g = path_id(&req, "groupId")?;
         let raw = path_param(&req, "customerId");
         let c = CustomerId::parse(&raw).map_err(|_| groups::not_a_member(&raw))?;
-        groups::remove_member(&app.store, &t, &g, &c, Utc::now()).await?;
+        groups::remove_member(&app.store, &t, &g, &c, app.now()).await?;
         Ok(no_content())
     })
     .await

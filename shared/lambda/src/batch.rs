@@ -65,11 +65,31 @@ pub trait Worker: Sync {
     fn give_up(&self, job: &Self::Job, reason: &str) -> impl Future<Output = ()> + Send;
 }
 
+/// A long job keeps its message invisible while it runs: every `every` the runner extends the
+/// message's visibility to `visibility` seconds from then. The queue's own visibility can then be
+/// short, so a run that dies is retried soon (its message reappears at most `visibility` later).
+#[derive(Debug, Clone, Copy)]
+pub struct Heartbeat<'a> {
+    /// The store whose SQS client and queue the messages come from.
+    pub store: &'a cg_aws::Store,
+    /// The queue's URL.
+    pub queue_url: &'a str,
+    /// How often to extend.
+    pub every: std::time::Duration,
+    /// Seconds of invisibility each extension grants (the queue's visibility timeout).
+    pub visibility: i32,
+}
+
 /// Runs every record of a batch through the worker; returns the records to deliver again.
-pub async fn run_batch<W: Worker>(worker: &W, event: SqsEvent, max_receives: u32) -> SqsBatchResponse {
+pub async fn run_batch<W: Worker>(
+    worker: &W,
+    event: SqsEvent,
+    max_receives: u32,
+    heartbeat: Option<Heartbeat<'_>>,
+) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
     for record in event.records {
-        if let Some(id) = run_record(worker, &record, max_receives).await {
+        if let Some(id) = run_record(worker, &record, max_receives, heartbeat).await {
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = id;
             response.batch_item_failures.push(failure);
@@ -85,7 +105,12 @@ fn boxed<'a, T>(f: impl Future<Output = T> + Send + 'a) -> Pin<Box<dyn Future<Ou
 }
 
 /// Runs one record; returns its id if SQS should deliver it again.
-async fn run_record<W: Worker>(worker: &W, record: &SqsMessage, max_receives: u32) -> Option<String> {
+async fn run_record<W: Worker>(
+    worker: &W,
+    record: &SqsMessage,
+    max_receives: u32,
+    heartbeat: Option<Heartbeat<'_>>,
+) -> Option<String> {
     let message_id = record.message_id.clone().unwrap_or_default();
     let receives: u32 = record
         .attributes
@@ -110,7 +135,21 @@ async fn run_record<W: Worker>(worker: &W, record: &SqsMessage, max_receives: u3
         last: receives >= max_receives,
     };
     let started = std::time::Instant::now();
-    let outcome = boxed(worker.run(&job, &delivery)).await;
+    let mut run = boxed(worker.run(&job, &delivery));
+    let outcome = match (heartbeat, record.receipt_handle.as_deref()) {
+        (Some(beat), Some(receipt)) => loop {
+            tokio::select! {
+                outcome = &mut run => break outcome,
+                () = tokio::time::sleep(beat.every) => {
+                    if let Err(e) = beat.store.extend_visibility(beat.queue_url, receipt, beat.visibility).await {
+                        tracing::warn!(queue = W::QUEUE, message_id = %message_id, error = ?e,
+                            "could not extend the message's visibility; another delivery may start");
+                    }
+                }
+            }
+        },
+        _ => run.await,
+    };
     let ms = started.elapsed().as_millis() as u64;
     match outcome {
         Outcome::Done => {
@@ -176,7 +215,7 @@ mod tests {
         };
         let mut event = SqsEvent::default();
         event.records = records;
-        let resp = run_batch(&w, event, 5).await;
+        let resp = run_batch(&w, event, 5, None).await;
         let failed = resp
             .batch_item_failures
             .into_iter()

@@ -6,7 +6,6 @@ use crate::request::{json, json_body, page, path_id, tenant};
 use crate::App;
 use cg_domain::export::ExportRequest;
 use cg_domain::usecases::exports;
-use chrono::Utc;
 use lambda_http::{Body, Request, Response};
 use std::convert::Infallible;
 
@@ -18,7 +17,7 @@ pub async fn exports_create_group(app: &App, req: Request) -> Result<Response<Bo
         let group = path_id(&req, "groupId")?;
         json(
             202,
-            &exports::start_group_export(&app.store, &t, &group, input, Utc::now()).await?,
+            &exports::start_group_export(&app.store, &t, &group, input, app.now()).await?,
         )
     })
     .await
@@ -31,7 +30,7 @@ pub async fn exports_create_customers(app: &App, req: Request) -> Result<Respons
         let input: ExportRequest = json_body(&req)?;
         json(
             202,
-            &exports::start_customer_export(&app.store, &t, input, Utc::now()).await?,
+            &exports::start_customer_export(&app.store, &t, input, app.now()).await?,
         )
     })
     .await
@@ -42,7 +41,7 @@ pub async fn exports_get(app: &App, req: Request) -> Result<Response<Body>, Infa
     respond("exports_get", async {
         let t = tenant(&req, &app.tenant_claim)?;
         let id = path_id(&req, "exportId")?;
-        json(200, &exports::get_export(&app.store, &t, &id, Utc::now()).await?)
+        json(200, &exports::get_export(&app.store, &t, &id, app.now()).await?)
     })
     .await
 }

@@ -3,7 +3,7 @@
 //! retried or this is the queue's last delivery, so the record says failed when the message lands in
 //! the dead-letter queue.
 
-use crate::batch::{run_batch, Delivery, Outcome, Worker};
+use crate::batch::{run_batch, Delivery, Heartbeat, Outcome, Worker};
 use crate::App;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use cg_domain::export::ExportJob;
@@ -18,8 +18,20 @@ pub async fn export_jobs(app: &App, event: LambdaEvent<SqsEvent>) -> Result<SqsB
 
 /// Processes a batch and returns the ids of the messages to retry.
 pub async fn process_export_jobs(app: &App, event: SqsEvent, settings: &ExportSettings) -> SqsBatchResponse {
-    run_batch(&Exports { app, settings }, event, app.max_receives).await
+    let heartbeat = Heartbeat {
+        store: &app.store,
+        queue_url: &app.store.export_jobs_queue_url,
+        every: EXPORT_HEARTBEAT,
+        visibility: EXPORT_VISIBILITY_SECS,
+    };
+    run_batch(&Exports { app, settings }, event, app.max_receives, Some(heartbeat)).await
 }
+
+/// The export queue's visibility timeout (template.yaml): how long after a crash its export is retried.
+pub const EXPORT_VISIBILITY_SECS: i32 = 120;
+/// How often a running export extends its message's visibility (a third of it, so two misses still
+/// leave it covered).
+pub const EXPORT_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(40);
 
 struct Exports<'a> {
     app: &'a App,

@@ -11,6 +11,7 @@ pub mod http_error;
 pub mod request;
 pub mod routes;
 pub mod scheduler;
+pub mod settings_api;
 pub mod worker;
 
 use cg_aws::{Config, Store};
@@ -40,6 +41,13 @@ impl App {
             tenant_claim: config.tenant_claim.clone(),
             max_receives: config.max_receives,
         }
+    }
+}
+
+impl App {
+    /// The service's clock (see `cg_aws::clock`).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.store.clock.now()
     }
 }
 

@@ -3,59 +3,65 @@
 
 use crate::api;
 use crate::export_api;
+use crate::settings_api;
 use crate::App;
 use lambda_http::{Body, Request, Response};
 use std::convert::Infallible;
 
-/// An API action, one per Lambda function.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Action {
-    /// `POST /customers`: create a customer.
-    CustomersCreate,
-    /// `GET /customers`: a page of customers.
-    CustomersList,
-    /// `GET /customers/{customerId}`: one customer.
-    CustomersGet,
-    /// `PATCH /customers/{customerId}`: merge-patch a customer.
-    CustomersUpdate,
-    /// `DELETE /customers/{customerId}`: leave every group, then delete the customer.
-    CustomersDelete,
-    /// `POST /groups`: create a static or dynamic group.
-    GroupsCreate,
-    /// `GET /groups`: a page of groups.
-    GroupsList,
-    /// `GET /groups/{groupId}`: one group, with the live progress of its resync.
-    GroupsGet,
-    /// `PATCH /groups/{groupId}`: rename, or change a dynamic group's rules or settings.
-    GroupsUpdate,
-    /// `DELETE /groups/{groupId}`: hide the group and queue the purge of its members (202).
-    GroupsDelete,
-    /// `POST /groups/{groupId}/members`: add customers to a static group by id, email or phone.
-    GroupMembersAdd,
-    /// `GET /groups/{groupId}/members`: a page of a group's members.
-    GroupMembersList,
-    /// `DELETE /groups/{groupId}/members/{customerId}`: remove one member of a static group.
-    GroupMembersRemove,
-    /// `POST /groups/{groupId}/resync`: queue a resync of a dynamic group (202).
-    GroupsResync,
-    /// `POST /groups/preview`: a draft definition's match count and sample, before saving.
-    GroupsPreview,
-    /// `GET /groups/{groupId}/explain/{customerId}`: the rule tree with what matched, and the next change.
-    GroupsExplain,
-    /// `GET /groups/{groupId}/history`: entries and exits, newest first.
-    GroupHistoryList,
-    /// `GET /group-templates`: the built-in templates a dynamic group can start from.
-    GroupTemplatesList,
-    /// `POST /events`: ingest 1 to 500 lifecycle and activity events.
-    EventsIngest,
-    /// `POST /groups/{groupId}/exports`: queue an export of a group's members (202).
-    ExportsCreateGroup,
-    /// `POST /customers/exports`: queue an export of the tenant's customers (202).
-    ExportsCreateCustomers,
-    /// `GET /exports/{exportId}`: one export, with a fresh download link once done.
-    ExportsGet,
-    /// `GET /exports`: a page of exports, newest first.
-    ExportsList,
+/// One line per API action: the action, its method and path template, its handler, the `[[bin]]`
+/// in `functions/` that serves it in AWS, and what it does. The macro turns the table into the
+/// `Action` enum, `ROUTES` and `dispatch`, so a new route is one line here.
+macro_rules! route_table {
+    ($($action:ident: $method:ident $path:literal => $handler:path, $binary:literal, $doc:literal;)*) => {
+        /// An API action, one per Lambda function.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Action {
+            $(
+                #[doc = concat!("`", stringify!($method), " ", $path, "`: ", $doc)]
+                $action,
+            )*
+        }
+
+        /// Every endpoint of the API; tests hold template.yaml and the OpenAPI document to it.
+        pub const ROUTES: &[Route] = &[
+            $(Route { method: stringify!($method), path: $path, action: Action::$action, binary: $binary },)*
+        ];
+
+        /// Calls the handler of an action.
+        pub async fn dispatch(action: Action, app: &App, req: Request) -> Result<Response<Body>, Infallible> {
+            match action {
+                $(Action::$action => $handler(app, req).await,)*
+            }
+        }
+    };
+}
+
+route_table! {
+    CustomersCreate: POST "/customers" => api::customers_create, "api-customers-create", "create a customer.";
+    CustomersList: GET "/customers" => api::customers_list, "api-customers-list", "a page of customers.";
+    CustomersGet: GET "/customers/{customerId}" => api::customers_get, "api-customers-get", "one customer.";
+    CustomersUpdate: PATCH "/customers/{customerId}" => api::customers_update, "api-customers-update", "merge-patch a customer.";
+    CustomersDelete: DELETE "/customers/{customerId}" => api::customers_delete, "api-customers-delete", "leave every group, then delete the customer.";
+    GroupsCreate: POST "/groups" => api::groups_create, "api-groups-create", "create a static or dynamic group.";
+    GroupsList: GET "/groups" => api::groups_list, "api-groups-list", "a page of groups.";
+    GroupsGet: GET "/groups/{groupId}" => api::groups_get, "api-groups-get", "one group, with the live progress of its resync.";
+    GroupsUpdate: PATCH "/groups/{groupId}" => api::groups_update, "api-groups-update", "rename, or change a dynamic group's rules or settings.";
+    GroupsDelete: DELETE "/groups/{groupId}" => api::groups_delete, "api-groups-delete", "hide the group and queue the purge of its members (202).";
+    GroupMembersAdd: POST "/groups/{groupId}/members" => api::group_members_add, "api-group-members-add", "add customers to a static group by id, email or phone.";
+    GroupMembersList: GET "/groups/{groupId}/members" => api::group_members_list, "api-group-members-list", "a page of a group's members.";
+    GroupMembersRemove: DELETE "/groups/{groupId}/members/{customerId}" => api::group_members_remove, "api-group-members-remove", "remove one member of a static group.";
+    GroupsResync: POST "/groups/{groupId}/resync" => api::groups_resync, "api-groups-resync", "queue a resync of a dynamic group (202).";
+    GroupsPreview: POST "/groups/preview" => api::groups_preview, "api-groups-preview", "a draft definition's match count and sample, before saving.";
+    GroupsExplain: GET "/groups/{groupId}/explain/{customerId}" => api::groups_explain, "api-groups-explain", "the rule tree with what matched, and the next change.";
+    GroupHistoryList: GET "/groups/{groupId}/history" => api::group_history_list, "api-group-history-list", "entries and exits, newest first.";
+    GroupTemplatesList: GET "/group-templates" => api::group_templates_list, "api-group-templates-list", "the built-in templates a dynamic group can start from.";
+    EventsIngest: POST "/events" => api::events_ingest, "api-events-ingest", "ingest 1 to 500 lifecycle and activity events.";
+    ExportsCreateGroup: POST "/groups/{groupId}/exports" => export_api::exports_create_group, "api-exports-create-group", "queue an export of a group's members (202).";
+    ExportsCreateCustomers: POST "/customers/exports" => export_api::exports_create_customers, "api-exports-create-customers", "queue an export of the tenant's customers (202).";
+    ExportsGet: GET "/exports/{exportId}" => export_api::exports_get, "api-exports-get", "one export, with a fresh download link once done.";
+    SettingsGet: GET "/settings" => settings_api::settings_get, "api-settings-get", "the tenant's settings (renewal grace).";
+    SettingsUpdate: PATCH "/settings" => settings_api::settings_update, "api-settings-update", "change the tenant's settings; a new grace resyncs the dynamic groups.";
+    ExportsList: GET "/exports" => export_api::exports_list, "api-exports-list", "a page of exports, newest first.";
 }
 
 /// One row of the route table: an endpoint and what serves it.
@@ -68,177 +74,6 @@ pub struct Route {
     pub action: Action,
     /// The `[[bin]]` in `functions/` that serves this route in AWS.
     pub binary: &'static str,
-}
-
-/// Every endpoint of the API; tests hold template.yaml and the OpenAPI document to it.
-pub const ROUTES: &[Route] = &[
-    Route {
-        method: "POST",
-        path: "/customers",
-        action: Action::CustomersCreate,
-        binary: "api-customers-create",
-    },
-    Route {
-        method: "GET",
-        path: "/customers",
-        action: Action::CustomersList,
-        binary: "api-customers-list",
-    },
-    Route {
-        method: "GET",
-        path: "/customers/{customerId}",
-        action: Action::CustomersGet,
-        binary: "api-customers-get",
-    },
-    Route {
-        method: "PATCH",
-        path: "/customers/{customerId}",
-        action: Action::CustomersUpdate,
-        binary: "api-customers-update",
-    },
-    Route {
-        method: "DELETE",
-        path: "/customers/{customerId}",
-        action: Action::CustomersDelete,
-        binary: "api-customers-delete",
-    },
-    Route {
-        method: "POST",
-        path: "/groups",
-        action: Action::GroupsCreate,
-        binary: "api-groups-create",
-    },
-    Route {
-        method: "GET",
-        path: "/groups",
-        action: Action::GroupsList,
-        binary: "api-groups-list",
-    },
-    Route {
-        method: "GET",
-        path: "/groups/{groupId}",
-        action: Action::GroupsGet,
-        binary: "api-groups-get",
-    },
-    Route {
-        method: "PATCH",
-        path: "/groups/{groupId}",
-        action: Action::GroupsUpdate,
-        binary: "api-groups-update",
-    },
-    Route {
-        method: "DELETE",
-        path: "/groups/{groupId}",
-        action: Action::GroupsDelete,
-        binary: "api-groups-delete",
-    },
-    Route {
-        method: "POST",
-        path: "/groups/{groupId}/members",
-        action: Action::GroupMembersAdd,
-        binary: "api-group-members-add",
-    },
-    Route {
-        method: "GET",
-        path: "/groups/{groupId}/members",
-        action: Action::GroupMembersList,
-        binary: "api-group-members-list",
-    },
-    Route {
-        method: "DELETE",
-        path: "/groups/{groupId}/members/{customerId}",
-        action: Action::GroupMembersRemove,
-        binary: "api-group-members-remove",
-    },
-    Route {
-        method: "POST",
-        path: "/groups/{groupId}/resync",
-        action: Action::GroupsResync,
-        binary: "api-groups-resync",
-    },
-    Route {
-        method: "POST",
-        path: "/groups/preview",
-        action: Action::GroupsPreview,
-        binary: "api-groups-preview",
-    },
-    Route {
-        method: "GET",
-        path: "/groups/{groupId}/explain/{customerId}",
-        action: Action::GroupsExplain,
-        binary: "api-groups-explain",
-    },
-    Route {
-        method: "GET",
-        path: "/groups/{groupId}/history",
-        action: Action::GroupHistoryList,
-        binary: "api-group-history-list",
-    },
-    Route {
-        method: "GET",
-        path: "/group-templates",
-        action: Action::GroupTemplatesList,
-        binary: "api-group-templates-list",
-    },
-    Route {
-        method: "POST",
-        path: "/events",
-        action: Action::EventsIngest,
-        binary: "api-events-ingest",
-    },
-    Route {
-        method: "POST",
-        path: "/groups/{groupId}/exports",
-        action: Action::ExportsCreateGroup,
-        binary: "api-exports-create-group",
-    },
-    Route {
-        method: "POST",
-        path: "/customers/exports",
-        action: Action::ExportsCreateCustomers,
-        binary: "api-exports-create-customers",
-    },
-    Route {
-        method: "GET",
-        path: "/exports/{exportId}",
-        action: Action::ExportsGet,
-        binary: "api-exports-get",
-    },
-    Route {
-        method: "GET",
-        path: "/exports",
-        action: Action::ExportsList,
-        binary: "api-exports-list",
-    },
-];
-
-/// Calls the handler of an action.
-pub async fn dispatch(action: Action, app: &App, req: Request) -> Result<Response<Body>, Infallible> {
-    match action {
-        Action::CustomersCreate => api::customers_create(app, req).await,
-        Action::CustomersList => api::customers_list(app, req).await,
-        Action::CustomersGet => api::customers_get(app, req).await,
-        Action::CustomersUpdate => api::customers_update(app, req).await,
-        Action::CustomersDelete => api::customers_delete(app, req).await,
-        Action::GroupsCreate => api::groups_create(app, req).await,
-        Action::GroupsList => api::groups_list(app, req).await,
-        Action::GroupsGet => api::groups_get(app, req).await,
-        Action::GroupsUpdate => api::groups_update(app, req).await,
-        Action::GroupsDelete => api::groups_delete(app, req).await,
-        Action::GroupMembersAdd => api::group_members_add(app, req).await,
-        Action::GroupMembersList => api::group_members_list(app, req).await,
-        Action::GroupMembersRemove => api::group_members_remove(app, req).await,
-        Action::GroupsResync => api::groups_resync(app, req).await,
-        Action::GroupsPreview => api::groups_preview(app, req).await,
-        Action::GroupsExplain => api::groups_explain(app, req).await,
-        Action::GroupHistoryList => api::group_history_list(app, req).await,
-        Action::GroupTemplatesList => api::group_templates_list(app, req).await,
-        Action::EventsIngest => api::events_ingest(app, req).await,
-        Action::ExportsCreateGroup => export_api::exports_create_group(app, req).await,
-        Action::ExportsCreateCustomers => export_api::exports_create_customers(app, req).await,
-        Action::ExportsGet => export_api::exports_get(app, req).await,
-        Action::ExportsList => export_api::exports_list(app, req).await,
-    }
 }
 
 /// Percent-decoded path segments; `None` if a segment is not valid UTF-8 after decoding.

@@ -32,7 +32,7 @@ pub async fn tick(
 ) -> Result<serde_json::Value, lambda_runtime::Error> {
     // An event without a task (e.g. a hand-run test invoke) is a wake-up tick.
     let task = serde_json::from_value::<Input>(event.payload).map_or(Task::Wake, |i| i.task);
-    let queued = run_task(app, task, Utc::now()).await?;
+    let queued = run_task(app, task, app.now()).await?;
     Ok(serde_json::json!({ "queued": queued }))
 }
 

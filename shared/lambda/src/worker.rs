@@ -7,7 +7,6 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use cg_domain::jobs::GroupJob;
 use cg_domain::usecases::jobs::run_group_job;
 use cg_domain::usecases::resync::fail_resync;
-use chrono::Utc;
 use lambda_runtime::LambdaEvent;
 use std::convert::Infallible;
 
@@ -18,7 +17,7 @@ pub async fn group_jobs(app: &App, event: LambdaEvent<SqsEvent>) -> Result<SqsBa
 
 /// Processes a batch and returns the ids of the messages to retry.
 pub async fn process_group_jobs(app: &App, event: SqsEvent) -> SqsBatchResponse {
-    run_batch(&GroupJobs(app), event, app.max_receives).await
+    run_batch(&GroupJobs(app), event, app.max_receives, None).await
 }
 
 struct GroupJobs<'a>(&'a App);
@@ -28,7 +27,7 @@ impl Worker for GroupJobs<'_> {
     const QUEUE: &'static str = "group-jobs";
 
     async fn run(&self, job: &GroupJob, _delivery: &Delivery) -> Outcome {
-        let result = run_group_job(&self.0.store, job, Utc::now()).await;
+        let result = run_group_job(&self.0.store, job, self.0.now()).await;
         if let Ok(r) = &result {
             tracing::info!(
                 removed = r.members_removed,
@@ -51,7 +50,7 @@ impl Worker for GroupJobs<'_> {
             let reason = format!(
                 "customer partitions {partitions:?} of the resync kept failing and were set aside; run Resync again"
             );
-            if let Err(e) = fail_resync(&self.0.store, tenant, job_id, &reason, Utc::now()).await {
+            if let Err(e) = fail_resync(&self.0.store, tenant, job_id, &reason, self.0.now()).await {
                 tracing::error!(error = ?e, "could not record the failed resync");
             }
         }

@@ -41,9 +41,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             let sdk = provision::local_sdk_config().await;
             let config = provision::provision(&sdk, &template::load(&template::default_path())?).await?;
             let app = App::new(&config).await;
+            if let Some(days) = arg(&args, "--clock-offset-days") {
+                // Starts the local clock ahead (see POST /_dev/clock).
+                app.store.clock.advance(chrono::Duration::days(days.parse()?));
+            }
             if !args.iter().any(|a| a == "--no-demo") {
                 demo::seed(&app).await.map_err(|e| format!("demo data: {e:?}"))?;
             }
+            let app_now = app.now();
             let secret = auth::secret();
             let (addr, tasks) = dev_server::start(
                 app,
@@ -58,6 +63,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             println!(
                 "workers poll the group-jobs and export-jobs queues; the scheduler ticks every {tick} s. Ctrl-C stops."
             );
+            println!(
+                "local clock: {} (move it forward: curl -X POST http://{addr}/_dev/clock -H \"Authorization: Bearer $CG_TOKEN\" -d '{{\"days\":7}}')",
+                app_now
+            );
             tokio::signal::ctrl_c().await?;
             for t in tasks {
                 t.abort();
@@ -66,7 +75,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             Ok(())
         }
         _ => {
-            Err("usage: cg-local run [--port 8080] [--tick-seconds 300] [--no-demo] | provision | token TENANT".into())
+            Err("usage: cg-local run [--port 8080] [--tick-seconds 300] [--clock-offset-days N] [--no-demo] | provision | token TENANT".into())
         }
     }
 }

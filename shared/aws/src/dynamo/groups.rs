@@ -10,7 +10,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use cg_domain::group::Group;
 use cg_domain::ids::{GroupId, PathId, TenantId};
 use cg_domain::page::{Page, PageRequest};
-use cg_domain::ports::GroupStore;
+use cg_domain::ports::{GroupStore, SettingsStore};
+use cg_domain::settings::TenantSettings;
 use cg_domain::{DomainError, Result};
 use chrono::{DateTime, Utc};
 
@@ -137,6 +138,34 @@ impl GroupStore for Store {
             .collect()
     }
 
+    async fn plan_source(&self, t: &TenantId) -> Result<(Vec<Group>, TenantSettings)> {
+        let mut groups = Vec::new();
+        let mut settings = TenantSettings::default();
+        let mut start = None;
+        loop {
+            let q = PartitionQuery::new(keys::tenant_pk(t))
+                .prefix(keys::SETTINGS_SK)
+                .after(start.take());
+            let page = self.query_items(&q).await?;
+            for item in page.items {
+                let is_settings =
+                    item.get("SK").and_then(|v| v.as_s().ok()).map(String::as_str) == Some(keys::SETTINGS_SK);
+                if is_settings {
+                    settings = decode_settings(item)?;
+                    continue;
+                }
+                let g: GroupItem = serde_dynamo::from_item(item).map_err(|e| corrupt_item("group", e))?;
+                if !g.deleting {
+                    groups.push(g.into_group()?);
+                }
+            }
+            match page.last_sk {
+                Some(sk) => start = Some(sk),
+                None => return Ok((groups, settings)),
+            }
+        }
+    }
+
     async fn update_group(&self, t: &TenantId, g: &Group, expected_updated_at: DateTime<Utc>) -> Result<()> {
         let item = GroupItem::new(keys::tenant_pk(t), keys::group_sk(&g.id), g);
         let text = |v: Option<String>| v.map(s);
@@ -244,6 +273,49 @@ impl GroupStore for Store {
             .send()
             .await
             .map_err(|e| from_sdk("dynamodb.DeleteItem", e))?;
+        Ok(())
+    }
+}
+
+/// The stored settings item (no `#[serde(flatten)]`: numbers must keep their types through serde_dynamo).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SettingsItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    renewal_grace_days: u32,
+}
+
+fn decode_settings(item: super::Item) -> Result<TenantSettings> {
+    serde_dynamo::from_item::<_, SettingsItem>(item)
+        .map(|s| TenantSettings {
+            renewal_grace_days: s.renewal_grace_days,
+        })
+        .map_err(|e| corrupt_item("settings", e))
+}
+
+impl SettingsStore for Store {
+    async fn get_settings(&self, t: &TenantId) -> Result<TenantSettings> {
+        match self.get_consistent(keys::tenant_pk(t), keys::SETTINGS_SK).await? {
+            Some(item) => decode_settings(item),
+            None => Ok(TenantSettings::default()),
+        }
+    }
+
+    async fn save_settings(&self, t: &TenantId, s: &TenantSettings) -> Result<()> {
+        let item = SettingsItem {
+            pk: keys::tenant_pk(t),
+            sk: keys::SETTINGS_SK.into(),
+            renewal_grace_days: s.renewal_grace_days,
+        };
+        self.ddb
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(serde_dynamo::to_item(item).map_err(encode_err)?))
+            .send()
+            .await
+            .map_err(|e| from_sdk("dynamodb.PutItem", e))?;
         Ok(())
     }
 }

@@ -109,6 +109,20 @@ impl Store {
         q: &PartitionQuery<'_>,
         what: &'static str,
     ) -> Result<ItemPage<T>> {
+        let page = self.query_items(q).await?;
+        let items = page
+            .items
+            .into_iter()
+            .map(|item| serde_dynamo::from_item(item).map_err(|e| corrupt_item(what, e)))
+            .collect::<Result<Vec<T>>>()?;
+        Ok(ItemPage {
+            items,
+            last_sk: page.last_sk,
+        })
+    }
+
+    /// Runs one Query page and returns the items as stored (for items decoded by hand).
+    pub(crate) async fn query_items(&self, q: &PartitionQuery<'_>) -> Result<ItemPage<Item>> {
         let condition = if q.sk_prefix.is_some() {
             "PK = :pk AND begins_with(SK, :prefix)"
         } else {
@@ -129,12 +143,7 @@ impl Store {
             req = req.expression_attribute_values(":prefix", s(p));
         }
         let resp = req.send().await.map_err(|e| from_sdk("dynamodb.Query", e))?;
-        let items = resp
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|item| serde_dynamo::from_item(item).map_err(|e| corrupt_item(what, e)))
-            .collect::<Result<Vec<T>>>()?;
+        let items = resp.items.unwrap_or_default();
         let last_sk = resp
             .last_evaluated_key
             .and_then(|mut k| k.remove("SK"))

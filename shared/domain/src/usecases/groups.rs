@@ -110,11 +110,7 @@ pub async fn get_group_with_sync<S: GroupStore + ResyncJobs>(
     if let Some(sync) = group.sync.as_mut() {
         if let (SyncState::Queued | SyncState::Running, Some(job_id)) = (sync.status, sync.job_id.as_ref()) {
             if let Some(job) = store.get_resync_job(tenant, job_id).await? {
-                sync.status = if job.shards_done > 0 {
-                    SyncState::Running
-                } else {
-                    SyncState::Queued
-                };
+                sync.status = job.status;
                 sync.shards_done = job.shards_done;
                 sync.shards_total = job.shards_total;
                 sync.customers_evaluated = job.customers_evaluated;

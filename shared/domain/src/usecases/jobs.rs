@@ -10,6 +10,8 @@ use chrono::{DateTime, Utc};
 
 /// Members removed per purge step; each step is a few small transactions.
 const PURGE_STEP: usize = 500;
+/// Purge steps per message (10,000 members) before the purge hands on to a new message.
+const PURGE_STEPS_PER_MESSAGE: usize = 20;
 
 /// What a job did, for the worker's structured log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -36,14 +38,17 @@ pub async fn run_group_job<S: ResyncPorts + MembershipStore>(
     let mut report = JobReport::default();
     match job {
         GroupJob::PurgeGroup { tenant, group_id } => {
-            loop {
+            for _ in 0..PURGE_STEPS_PER_MESSAGE {
                 let removed = store.purge_members(tenant, group_id, PURGE_STEP).await?;
                 if removed == 0 {
-                    break;
+                    store.delete_group_item(tenant, group_id).await?;
+                    return Ok(report);
                 }
                 report.members_removed += removed as u64;
             }
-            store.delete_group_item(tenant, group_id).await?;
+            // A large group outlives one message: the next message goes on where this one stopped,
+            // so every message stays well inside the worker's timeout.
+            store.enqueue(job).await?;
         }
         GroupJob::ResyncGroup { tenant, group_id } => {
             if store.get_group(tenant, group_id).await?.is_some() {

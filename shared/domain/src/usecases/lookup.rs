@@ -24,9 +24,9 @@ pub async fn get_customer<S: CustomerStore>(store: &S, tenant: &TenantId, id: &C
         .ok_or_else(|| CustomerId::not_found(id.as_str()))
 }
 
-/// The tenant's groups (not being deleted) and the plan of its dynamic ones.
+/// The tenant's groups (not being deleted) and the plan of its dynamic ones, with the tenant's settings.
 pub async fn load_plan<S: GroupStore>(store: &S, t: &TenantId) -> Result<(Vec<Group>, Plan)> {
-    let groups = store.list_all_groups(t).await?;
-    let plan = Plan::from_groups(&groups)?;
+    let (groups, settings) = store.plan_source(t).await?;
+    let plan = Plan::from_groups(&groups)?.with_tenant_settings(settings);
     Ok((groups, plan))
 }

@@ -2,12 +2,13 @@
 //! customer's groups (events, customer changes, wake-ups, resyncs, static-member changes that dynamic
 //! groups depend on) ends here: read the customer, apply its events, evaluate every dynamic group of
 //! the tenant with [`Plan::evaluate`] (pure, in dependency order), and commit only the delta through
-//! [`MembershipCommit`]. Customers that changed under the write are read again and redone.
+//! [`MembershipCommit`](crate::ports::MembershipCommit). Customers that changed under the write are read again and redone.
 
 use crate::customer::Customer;
 use crate::error::{DomainError, Result};
 use crate::events::Event;
 use crate::ids::{CustomerId, TenantId};
+use crate::lapse::{lapse_renewals, next_lapse};
 use crate::membership::{apply_delta, ChangeReason, Plan};
 use crate::ports::{Commit, CommitResult, MembershipPass};
 use crate::usecases::lookup::load_plan;
@@ -168,9 +169,12 @@ fn prepare(
         }
     }
     w.events = kept;
-    let delta = plan.evaluate(&after, now);
+    let grace = plan.tenant_settings().renewal_grace_days;
+    let lapsed = lapse_renewals(&mut after, now, grace);
+    let mut delta = plan.evaluate(&after, now);
+    delta.next_wake_at = earliest(delta.next_wake_at, next_lapse(&after, now, grace));
     let mut after = apply_delta(&after, &delta);
-    let facts_changed = !w.events.is_empty();
+    let facts_changed = !w.events.is_empty() || lapsed;
     if delta.is_empty() && after.next_wake_at == w.customer.next_wake_at && !facts_changed {
         return None;
     }
@@ -196,6 +200,13 @@ fn prepare(
     })
 }
 
+fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, y) => x.or(y),
+    }
+}
+
 /// Re-evaluates the given customers (after an API change, a wake-up, or a change of a referenced group).
 pub async fn reevaluate<S: MembershipPass>(
     store: &S,
@@ -209,7 +220,9 @@ pub async fn reevaluate<S: MembershipPass>(
     }
     let (_, mut plan) = load_plan(store, t).await?;
     let customers = store.get_customers(t, ids).await?;
-    if plan.is_empty() && customers.iter().all(|c| c.next_wake_at.is_none()) {
+    let grace = plan.tenant_settings().renewal_grace_days;
+    let idle = |c: &Customer| c.next_wake_at.is_none() && next_lapse(c, now, grace).is_none();
+    if plan.is_empty() && customers.iter().all(idle) {
         return Ok(ApplyReport::default());
     }
     apply(

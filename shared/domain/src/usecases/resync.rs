@@ -13,10 +13,21 @@ use chrono::{DateTime, Utc};
 
 /// Starts a resync of the tenant's dynamic groups reported on `groups`: one job over every customer
 /// partition, and one message that fans out as the work requires (see [`run_resync_shard`]).
+///
+/// Requests coalesce: while the tenant's newest job has not started, new groups join it (its pass
+/// evaluates every dynamic group of the tenant anyway), so groups created or changed together share
+/// one pass over the customers. Once a pass has started, the next request queues the next pass.
 pub async fn start_resync<S>(store: &S, t: &TenantId, groups: Vec<GroupId>, now: DateTime<Utc>) -> Result<ResyncJob>
 where
     S: ResyncJobs + JobQueue + Shards,
 {
+    if let Some(mut open) = store.queued_job(t).await? {
+        let new: Vec<GroupId> = groups.iter().filter(|g| !open.groups.contains(g)).cloned().collect();
+        if new.is_empty() || store.join_job(t, &open, &new).await? {
+            open.groups.extend(new);
+            return Ok(open);
+        }
+    }
     let partitions = store.customer_shards();
     let job = ResyncJob {
         id: JobId::generate(),
@@ -27,13 +38,22 @@ where
         customers_evaluated: 0,
         changes: 0,
         created_at: now,
+        started_at: None,
         finished_at: None,
         last_error: None,
     };
     store.create_resync_job(t, &job).await?;
-    store
+    if let Err(e) = store
         .enqueue(&GroupJob::resync_shard(t, &job.id, (0..partitions).collect()))
-        .await?;
+        .await
+    {
+        // No message will ever run it: end it, so no later request joins a job that never runs.
+        let reason = "the resync could not be queued; run Resync again";
+        if let Err(fail) = store.finish_job(t, &job, Some(reason), now).await {
+            tracing::warn!(tenant = %t, job = %job.id, error = ?fail, "could not end an unqueued resync");
+        }
+        return Err(e);
+    }
     Ok(job)
 }
 
@@ -84,14 +104,20 @@ pub async fn run_resync_shard<S: ResyncPorts>(
 ) -> Result<ShardReport> {
     let budget = store.resync_shard_budget();
     let mut report = ShardReport::default();
+    if partitions.len() as u32 == store.customer_shards() {
+        // The job's first message: from here on the job shows running. A redelivery finds it running.
+        store.start_job(t, job_id, store.now()).await?;
+    }
     let (_, mut plan) = load_plan(store, t).await?;
     let mut done = Vec::with_capacity(partitions.len());
-    let mut work = 0;
+    let (mut work, mut unrecorded) = (0, 0);
     for (i, &partition) in partitions.iter().enumerate() {
         let (part, pages) = scan_partition(store, t, &mut plan, partition, now).await?;
         report.evaluated += part.evaluated;
         report.changes += part.changes;
-        work += pages + part.changes.div_ceil(25);
+        let cost = pages + part.changes.div_ceil(25);
+        work += cost;
+        unrecorded += cost;
         done.push(part);
         let rest = &partitions[i + 1..];
         if !rest.is_empty() && work >= budget {
@@ -112,15 +138,30 @@ pub async fn run_resync_shard<S: ResyncPorts>(
             report.handed_on = rest.len();
             return Ok(report);
         }
+        if !rest.is_empty() && unrecorded * PROGRESS_STEPS >= budget {
+            // Progress for whoever watches the group: about every quarter of the budget, so a resync
+            // that stays one message still shows its partitions going by.
+            store.finish_partitions(t, job_id, &done).await?;
+            done.clear();
+            unrecorded = 0;
+        }
     }
     let Some(after) = store.finish_partitions(t, job_id, &done).await? else {
         return Ok(report);
     };
     if after.shards_done >= after.shards_total && is_open(after.status) {
-        report.job_finished = store.finish_job(t, &after, None, now).await?;
+        // Seed 000: a resync "checks for any updates on Number of Users and updates it". The count is
+        // repaired only if no membership change landed while counting (the next resync repairs it then).
+        for g in &after.groups {
+            store.recount_members(t, g).await?;
+        }
+        report.job_finished = store.finish_job(t, &after, None, store.now()).await?;
     }
     Ok(report)
 }
+
+/// Progress is recorded about this many times per budget of work.
+const PROGRESS_STEPS: u64 = 4;
 
 /// A job still running: finishing it (done or failed) happens once.
 fn is_open(status: SyncState) -> bool {

@@ -3,6 +3,8 @@
 //! its status in their `sync` map, written in the same transaction as the job at its start and end.
 
 use super::groups::is_condition_failure;
+use super::items::attr;
+use super::page::PartitionQuery;
 use super::{build_err, key, n, s, MAX_TRANSACTION_ITEMS};
 use crate::keys;
 use crate::sdk_error::{corrupt_item, from_sdk};
@@ -33,6 +35,8 @@ struct JobItem {
     shards_total: u32,
     created_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    started_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     finished_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     last_error: Option<String>,
@@ -49,6 +53,7 @@ impl JobItem {
             status: job.status,
             shards_total: job.shards_total,
             created_at: job.created_at,
+            started_at: job.started_at,
             finished_at: job.finished_at,
             last_error: job.last_error.clone(),
             ttl: (job.created_at + Duration::days(JOB_DAYS)).timestamp(),
@@ -65,6 +70,7 @@ impl JobItem {
             customers_evaluated: 0,
             changes: 0,
             created_at: self.created_at,
+            started_at: self.started_at,
             finished_at: self.finished_at,
             last_error: self.last_error,
         }
@@ -156,16 +162,7 @@ impl ResyncJobs for Store {
                 TransactWriteItem::builder().put(put).build(),
                 JobFirst::Yes,
                 &job.groups,
-                |g| {
-                    Update::builder()
-                        .table_name(&self.table)
-                        .set_key(Some(key(keys::tenant_pk(t), keys::group_sk(g))))
-                        .update_expression("SET sync = :sync")
-                        .condition_expression("attribute_exists(PK)")
-                        .expression_attribute_values(":sync", sync.clone())
-                        .build()
-                        .map_err(build_err)
-                },
+                |g| self.group_sync_update(t, g, &sync, None),
             )
             .await?;
         if written {
@@ -178,6 +175,68 @@ impl ResyncJobs for Store {
     async fn get_resync_job(&self, t: &TenantId, id: &JobId) -> Result<Option<ResyncJob>> {
         let item = self.get_consistent(keys::tenant_pk(t), keys::job_sk(id)).await?;
         item.map(decode).transpose()
+    }
+
+    async fn queued_job(&self, t: &TenantId) -> Result<Option<ResyncJob>> {
+        // Job ids are UUID v7: the newest job is the first in descending key order.
+        let q = PartitionQuery::new(keys::tenant_pk(t))
+            .prefix(keys::JOB_SK_PREFIX)
+            .limit(1)
+            .newest_first()
+            .consistent();
+        let newest = self.query_items(&q).await?.items.into_iter().next();
+        Ok(newest
+            .map(decode)
+            .transpose()?
+            .filter(|j| j.status == SyncState::Queued))
+    }
+
+    async fn join_job(&self, t: &TenantId, job: &ResyncJob, groups: &[GroupId]) -> Result<bool> {
+        let joined = ResyncJob {
+            groups: groups.to_vec(),
+            ..job.clone()
+        };
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::tenant_pk(t), keys::job_sk(&job.id))))
+            .update_expression("SET #groups = list_append(#groups, :g)")
+            // Only a job that has not started: a running pass may have read partitions already.
+            .condition_expression("#status = :queued")
+            .expression_attribute_names("#groups", "groups")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":g", serde_dynamo::to_attribute_value(groups).map_err(encode_err)?)
+            .expression_attribute_values(":queued", state_value(SyncState::Queued)?)
+            .build()
+            .map_err(build_err)?;
+        let sync = sync_value(&joined, None)?;
+        self.write_with_groups(
+            TransactWriteItem::builder().update(update).build(),
+            JobFirst::Yes,
+            groups,
+            |g| self.group_sync_update(t, g, &sync, None),
+        )
+        .await
+    }
+
+    async fn start_job(&self, t: &TenantId, id: &JobId, now: DateTime<Utc>) -> Result<bool> {
+        let resp = self
+            .ddb
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::tenant_pk(t), keys::job_sk(id))))
+            .update_expression("SET #status = :running, started_at = :now")
+            .condition_expression("#status = :queued")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":running", state_value(SyncState::Running)?)
+            .expression_attribute_values(":queued", state_value(SyncState::Queued)?)
+            .expression_attribute_values(":now", serde_dynamo::to_attribute_value(now).map_err(encode_err)?)
+            .send()
+            .await;
+        match resp {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(from_sdk("dynamodb.UpdateItem", e)),
+        }
     }
 
     async fn finish_partitions(&self, t: &TenantId, id: &JobId, done: &[PartitionDone]) -> Result<Option<ResyncJob>> {
@@ -259,17 +318,7 @@ impl ResyncJobs for Store {
                 .build(),
             JobFirst::No,
             &job.groups,
-            |g| {
-                Update::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(key(keys::tenant_pk(t), keys::group_sk(g))))
-                    .update_expression("SET sync = :sync")
-                    .condition_expression("sync.job_id = :job")
-                    .expression_attribute_values(":sync", sync.clone())
-                    .expression_attribute_values(":job", s(job.id.as_str()))
-                    .build()
-                    .map_err(build_err)
-            },
+            |g| self.group_sync_update(t, g, &sync, Some(&job.id)),
         )
         .await
     }
@@ -284,6 +333,29 @@ enum JobFirst {
 }
 
 impl Store {
+    /// Sets a group's `sync` map: on any existing group, or (`only_job`) only if the group still
+    /// reports that job (a newer resync may have taken it over).
+    fn group_sync_update(
+        &self,
+        t: &TenantId,
+        g: &GroupId,
+        sync: &AttributeValue,
+        only_job: Option<&JobId>,
+    ) -> Result<Update> {
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::tenant_pk(t), keys::group_sk(g))))
+            .update_expression("SET sync = :sync")
+            .expression_attribute_values(":sync", sync.clone());
+        update = match only_job {
+            Some(job) => update
+                .condition_expression("sync.job_id = :job")
+                .expression_attribute_values(":job", s(job.as_str())),
+            None => update.condition_expression(attr::EXISTS),
+        };
+        update.build().map_err(build_err)
+    }
+
     /// Writes the job item and a conditional update of each of its groups in as few transactions as
     /// fit (one for up to 99 groups). A group whose condition fails (deleted, or moved on to a newer
     /// job) is left out and the rest written again. `false` when the job's own write failed its

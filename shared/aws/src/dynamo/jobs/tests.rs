@@ -13,6 +13,7 @@ fn job_item(extra: &[(&str, AttributeValue)]) -> super::super::Item {
         customers_evaluated: 0,
         changes: 0,
         created_at: Utc::now(),
+        started_at: None,
         finished_at: None,
         last_error: None,
     };

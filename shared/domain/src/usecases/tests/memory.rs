@@ -38,6 +38,10 @@ pub struct State {
     pub commits: usize,
     /// Commits answered `Stale` before the store writes again (a concurrent writer, scripted).
     pub stale_next: usize,
+    /// The tenant's settings.
+    pub settings: crate::settings::TenantSettings,
+    /// What the clock port answers.
+    pub clock: DateTime<Utc>,
 }
 
 impl Memory {
@@ -125,6 +129,9 @@ impl GroupStore for Memory {
     async fn list_all_groups(&self, _t: &TenantId) -> Result<Vec<Group>> {
         Ok(self.with(|s| s.groups.values().cloned().collect()))
     }
+    async fn plan_source(&self, _t: &TenantId) -> Result<(Vec<Group>, crate::settings::TenantSettings)> {
+        Ok(self.with(|s| (s.groups.values().cloned().collect(), s.settings)))
+    }
     async fn update_group(&self, _t: &TenantId, g: &Group, _expected: DateTime<Utc>) -> Result<()> {
         self.with(|s| s.groups.insert(g.id.clone(), g.clone()));
         Ok(())
@@ -191,8 +198,16 @@ impl MembershipStore for Memory {
     async fn purge_members(&self, _t: &TenantId, _g: &GroupId, _max: usize) -> Result<usize> {
         Ok(0)
     }
-    async fn recount_members(&self, _t: &TenantId, _g: &GroupId) -> Result<(u64, u64)> {
-        unused("recount_members")
+    async fn recount_members(&self, _t: &TenantId, g: &GroupId) -> Result<(u64, u64)> {
+        Ok(self.with(|s| {
+            let counted = s.customers.values().filter(|c| c.groups.contains(g)).count() as u64;
+            let Some(group) = s.groups.get_mut(g) else {
+                return (0, 0);
+            };
+            let before = group.member_count;
+            group.member_count = counted;
+            (before, counted)
+        }))
     }
 }
 
@@ -306,6 +321,34 @@ impl ResyncJobs for Memory {
     async fn get_resync_job(&self, _t: &TenantId, id: &JobId) -> Result<Option<ResyncJob>> {
         Ok(self.with(|s| s.jobs.get(id).map(|(j, parts)| summed(j, parts))))
     }
+    async fn queued_job(&self, _t: &TenantId) -> Result<Option<ResyncJob>> {
+        Ok(self.with(|s| {
+            s.jobs
+                .values()
+                .map(|(j, parts)| summed(j, parts))
+                .max_by_key(|j| j.id.clone())
+                .filter(|j| j.status == crate::group::SyncState::Queued)
+        }))
+    }
+    async fn join_job(&self, _t: &TenantId, job: &ResyncJob, groups: &[GroupId]) -> Result<bool> {
+        Ok(self.with(|s| match s.jobs.get_mut(&job.id) {
+            Some((j, _)) if j.status == crate::group::SyncState::Queued => {
+                j.groups.extend_from_slice(groups);
+                true
+            }
+            _ => false,
+        }))
+    }
+    async fn start_job(&self, _t: &TenantId, id: &JobId, now: DateTime<Utc>) -> Result<bool> {
+        Ok(self.with(|s| match s.jobs.get_mut(id) {
+            Some((j, _)) if j.status == crate::group::SyncState::Queued => {
+                j.status = crate::group::SyncState::Running;
+                j.started_at = Some(now);
+                true
+            }
+            _ => false,
+        }))
+    }
     async fn finish_partitions(&self, _t: &TenantId, id: &JobId, done: &[PartitionDone]) -> Result<Option<ResyncJob>> {
         Ok(self.with(|s| {
             let (job, parts) = s.jobs.get_mut(id)?;
@@ -350,6 +393,12 @@ fn summed(job: &ResyncJob, parts: &BTreeMap<u32, PartitionDone>) -> ResyncJob {
     j.customers_evaluated = parts.values().map(|p| p.evaluated).sum();
     j.changes = parts.values().map(|p| p.changes).sum();
     j
+}
+
+impl crate::ports::Clock for Memory {
+    fn now(&self) -> DateTime<Utc> {
+        self.with(|s| s.clock)
+    }
 }
 
 impl Shards for Memory {

@@ -46,7 +46,11 @@ async fn dynamic_group(store: &Memory, name: &str, rules: Value) -> GroupId {
     let created = groups::create_group(store, &tenant(), GroupInput::try_from(body).unwrap(), now())
         .await
         .unwrap();
-    store.with(|s| s.queued.clear());
+    // Its first resync is not what these tests look at: forget it.
+    store.with(|s| {
+        s.queued.clear();
+        s.jobs.clear();
+    });
     created.group.id
 }
 
@@ -180,4 +184,65 @@ async fn a_wake_tick_queues_only_due_customers_and_the_worker_re_evaluates_them(
         .await
         .unwrap();
     store.with(|s| assert_eq!(s.customers[&id("a")].next_wake_at, None));
+}
+
+#[tokio::test]
+async fn resyncs_requested_before_a_pass_starts_share_it_and_later_ones_queue_the_next() {
+    let store = store_with(&[customer("a0", &["vip"])]);
+    let (g1, g2, g3) = (
+        dynamic_group(&store, "one", vip_rules()).await,
+        dynamic_group(&store, "two", vip_rules()).await,
+        dynamic_group(&store, "three", vip_rules()).await,
+    );
+    let first = resync::start_resync(&store, &tenant(), vec![g1.clone()], now())
+        .await
+        .unwrap();
+    let joined = resync::start_resync(&store, &tenant(), vec![g2.clone()], now())
+        .await
+        .unwrap();
+    assert_eq!(joined.id, first.id, "a queued pass takes new groups");
+    assert_eq!(joined.groups, vec![g1, g2]);
+    assert_eq!(store.with(|s| s.queued.len()), 1, "one message for both");
+    let message = store.with(|s| s.queued.remove(0));
+    store.with(|s| s.clock = now() + chrono::Duration::seconds(30));
+    resync::run_resync_shard(&store, &tenant(), &first.id, &message.partitions(), now())
+        .await
+        .unwrap();
+    let next = resync::start_resync(&store, &tenant(), vec![g3], now()).await.unwrap();
+    assert_ne!(
+        next.id, first.id,
+        "a pass that has started does not take groups any more"
+    );
+    store.with(|s| {
+        let (job, _) = &s.jobs[&first.id];
+        assert_eq!(job.status, crate::group::SyncState::Done);
+        assert_eq!(
+            job.finished_at,
+            Some(now() + chrono::Duration::seconds(30)),
+            "when it finished, not when it was picked up"
+        );
+        assert_eq!(job.started_at, Some(now() + chrono::Duration::seconds(30)));
+    });
+}
+
+#[tokio::test]
+async fn a_finished_resync_repairs_a_drifted_member_count() {
+    let store = store_with(&[customer("a0", &["vip"]), customer("a1", &["vip"])]);
+    let g = dynamic_group(&store, "VIP", vip_rules()).await;
+    let job = resync::start_resync(&store, &tenant(), vec![g.clone()], now())
+        .await
+        .unwrap();
+    let message = store.with(|s| s.queued.remove(0));
+    resync::run_resync_shard(&store, &tenant(), &job.id, &message.partitions(), now())
+        .await
+        .unwrap();
+    store.with(|s| s.groups.get_mut(&g).unwrap().member_count = 7);
+    let again = resync::start_resync(&store, &tenant(), vec![g.clone()], now())
+        .await
+        .unwrap();
+    let message = store.with(|s| s.queued.remove(0));
+    resync::run_resync_shard(&store, &tenant(), &again.id, &message.partitions(), now())
+        .await
+        .unwrap();
+    store.with(|s| assert_eq!(s.groups[&g].member_count, 2, "recounted from the members"));
 }
