@@ -133,10 +133,10 @@ impl Plan {
     /// in the same pass, so dependent groups follow the groups they use at once.
     pub fn evaluate(&self, c: &Customer, now: DateTime<Utc>) -> Delta {
         let mut delta = Delta::default();
-        delta.next_wake_at = self.program.pass(c, now, |i, matched, was| {
-            if matched != was {
+        delta.next_wake_at = self.program.pass(c, now, |i, answer, was| {
+            if answer.matched != was {
                 let id = self.groups[i].id.clone();
-                if matched {
+                if answer.matched {
                     delta.entered.push(id);
                 } else {
                     delta.left.push(id);
@@ -144,6 +144,32 @@ impl Plan {
             }
         });
         delta
+    }
+
+    /// `evaluate` for many customers at once (a page of a resync shard): the same deltas, with the
+    /// rules run over batches of customers, which is several times faster per customer.
+    pub fn evaluate_many(&self, customers: &[Customer], now: DateTime<Utc>) -> Vec<Delta> {
+        let mut deltas = vec![Delta::default(); customers.len()];
+        let mut wakes = vec![None; customers.len()];
+        self.program.pass_many(
+            customers,
+            now,
+            |k, i, answer, was| {
+                if answer.matched != was {
+                    let id = self.groups[i].id.clone();
+                    if answer.matched {
+                        deltas[k].entered.push(id);
+                    } else {
+                        deltas[k].left.push(id);
+                    }
+                }
+            },
+            |k, t| wakes[k] = t,
+        );
+        for (d, t) in deltas.iter_mut().zip(wakes) {
+            d.next_wake_at = t;
+        }
+        deltas
     }
 }
 

@@ -70,16 +70,32 @@ pub(crate) fn compare(op: CmpOp, v: Ns, o: &Operand, now: Ns) -> Out {
     }
 }
 
-/// Both answers (`Outcome::and`).
-pub(crate) fn and(a: Out, b: Out) -> Out {
-    let mut acc = AllAcc::new();
-    acc.add(a);
-    acc.add(b);
-    acc.finish()
+/// Folds one more child into an OR's answer so far (`AnyAcc`): true until every true child may have
+/// changed, false until the first false child may.
+#[inline]
+pub(crate) fn or(acc: Out, o: Out) -> Out {
+    match (acc.matched, o.matched) {
+        (true, true) => Out {
+            matched: true,
+            next: acc.next.max(o.next),
+        },
+        (true, false) => acc,
+        (false, true) => o,
+        (false, false) => Out {
+            matched: false,
+            next: acc.next.min(o.next),
+        },
+    }
 }
 
-/// Folds children into an OR (`rules::AnyOf` with `NEVER` for "no change"): true until every true
-/// child may have changed, false until the first false child may.
+/// The dual of `or` for an AND (`Outcome::and`).
+#[inline]
+pub(crate) fn and(acc: Out, o: Out) -> Out {
+    or(acc.not(), o.not()).not()
+}
+
+/// Folds children into an OR (`rules::AnyOf` with `NEVER` for "no change"), stopping at a child
+/// decided for good.
 pub(crate) struct AnyAcc {
     any_true: bool,
     true_latest: Ns,
@@ -118,50 +134,6 @@ impl AnyAcc {
             Out {
                 matched: false,
                 next: self.false_earliest,
-            }
-        }
-    }
-}
-
-/// Folds children into an AND: the dual of `AnyAcc` (an OR of the negations, negated).
-pub(crate) struct AllAcc {
-    any_false: bool,
-    false_latest: Ns,
-    true_earliest: Ns,
-}
-
-impl AllAcc {
-    pub fn new() -> Self {
-        AllAcc {
-            any_false: false,
-            false_latest: UNSET,
-            true_earliest: NEVER,
-        }
-    }
-
-    /// Adds a child; `true` when the AND is decided for good.
-    #[inline]
-    pub fn add(&mut self, o: Out) -> bool {
-        if o.matched {
-            self.true_earliest = self.true_earliest.min(o.next);
-            false
-        } else {
-            self.any_false = true;
-            self.false_latest = self.false_latest.max(o.next);
-            o.next == NEVER
-        }
-    }
-
-    pub fn finish(self) -> Out {
-        if self.any_false {
-            Out {
-                matched: false,
-                next: self.false_latest,
-            }
-        } else {
-            Out {
-                matched: true,
-                next: self.true_earliest,
             }
         }
     }

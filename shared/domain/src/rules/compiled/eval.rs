@@ -1,7 +1,7 @@
 //! The interpreter: a preorder walk of the node array over decoded facts. A decided AND / OR jumps to
 //! the end of its subtree, as the tree walker stops at a child decided for good.
 
-use super::dates::{self, and, compare, AllAcc, AnyAcc};
+use super::dates::{self, and, compare, or, AnyAcc};
 use super::facts::{window, Attr, Facts, Out, Sub};
 use super::program::{Flag, Instant, Leaf, LifecycleLeaf, Node, ServiceLeaf, SubFilter, TextTest};
 use super::symbols::IdSet;
@@ -21,48 +21,63 @@ pub(crate) struct Ctx<'a> {
     pub atoms: usize,
 }
 
-/// The outcome of the subtree at `i`, and the index after it.
-pub(crate) fn eval(nodes: &[Node], i: usize, cx: &Ctx) -> (Out, usize) {
+/// Customers evaluated together: each node runs over the whole batch before the next node, so the
+/// dispatch on node and leaf kinds is paid once per batch, not once per customer.
+pub(crate) const BATCH: usize = 64;
+
+/// Evaluates the subtree at `i` for every customer of `cxs` (at most `BATCH`) into `out`; returns the
+/// index after the subtree. `bufs` holds one buffer per depth for children's answers. Every child is
+/// evaluated: where the tree walker stops at a child decided for good, the fold's answer is already
+/// fixed, so the answers are the same.
+pub(crate) fn eval(
+    nodes: &[Node],
+    i: usize,
+    cxs: &[Ctx],
+    out: &mut [Out],
+    bufs: &mut Vec<Vec<Out>>,
+    depth: usize,
+) -> usize {
+    let n = cxs.len();
     match &nodes[i] {
-        Node::Leaf(l) => (leaf(l, cx), i + 1),
+        Node::Leaf(l) => {
+            for (o, cx) in out.iter_mut().zip(cxs) {
+                *o = leaf(l, cx);
+            }
+            i + 1
+        }
         Node::Not => {
-            let (o, end) = eval(nodes, i + 1, cx);
-            (o.not(), end)
-        }
-        Node::Any { end } => {
-            let end = *end as usize;
-            let mut acc = AnyAcc::new();
-            let mut j = i + 1;
-            while j < end {
-                let (o, next) = eval(nodes, j, cx);
-                if acc.add(o) {
-                    break;
-                }
-                j = next;
+            let end = eval(nodes, i + 1, cxs, out, bufs, depth + 1);
+            for o in out.iter_mut() {
+                o.matched = !o.matched;
             }
-            (acc.finish(), end)
+            end
         }
-        Node::All { end } => {
+        Node::Any { end } | Node::All { end } => {
+            let all = matches!(nodes[i], Node::All { .. });
             let end = *end as usize;
-            let mut acc = AllAcc::new();
-            let mut j = i + 1;
-            while j < end {
-                let (o, next) = eval(nodes, j, cx);
-                if acc.add(o) {
-                    break;
-                }
-                j = next;
+            // The first child's answers start the fold; each further child folds in.
+            let mut j = eval(nodes, i + 1, cxs, out, bufs, depth + 1);
+            if j >= end {
+                return end;
             }
-            (acc.finish(), end)
+            if bufs.len() <= depth {
+                bufs.resize_with(depth + 1, Vec::new);
+            }
+            let mut child = std::mem::take(&mut bufs[depth]);
+            child.clear();
+            child.resize(n, Out::FALSE);
+            while j < end {
+                j = eval(nodes, j, cxs, &mut child, bufs, depth + 1);
+                for (acc, o) in out.iter_mut().zip(&child) {
+                    *acc = if all { and(*acc, *o) } else { or(*acc, *o) };
+                }
+            }
+            bufs[depth] = child;
+            end
         }
     }
 }
 
-fn bit(words: &[u64], i: u32) -> bool {
-    words.get((i / 64) as usize).is_some_and(|w| w >> (i % 64) & 1 == 1)
-}
-
-/// Whether `words` share a bit with `set`, and whether they hold all of it.
 fn overlap(words: &[u64], set: &IdSet) -> (bool, bool) {
     let (mut any, mut all) = (false, true);
     for (i, m) in set.words().iter().enumerate() {
@@ -86,7 +101,7 @@ fn leaf(l: &Leaf, cx: &Ctx) -> Out {
     let f = cx.facts;
     match l {
         Leaf::Const(b) => Out::fixed(*b),
-        Leaf::Member(slot) => Out::fixed(bit(&f.members, *slot)),
+        Leaf::Member(slot) => Out::fixed(f.member(*slot)),
         Leaf::TagsAny(set) => Out::fixed(overlap(&f.tags, set).0),
         Leaf::TagsAll(set) => Out::fixed(overlap(&f.tags, set).1),
         Leaf::TagsNone(set) => Out::fixed(!overlap(&f.tags, set).0),

@@ -21,6 +21,7 @@ use super::{evaluate as walk, EvalContext, LifecycleSettings, Outcome, Rule};
 use crate::customer::Customer;
 use crate::ids::GroupId;
 use chrono::{DateTime, Utc};
+use eval::BATCH;
 use facts::{Facts, Needs, Out};
 use program::{Atom, Node};
 use std::cell::RefCell;
@@ -47,15 +48,45 @@ pub struct Program {
     rules: Vec<(Option<GroupId>, Rule, LifecycleSettings)>,
 }
 
-thread_local! {
-    /// Each thread's decoding buffer, reused so that a warm pass does not allocate.
-    static FACTS: RefCell<Facts> = RefCell::new(Facts::default());
+/// A rule's answer in a pass; its next change is converted to chrono only when asked for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Answer {
+    pub matched: bool,
+    next: Next,
 }
 
-fn with_facts<R>(f: impl FnOnce(&mut Facts) -> R) -> R {
-    FACTS.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut facts) => f(&mut facts),
-        Err(_) => f(&mut Facts::default()),
+#[derive(Debug, Clone, Copy)]
+enum Next {
+    Compiled(Ns),
+    Walked(Option<DateTime<Utc>>),
+}
+
+impl Answer {
+    /// When the answer can next change by time alone.
+    pub fn next_change(&self) -> Option<DateTime<Utc>> {
+        match self.next {
+            Next::Compiled(t) => time::to_time(t),
+            Next::Walked(t) => t,
+        }
+    }
+}
+
+/// Each thread's buffers, reused so that a warm pass does not allocate per customer.
+#[derive(Default)]
+struct Scratch {
+    facts: Vec<Facts>,
+    outs: Vec<Out>,
+    bufs: Vec<Vec<Out>>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut s) => f(&mut s),
+        Err(_) => f(&mut Scratch::default()),
     })
 }
 
@@ -112,47 +143,116 @@ impl Program {
         self.roots.is_empty()
     }
 
-    /// Evaluates every rule in order for the customer at `now`. `visit(i, matched, was)` sees each
-    /// rule's answer and whether the customer was in its group; returns the earliest next change over
-    /// all rules.
+    /// Evaluates every rule in order for each customer at `now`, in batches of `BATCH` customers.
+    /// `visit(k, i, matched, was)` sees customer `k`'s answer to rule `i` (rules in order for each
+    /// customer) and whether it was in the rule's group; `next(k, t)` gets customer `k`'s earliest next
+    /// change over all rules.
+    pub(crate) fn pass_many(
+        &self,
+        customers: &[Customer],
+        now: DateTime<Utc>,
+        mut visit: impl FnMut(usize, usize, Answer, bool),
+        mut next: impl FnMut(usize, Option<DateTime<Utc>>),
+    ) {
+        let Some(now_ns) = time::ns(now) else {
+            for (k, c) in customers.iter().enumerate() {
+                let t = self.walk_pass(c, now, |i, o, w| visit(k, i, o, w));
+                next(k, t);
+            }
+            return;
+        };
+        with_scratch(|s| {
+            for (chunk, part) in customers.chunks(BATCH).enumerate() {
+                let base = chunk * BATCH;
+                self.pass_batch(
+                    s,
+                    part,
+                    now,
+                    now_ns,
+                    |k, i, o, w| visit(base + k, i, o, w),
+                    |k, t| next(base + k, t),
+                );
+            }
+        });
+    }
+
+    /// One batch: decode, then each rule over the batch; customers with a leap-second instant go
+    /// through the tree walker.
+    fn pass_batch(
+        &self,
+        s: &mut Scratch,
+        part: &[Customer],
+        now: DateTime<Utc>,
+        now_ns: Ns,
+        mut visit: impl FnMut(usize, usize, Answer, bool),
+        mut next: impl FnMut(usize, Option<DateTime<Utc>>),
+    ) {
+        if s.facts.len() < part.len() {
+            s.facts.resize_with(part.len(), Facts::default);
+        }
+        facts::warm(part);
+        let mut live = [0u8; BATCH];
+        let mut n = 0;
+        for (k, c) in part.iter().enumerate() {
+            if s.facts[n].decode(&self.symbols, &self.needs, &self.atoms, c, now_ns) {
+                live[n] = k as u8;
+                n += 1;
+            } else {
+                let t = self.walk_pass(c, now, |i, o, w| visit(k, i, o, w));
+                next(k, t);
+            }
+        }
+        let cxs: Vec<eval::Ctx> = (0..n)
+            .map(|j| eval::Ctx {
+                facts: &s.facts[j],
+                customer: &part[live[j] as usize],
+                now,
+                atoms: self.atoms.len(),
+            })
+            .collect();
+        s.outs.clear();
+        s.outs.resize(n, Out::FALSE);
+        let mut earliest = [NEVER; BATCH];
+        for (i, root) in self.roots.iter().enumerate() {
+            eval::eval(&self.nodes, root.start as usize, &cxs, &mut s.outs, &mut s.bufs, 0);
+            for (j, (out, cx)) in s.outs.iter().zip(&cxs).enumerate() {
+                earliest[j] = earliest[j].min(out.next);
+                let was = root.slot.is_some_and(|slot| {
+                    let was = cx.facts.member(slot);
+                    cx.facts.set_member(slot, out.matched);
+                    was
+                });
+                visit(
+                    live[j] as usize,
+                    i,
+                    Answer {
+                        matched: out.matched,
+                        next: Next::Compiled(out.next),
+                    },
+                    was,
+                );
+            }
+        }
+        for (j, t) in earliest[..n].iter().enumerate() {
+            next(live[j] as usize, time::to_time(*t));
+        }
+    }
+
+    /// The pass for one customer; returns its earliest next change.
     pub(crate) fn pass(
         &self,
         c: &Customer,
         now: DateTime<Utc>,
-        mut visit: impl FnMut(usize, bool, bool),
+        mut visit: impl FnMut(usize, Answer, bool),
     ) -> Option<DateTime<Utc>> {
-        let next = with_facts(|f| {
-            if !f.decode(&self.symbols, &self.needs, &self.atoms, c, now) {
-                return Err(());
-            }
-            let mut earliest: Ns = NEVER;
-            for (i, root) in self.roots.iter().enumerate() {
-                let out = self.run(f, root, c, now);
-                earliest = earliest.min(out.next);
-                let was = root.slot.is_some_and(|s| {
-                    let (w, b) = ((s / 64) as usize, s % 64);
-                    let was = f.members[w] >> b & 1 == 1;
-                    f.members[w] = (f.members[w] & !(1 << b)) | (u64::from(out.matched) << b);
-                    was
-                });
-                visit(i, out.matched, was);
-            }
-            Ok(earliest)
-        });
-        match next {
-            Ok(t) => time::to_time(t),
-            Err(()) => self.walk_pass(c, now, visit),
-        }
-    }
-
-    fn run(&self, f: &Facts, root: &Root, c: &Customer, now: DateTime<Utc>) -> Out {
-        let cx = eval::Ctx {
-            facts: f,
-            customer: c,
+        let mut earliest = None;
+        self.pass_many(
+            std::slice::from_ref(c),
             now,
-            atoms: self.atoms.len(),
-        };
-        eval::eval(&self.nodes, root.start as usize, &cx).0
+            |_, i, o, w| visit(i, o, w),
+            |_, t| earliest = t,
+        );
+        earliest
     }
 
     /// The same pass by the tree walker (a customer with a leap-second instant).
@@ -160,7 +260,7 @@ impl Program {
         &self,
         c: &Customer,
         now: DateTime<Utc>,
-        mut visit: impl FnMut(usize, bool, bool),
+        mut visit: impl FnMut(usize, Answer, bool),
     ) -> Option<DateTime<Utc>> {
         let mut current: BTreeSet<GroupId> = c.groups.clone();
         let mut earliest: Option<DateTime<Utc>> = None;
@@ -181,7 +281,14 @@ impl Program {
                     current.remove(id);
                 }
             }
-            visit(i, out.matched, was);
+            visit(
+                i,
+                Answer {
+                    matched: out.matched,
+                    next: Next::Walked(out.next_change),
+                },
+                was,
+            );
         }
         earliest
     }
@@ -189,50 +296,45 @@ impl Program {
     /// Every rule's answer into `matched` (cleared first); returns the earliest next change.
     pub fn matches_into(&self, c: &Customer, now: DateTime<Utc>, matched: &mut Vec<bool>) -> Option<DateTime<Utc>> {
         matched.clear();
-        self.pass(c, now, |_, m, _| matched.push(m))
+        self.pass(c, now, |_, o, _| matched.push(o.matched))
     }
 
-    /// Every rule's outcome, each with its own next change.
+    /// For many customers (a page of a resync or a search): every rule's answer, customer after
+    /// customer (`matched[k * len() + i]`), and each customer's earliest next change.
+    pub fn matches_many(
+        &self,
+        customers: &[Customer],
+        now: DateTime<Utc>,
+        matched: &mut Vec<bool>,
+        next: &mut Vec<Option<DateTime<Utc>>>,
+    ) {
+        let len = self.len();
+        matched.clear();
+        matched.resize(customers.len() * len, false);
+        next.clear();
+        next.resize(customers.len(), None);
+        self.pass_many(
+            customers,
+            now,
+            |k, i, o, _| matched[k * len + i] = o.matched,
+            |k, t| next[k] = t,
+        );
+    }
+
+    /// Every rule's outcome for one customer, each with its own next change.
     pub fn evaluate(&self, c: &Customer, now: DateTime<Utc>) -> Vec<Outcome> {
-        let exact = with_facts(|f| {
-            if !f.decode(&self.symbols, &self.needs, &self.atoms, c, now) {
-                return None;
-            }
-            let mut outs = Vec::with_capacity(self.roots.len());
-            for root in &self.roots {
-                let out = self.run(f, root, c, now);
-                if let Some(s) = root.slot {
-                    let (w, b) = ((s / 64) as usize, s % 64);
-                    f.members[w] = (f.members[w] & !(1 << b)) | (u64::from(out.matched) << b);
-                }
+        let mut outs = Vec::with_capacity(self.len());
+        self.pass_many(
+            std::slice::from_ref(c),
+            now,
+            |_, _, a, _| {
                 outs.push(Outcome {
-                    matched: out.matched,
-                    next_change: time::to_time(out.next),
-                });
-            }
-            Some(outs)
-        });
-        exact.unwrap_or_else(|| {
-            let mut current: BTreeSet<GroupId> = c.groups.clone();
-            let mut outs = Vec::with_capacity(self.rules.len());
-            for (id, rule, settings) in &self.rules {
-                let in_group = |g: &GroupId| current.contains(g);
-                let ctx = EvalContext {
-                    now,
-                    settings,
-                    in_group: &in_group,
-                };
-                let out = walk(rule, c, &ctx);
-                if let Some(id) = id {
-                    if out.matched {
-                        current.insert(id.clone());
-                    } else {
-                        current.remove(id);
-                    }
-                }
-                outs.push(out);
-            }
-            outs
-        })
+                    matched: a.matched,
+                    next_change: a.next_change(),
+                })
+            },
+            |_, _| {},
+        );
+        outs
     }
 }

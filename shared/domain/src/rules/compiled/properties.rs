@@ -152,7 +152,7 @@ fn walked_pass(groups: &[DynamicGroup], c: &Customer, now: DateTime<Utc>) -> Del
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 1500, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
 
     /// Whole trees: the same outcome at now and at every boundary of the tree and its conditions.
     #[test]
@@ -216,6 +216,38 @@ proptest! {
         boundaries(now, 16, |t| walked_pass(plan.groups(), &c, t).next_wake_at, &mut points);
         for t in points {
             prop_assert_eq!(plan.evaluate(&c, t), walked_pass(plan.groups(), &c, t), "at {}", t);
+        }
+    }
+
+    /// Many customers at once (batches, a leap-second customer among them): each customer's delta is
+    /// the tree walker's.
+    #[test]
+    fn the_batched_pass_matches_the_tree_walkers(
+        customers in prop::collection::vec(a_customer(), 1..150),
+        rules in prop::collection::vec((tree(), settings()), 1..4),
+        leap in any::<prop::sample::Index>(),
+        offset_minutes in -43_200i64..43_200,
+    ) {
+        let groups: Vec<DynamicGroup> = rules
+            .iter()
+            .enumerate()
+            .map(|(i, (v, settings))| DynamicGroup {
+                id: GroupId::parse(&format!("g{}", i + 1)).unwrap(),
+                rule: parse_tree(v),
+                settings: *settings,
+            })
+            .collect();
+        let plan = Plan::new(groups);
+        prop_assume!(plan.is_ok(), "references form a cycle");
+        let plan = plan.unwrap();
+        let mut customers = customers;
+        let k = leap.index(customers.len());
+        customers[k].activity.last_active_at = Some("2016-12-31T23:59:60Z".parse().unwrap());
+        let now = at(offset_minutes, 0);
+        let deltas = plan.evaluate_many(&customers, now);
+        prop_assert_eq!(deltas.len(), customers.len());
+        for (c, d) in customers.iter().zip(&deltas) {
+            prop_assert_eq!(d, &walked_pass(plan.groups(), c, now));
         }
     }
 

@@ -60,7 +60,11 @@ pub(crate) fn midnight(d: NaiveDate) -> Ns {
 
 /// The UTC day an instant falls on, as days since 1970-01-01.
 pub(crate) fn day_of(t: Ns) -> i128 {
-    t.div_euclid(DAY)
+    // 128-bit division is a library call; the instants of four centuries around 1970 fit 64 bits.
+    match i64::try_from(t) {
+        Ok(t) => i128::from(t.div_euclid(DAY as i64)),
+        Err(_) => t.div_euclid(DAY),
+    }
 }
 
 /// `t + d`, saturating at the ends of chrono's range.
