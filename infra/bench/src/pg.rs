@@ -64,54 +64,93 @@ pub fn table_size() -> Result<String, Error> {
     Ok(out.trim().to_owned())
 }
 
-/// For each WHERE clause: the count, and the time of each of `runs` runs in ms (psql's `\timing`).
-pub fn count_and_time(wheres: &[String], runs: usize) -> Result<Vec<(u64, Vec<f64>)>, Error> {
-    let mut script = String::from("SET TimeZone = 'UTC';\n\\timing on\n");
-    for w in wheres {
-        for _ in 0..runs {
-            script.push_str(&format!("SELECT count(*) FROM customers WHERE {w};\n"));
+/// How many processes PostgreSQL may scan with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workers {
+    /// Its default parallel plan.
+    Parallel,
+    /// `SET max_parallel_workers_per_gather = 0`: the backend alone, one process.
+    One,
+}
+
+impl Workers {
+    fn prelude(self) -> &'static str {
+        match self {
+            Workers::Parallel => "SET TimeZone = 'UTC';\n",
+            Workers::One => "SET TimeZone = 'UTC';\nSET max_parallel_workers_per_gather = 0;\n",
         }
     }
+}
+
+/// Runs `query` `runs` times in one session (settings before `\timing on`, so only the query is
+/// timed); returns each run's output lines and time in ms.
+fn timed(query: &str, runs: usize, workers: Workers) -> Result<Vec<(String, f64)>, Error> {
+    let mut script = format!("{}\\timing on\n", workers.prelude());
+    for _ in 0..runs {
+        script.push_str(query);
+        script.push('\n');
+    }
     let out = psql(&script)?;
-    let mut counts = Vec::new();
-    // `SET` runs before `\timing on`, so only the counts are timed.
-    let mut times = Vec::new();
+    let mut results = Vec::new();
+    let mut rows = String::new();
     for line in out.lines().map(str::trim).filter(|l| !l.is_empty()) {
         if let Some(rest) = line.strip_prefix("Time: ") {
             let ms = rest.split_whitespace().next().unwrap_or("");
-            times.push(
-                ms.parse::<f64>()
-                    .map_err(|_| format!("cannot read psql timing {line:?}"))?,
-            );
+            let ms = ms
+                .parse::<f64>()
+                .map_err(|_| format!("cannot read psql timing {line:?}"))?;
+            results.push((std::mem::take(&mut rows), ms));
         } else {
-            counts.push(
-                line.parse::<u64>()
-                    .map_err(|_| format!("unexpected psql output {line:?}"))?,
-            );
+            rows.push_str(line);
         }
     }
-    if counts.len() != wheres.len() * runs || times.len() != wheres.len() * runs {
-        return Err(format!(
-            "expected {} counts and timings, got {} and {}",
-            wheres.len() * runs,
-            counts.len(),
-            times.len()
-        )
-        .into());
+    if results.len() != runs {
+        return Err(format!("expected {runs} timings, got {}", results.len()).into());
     }
-    Ok(wheres
-        .iter()
-        .enumerate()
-        .map(|(i, _)| {
-            let c = counts[i * runs];
-            (c, times[i * runs..(i + 1) * runs].to_vec())
-        })
-        .collect())
+    Ok(results)
 }
 
-/// One query's plan (to show whether PostgreSQL ran it in parallel).
-pub fn explain(where_clause: &str) -> Result<String, Error> {
+fn counts(row: &str) -> Result<Vec<u64>, Error> {
+    row.split('|')
+        .map(|c| {
+            c.parse::<u64>()
+                .map_err(|_| format!("unexpected psql output {row:?}").into())
+        })
+        .collect()
+}
+
+/// The single-scan query: every rule's count in one pass over the table.
+pub fn single_scan_sql(wheres: &[String]) -> String {
+    let filters: Vec<String> = wheres.iter().map(|w| format!("count(*) FILTER (WHERE {w})")).collect();
+    format!("SELECT {} FROM customers;", filters.join(", "))
+}
+
+/// One scan computing all counts: the counts and the time of each run in ms.
+pub fn single_scan(wheres: &[String], runs: usize, workers: Workers) -> Result<(Vec<u64>, Vec<f64>), Error> {
+    let results = timed(&single_scan_sql(wheres), runs, workers)?;
+    let first = counts(&results[0].0)?;
+    if first.len() != wheres.len() {
+        return Err(format!("expected {} counts, got {}", wheres.len(), first.len()).into());
+    }
+    Ok((first, results.into_iter().map(|(_, ms)| ms).collect()))
+}
+
+/// Each WHERE clause as its own `count(*)`: per clause, the count and the time of each run in ms.
+pub fn separate(wheres: &[String], runs: usize, workers: Workers) -> Result<Vec<(u64, Vec<f64>)>, Error> {
+    wheres
+        .iter()
+        .map(|w| {
+            let results = timed(&format!("SELECT count(*) FROM customers WHERE {w};"), runs, workers)?;
+            let c = counts(&results[0].0)?;
+            Ok((c[0], results.into_iter().map(|(_, ms)| ms).collect()))
+        })
+        .collect()
+}
+
+/// A query's plan (to show whether PostgreSQL ran it in parallel, and with how many workers).
+pub fn explain(query: &str, workers: Workers) -> Result<String, Error> {
     psql(&format!(
-        "SET TimeZone = 'UTC';\nEXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) SELECT count(*) FROM customers WHERE {where_clause};\n"
+        "{}EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) {query}\n",
+        workers.prelude()
     ))
 }
