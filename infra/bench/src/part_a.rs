@@ -19,6 +19,9 @@ const TARGET_MACHINE: f64 = 10.0;
 /// Issue 18: one thread against PostgreSQL's single scan with one worker.
 const TARGET_THREAD: f64 = 5.0;
 
+/// Customers of the cache-resident sample.
+const HOT_SAMPLE: usize = 200;
+
 /// PostgreSQL's four forms.
 struct PgRun {
     scan_parallel: (Vec<u64>, Vec<f64>),
@@ -176,6 +179,19 @@ pub fn run(args: &Args, rules: &[Rule], now: DateTime<Utc>, summary: &mut Summar
         threads,
         &customers,
     );
+    let sample = &customers[..customers.len().min(HOT_SAMPLE)];
+    let hot: Vec<(&str, f64)> = [
+        ("tree walker", Form::Walker),
+        ("compiled, pages", Form::ProgramPages),
+        ("Plan::evaluate_many, first pass", Form::PlanPages),
+    ]
+    .into_iter()
+    .map(|(name, form)| {
+        let d = engine::time_hot(&e, form, sample, now, 2_000_000 / sample.len().max(1), args.runs);
+        (name, d.as_secs_f64() * 1e9 / sample.len().max(1) as f64)
+    })
+    .collect();
+    let sample_len = sample.len();
     let per_rule = engine::time_per_rule(&e, &customers, now);
     let entered = engine::settle(&e, &mut customers, now);
     let steady_1 = timed(
@@ -246,6 +262,16 @@ pub fn run(args: &Args, rules: &[Rule], now: DateTime<Utc>, summary: &mut Summar
         }
     }
     say(table);
+    say(format!(
+        "compute alone, one thread, the first {sample_len} customers over and over (their data stays in the cache): {}",
+        hot.iter()
+            .map(|(name, ns)| format!(
+                "{name} {ns:.0} ns per customer ({})",
+                fmt_rate(rules.len() as f64 * 1e9 / ns)
+            ))
+            .collect::<Vec<_>>()
+            .join("; ")
+    ));
     say(format!(
         "(steady state: the first pass's {entered} memberships written into the customers, so no delta; \
          one pass = {evals} group evaluations; {})",

@@ -40,9 +40,7 @@ pub(crate) fn eval(
     let n = cxs.len();
     match &nodes[i] {
         Node::Leaf(l) => {
-            for (o, cx) in out.iter_mut().zip(cxs) {
-                *o = leaf(l, cx);
-            }
+            leaves(l, cxs, out);
             i + 1
         }
         Node::Not => {
@@ -97,64 +95,75 @@ fn flag(f: &Facts, which: Flag) -> bool {
     }
 }
 
-fn leaf(l: &Leaf, cx: &Ctx) -> Out {
-    let f = cx.facts;
+/// Evaluates a leaf for every customer of the batch: the match on the leaf's kind is outside the loop.
+fn leaves(l: &Leaf, cxs: &[Ctx], out: &mut [Out]) {
+    macro_rules! each {
+        ($cx:ident, $f:ident => $e:expr) => {
+            for (o, $cx) in out.iter_mut().zip(cxs) {
+                let $f: &Facts = $cx.facts;
+                let _ = $f;
+                *o = $e;
+            }
+        };
+    }
     match l {
-        Leaf::Const(b) => Out::fixed(*b),
-        Leaf::Member(slot) => Out::fixed(f.member(*slot)),
-        Leaf::TagsAny(set) => Out::fixed(overlap(&f.tags, set).0),
-        Leaf::TagsAll(set) => Out::fixed(overlap(&f.tags, set).1),
-        Leaf::TagsNone(set) => Out::fixed(!overlap(&f.tags, set).0),
-        Leaf::Date(i, t) => dates::check(t, f.instants[*i as usize], f.now),
-        Leaf::AttrDate(slot, t) => match f.attributes[*slot as usize] {
+        Leaf::Const(b) => each!(cx, f => Out::fixed(*b)),
+        Leaf::Member(slot) => each!(cx, f => Out::fixed(f.member(*slot))),
+        Leaf::TagsAny(set) => each!(cx, f => Out::fixed(overlap(&f.tags, set).0)),
+        Leaf::TagsAll(set) => each!(cx, f => Out::fixed(overlap(&f.tags, set).1)),
+        Leaf::TagsNone(set) => each!(cx, f => Out::fixed(!overlap(&f.tags, set).0)),
+        Leaf::Date(i, t) => each!(cx, f => dates::check(t, f.instants[*i as usize], f.now)),
+        Leaf::AttrDate(slot, t) => each!(cx, f => match f.attributes[*slot as usize] {
             Attr::Date(d) => dates::check(t, d, f.now),
             _ => dates::check(t, UNSET, f.now),
-        },
-        Leaf::AttrNumber(slot, t) => Out::fixed(match f.attributes[*slot as usize] {
+        }),
+        Leaf::AttrNumber(slot, t) => each!(cx, f => Out::fixed(match f.attributes[*slot as usize] {
             Attr::Number(n) => t.check(Some(&n)),
             _ => t.check(None),
-        }),
-        Leaf::AttrBoolean(slot, t) => Out::fixed(match f.attributes[*slot as usize] {
+        })),
+        Leaf::AttrBoolean(slot, t) => each!(cx, f => Out::fixed(match f.attributes[*slot as usize] {
             Attr::Boolean(b) => t.check(Some(&b)),
             _ => t.check(None),
-        }),
-        Leaf::AttrText(slot, t) => Out::fixed(match f.attributes[*slot as usize] {
+        })),
+        Leaf::AttrText(slot, t) => each!(cx, f => Out::fixed(match f.attributes[*slot as usize] {
             Attr::Text(id) => text(t, id),
             _ => matches!(t, TextTest::Missing),
-        }),
-        Leaf::AttrPresence(slot, exists) => Out::fixed((f.attributes[*slot as usize] != Attr::Missing) == *exists),
-        Leaf::Flag(which, v) => Out::fixed(flag(f, *which) == *v),
-        Leaf::FlagTest(which, t) => Out::fixed(t.check(Some(&flag(f, *which)))),
-        Leaf::Bookings(t) => Out::fixed(t.check(Some(&i64::from(f.bookings)))),
-        Leaf::BookingsNumber(t) => Out::fixed(t.check(Some(&f64::from(f.bookings)))),
-        Leaf::HasService(s) => has_service(s, f),
-        Leaf::NoService(s) => has_service(s, f).not(),
+        })),
+        Leaf::AttrPresence(slot, exists) => {
+            each!(cx, f => Out::fixed((f.attributes[*slot as usize] != Attr::Missing) == *exists))
+        }
+        Leaf::Flag(which, v) => each!(cx, f => Out::fixed(flag(f, *which) == *v)),
+        Leaf::FlagTest(which, t) => each!(cx, f => Out::fixed(t.check(Some(&flag(f, *which))))),
+        Leaf::Bookings(t) => each!(cx, f => Out::fixed(t.check(Some(&i64::from(f.bookings))))),
+        Leaf::BookingsNumber(t) => each!(cx, f => Out::fixed(t.check(Some(&f64::from(f.bookings))))),
+        Leaf::HasService(s) => each!(cx, f => has_service(s, f)),
+        Leaf::NoService(s) => each!(cx, f => has_service(s, f).not()),
         Leaf::ServiceCount {
             filter,
             paid_only,
             test,
-        } => {
+        } => each!(cx, f => {
             let n = f
                 .subs
                 .iter()
                 .filter(|s| s.status.is_held() && (!paid_only || s.paid) && selects(filter, s))
                 .count();
             Out::fixed(test.check(Some(&(n as i64))))
-        }
-        Leaf::PaymentsTotal(i, t) => Out::fixed(t.check(Some(&f.totals[*i as usize]))),
+        }),
+        Leaf::PaymentsTotal(i, t) => each!(cx, f => Out::fixed(t.check(Some(&f.totals[*i as usize])))),
         Leaf::MoneyWindow {
             expenses,
             currency,
             days,
             test,
-        } => {
+        } => each!(cx, f => {
             let a = &cx.customer.activity;
             let ledger = if *expenses { &a.expenses } else { &a.payments };
             money_window(ledger, currency, *days, test, f)
-        }
-        Leaf::Selected(ids) => Out::fixed(ids.contains(&cx.customer.id)),
-        Leaf::Lifecycle(l) => lifecycle(l, cx),
-        Leaf::Direct(c) => {
+        }),
+        Leaf::Selected(ids) => each!(cx, f => Out::fixed(ids.contains(&cx.customer.id))),
+        Leaf::Lifecycle(l) => each!(cx, f => lifecycle(l, cx)),
+        Leaf::Direct(c) => each!(cx, f => {
             let c = &**c;
             let customer = cx.customer;
             let in_group = |g: &GroupId| customer.groups.contains(g);
@@ -170,7 +179,7 @@ fn leaf(l: &Leaf, cx: &Ctx) -> Out {
                 matched: o.matched,
                 next: o.next_change.and_then(time::ns).unwrap_or(NEVER),
             }
-        }
+        }),
     }
 }
 

@@ -32,6 +32,14 @@ impl Dict {
 
     /// The id of a value, `OTHER` when no rule mentions it.
     pub fn id(&self, s: &str) -> u32 {
+        // A few values (the usual case): lengths rule most of them out without comparing bytes.
+        if self.values.len() <= 8 {
+            return self
+                .values
+                .iter()
+                .position(|v| v.len() == s.len() && v == s)
+                .map_or(OTHER, |i| i as u32 + 2);
+        }
         match self.values.binary_search_by(|v| v.as_str().cmp(s)) {
             Ok(i) => i as u32 + 2,
             Err(_) => OTHER,
