@@ -154,6 +154,11 @@ impl Compiler<'_> {
         }
     }
 
+    fn ledgers(&mut self, l: Leaf) -> Leaf {
+        self.needs.ledgers = true;
+        l
+    }
+
     fn instant(&mut self, i: Instant) -> Instant {
         self.needs.instants |= bit(i);
         i
@@ -189,18 +194,18 @@ impl Compiler<'_> {
                 let id = sym.currencies.id(&m.currency);
                 Leaf::PaymentsTotal(id.checked_sub(2)?, m.amount.clone())
             }
-            Condition::PaymentsOverYear(m) => Leaf::MoneyWindow {
+            Condition::PaymentsOverYear(m) => self.ledgers(Leaf::MoneyWindow {
                 expenses: false,
                 currency: m.currency.clone(),
                 days: YEAR_DAYS,
                 test: m.amount.clone(),
-            },
-            Condition::ExpensesAmount(e) => Leaf::MoneyWindow {
+            }),
+            Condition::ExpensesAmount(e) => self.ledgers(Leaf::MoneyWindow {
                 expenses: true,
                 currency: e.money.currency.clone(),
                 days: e.period.days(),
                 test: e.money.amount.clone(),
-            },
+            }),
             Condition::SelectedCustomers(ids) => Leaf::Selected(ids.clone()),
             Condition::Attribute(a) => self.attribute(a)?,
             Condition::Tags(t) => {

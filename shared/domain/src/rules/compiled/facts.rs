@@ -94,6 +94,8 @@ pub(crate) struct Needs {
     pub instants: u8,
     pub subscriptions: bool,
     pub tags: bool,
+    /// A money window reads the ledgers' entries.
+    pub ledgers: bool,
 }
 
 /// The decoded customer; one per thread, reused, so decoding does not allocate once warm.
@@ -327,28 +329,46 @@ pub(crate) fn bit(i: Instant) -> u8 {
     1 << (i as u8)
 }
 
-/// Reads a little of each customer's heap data (tag, attribute, subscription and ledger nodes and
-/// their strings) before the batch is decoded. The loads of different customers do not depend on one
-/// another, so the processor overlaps their cache misses, where decoding one customer after the other
-/// would wait for each miss in turn.
-pub(crate) fn warm(part: &[Customer]) {
+/// Reads a little of each customer's heap data that the program decodes (tag, attribute, subscription
+/// and ledger nodes and their strings) before the batch is decoded. The loads of different customers
+/// do not depend on one another, so the processor overlaps their cache misses, where decoding one
+/// customer after the other would wait for each miss in turn.
+pub(crate) fn warm(part: &[Customer], sym: &Symbols, needs: &Needs) {
     let first = |s: &str| usize::from(s.as_bytes().first().copied().unwrap_or(0));
+    let (attributes, totals, groups) = (
+        sym.attributes.len() > 0,
+        sym.currencies.len() > 0,
+        !sym.groups.is_empty(),
+    );
     let mut acc = 0usize;
     for c in part {
-        acc ^= c.tags.iter().take(4).map(|t| first(t)).sum::<usize>();
-        for (k, v) in c.attributes.iter().take(8) {
-            acc ^= first(k);
-            if let AttributeValue::String(s) = v {
-                acc ^= first(s);
+        if needs.tags {
+            acc ^= c.tags.iter().take(4).map(|t| first(t)).sum::<usize>();
+        }
+        if attributes {
+            for (k, v) in c.attributes.iter().take(8) {
+                acc ^= first(k);
+                if let AttributeValue::String(s) = v {
+                    acc ^= first(s);
+                }
             }
         }
-        for s in c.subscriptions.iter().take(4) {
-            acc ^= first(&s.application) ^ s.plan.as_deref().map_or(0, first);
+        if needs.subscriptions {
+            for s in c.subscriptions.iter().take(4) {
+                acc ^= first(&s.application) ^ s.plan.as_deref().map_or(0, first);
+            }
         }
         let a = &c.activity;
-        acc ^= a.payments.totals.keys().next().map_or(0, |k| first(k));
-        acc ^= a.payments.entries.first().map_or(0, |e| first(&e.currency));
-        acc ^= c.groups.iter().next().map_or(0, |g| first(g.as_str()));
+        if totals {
+            acc ^= a.payments.totals.keys().next().map_or(0, |k| first(k));
+        }
+        if needs.ledgers {
+            acc ^= a.payments.entries.first().map_or(0, |e| first(&e.currency));
+            acc ^= a.expenses.entries.first().map_or(0, |e| first(&e.currency));
+        }
+        if groups {
+            acc ^= c.groups.iter().next().map_or(0, |g| first(g.as_str()));
+        }
     }
     std::hint::black_box(acc);
 }

@@ -190,7 +190,7 @@ impl Program {
         if s.facts.len() < part.len() {
             s.facts.resize_with(part.len(), Facts::default);
         }
-        facts::warm(part);
+        facts::warm(part, &self.symbols, &self.needs);
         let mut live = [0u8; BATCH];
         let mut n = 0;
         for (k, c) in part.iter().enumerate() {
