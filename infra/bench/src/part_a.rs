@@ -5,13 +5,12 @@
 //! Every count of every form must be equal, or the part fails.
 
 use crate::engine::{self, Engines, Form};
-use crate::pg::{self, Workers};
+use crate::pg;
 use crate::{best, data, fmt_rate, load, rules, say, verdict, Args, Error, Summary};
 use cg_domain::customer::Customer;
 use cg_domain::rules::Rule;
 use chrono::{DateTime, Utc};
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::time::{Duration, Instant};
 
 /// Issue 18: the whole machine against PostgreSQL's single scan with its parallel plan.
@@ -21,16 +20,6 @@ const TARGET_THREAD: f64 = 5.0;
 
 /// Customers of the cache-resident sample.
 const HOT_SAMPLE: usize = 200;
-
-/// PostgreSQL's four forms.
-struct PgRun {
-    scan_parallel: (Vec<u64>, Vec<f64>),
-    scan_one: (Vec<u64>, Vec<f64>),
-    separate_parallel: Vec<(u64, Vec<f64>)>,
-    separate_one: Vec<(u64, Vec<f64>)>,
-    version: String,
-    workers: String,
-}
 
 fn min_ms(ms: &[f64]) -> f64 {
     ms.iter().copied().fold(f64::INFINITY, f64::min)
@@ -93,7 +82,7 @@ pub fn run(args: &Args, rules: &[Rule], now: DateTime<Utc>, summary: &mut Summar
         say("PostgreSQL: skipped (no PGPORT; run through infra/bench.sh)");
         None
     } else {
-        Some(run_pg(&customers, args.runs)?)
+        Some(pg::run(&customers, args.runs)?)
     };
     if let Some(p) = &pg {
         let forms: [(&str, Vec<u64>); 4] = [
@@ -370,84 +359,4 @@ pub fn run(args: &Args, rules: &[Rule], now: DateTime<Utc>, summary: &mut Summar
     } else {
         Err(counts_line.into())
     }
-}
-
-fn run_pg(customers: &[Customer], runs: usize) -> Result<PgRun, Error> {
-    let dir = std::env::var("BENCH_TMP")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| std::env::temp_dir());
-    let csv = dir.join(format!("cg-bench-customers-{}.csv", std::process::id()));
-    let t = Instant::now();
-    {
-        let mut f = std::io::BufWriter::new(std::fs::File::create(&csv)?);
-        let mut line = String::with_capacity(512);
-        for c in customers {
-            line.clear();
-            data::csv_line(c, &mut line);
-            f.write_all(line.as_bytes())?;
-        }
-        f.flush()?;
-    }
-    let csv_bytes = std::fs::metadata(&csv)?.len();
-    let t_csv = t.elapsed();
-    let t = Instant::now();
-    let loaded = pg::load(data::PG_TABLE, &csv);
-    let _ = std::fs::remove_file(&csv);
-    loaded?;
-    say(format!(
-        "PostgreSQL: CSV {:.0} MB written in {:.1}s, COPY + VACUUM ANALYZE in {:.1}s, table {}",
-        csv_bytes as f64 / 1e6,
-        t_csv.as_secs_f64(),
-        t.elapsed().as_secs_f64(),
-        pg::table_size()?
-    ));
-    let settings = pg::settings()?;
-    let describe = settings
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    say(format!("PostgreSQL settings (defaults, not tuned): {describe}"));
-    let today = data::now().date_naive().to_string();
-    let wheres: Vec<String> = rules::RULES
-        .iter()
-        .map(|r| rules::where_clause(r, data::NOW, &today))
-        .collect();
-    let scan = pg::single_scan_sql(&wheres);
-    let plan = pg::explain(&scan, Workers::Parallel)?;
-    let workers = plan
-        .lines()
-        .find(|l| l.contains("Workers Launched"))
-        .map(|l| l.trim().to_owned())
-        .unwrap_or_else(|| "no parallel workers".into());
-    let jit = if plan.contains("JIT") { "JIT used" } else { "no JIT" };
-    let one = pg::explain(&scan, Workers::One)?;
-    let one_ok = !one.contains("Workers Launched");
-    say(format!(
-        "PostgreSQL plans: single scan {workers}, {jit}; with max_parallel_workers_per_gather = 0: {}",
-        if one_ok {
-            "no workers (one process)"
-        } else {
-            "STILL PARALLEL"
-        }
-    ));
-    say(format!(
-        "timing PostgreSQL, best of {runs} per form/query, psql \\timing ({})",
-        load()
-    ));
-    let run = PgRun {
-        scan_parallel: pg::single_scan(&wheres, runs, Workers::Parallel)?,
-        scan_one: pg::single_scan(&wheres, runs, Workers::One)?,
-        separate_parallel: pg::separate(&wheres, runs, Workers::Parallel)?,
-        separate_one: pg::separate(&wheres, runs, Workers::One)?,
-        version: format!(
-            "PostgreSQL {}",
-            settings
-                .iter()
-                .find(|(k, _)| k == "server_version")
-                .map_or("?", |(_, v)| v.as_str())
-        ),
-        workers: format!("{workers}, {jit}"),
-    };
-    Ok(run)
 }

@@ -1,8 +1,11 @@
 //! (a), PostgreSQL's side, through `psql` (connection from the PG* variables infra/bench.sh exports).
 
+use crate::{data, load as load_average, rules, say};
+use cg_domain::customer::Customer;
 use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Instant;
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -153,4 +156,95 @@ pub fn explain(query: &str, workers: Workers) -> Result<String, Error> {
         "{}EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) {query}\n",
         workers.prelude()
     ))
+}
+
+/// PostgreSQL's four forms.
+pub struct PgRun {
+    pub scan_parallel: (Vec<u64>, Vec<f64>),
+    pub scan_one: (Vec<u64>, Vec<f64>),
+    pub separate_parallel: Vec<(u64, Vec<f64>)>,
+    pub separate_one: Vec<(u64, Vec<f64>)>,
+    pub version: String,
+    pub workers: String,
+}
+
+/// Loads the customers into PostgreSQL and times the four forms.
+pub fn run(customers: &[Customer], runs: usize) -> Result<PgRun, Error> {
+    let dir = std::env::var("BENCH_TMP")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::env::temp_dir());
+    let csv = dir.join(format!("cg-bench-customers-{}.csv", std::process::id()));
+    let t = Instant::now();
+    {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&csv)?);
+        let mut line = String::with_capacity(512);
+        for c in customers {
+            line.clear();
+            data::csv_line(c, &mut line);
+            f.write_all(line.as_bytes())?;
+        }
+        f.flush()?;
+    }
+    let csv_bytes = std::fs::metadata(&csv)?.len();
+    let t_csv = t.elapsed();
+    let t = Instant::now();
+    let loaded = load(data::PG_TABLE, &csv);
+    let _ = std::fs::remove_file(&csv);
+    loaded?;
+    say(format!(
+        "PostgreSQL: CSV {:.0} MB written in {:.1}s, COPY + VACUUM ANALYZE in {:.1}s, table {}",
+        csv_bytes as f64 / 1e6,
+        t_csv.as_secs_f64(),
+        t.elapsed().as_secs_f64(),
+        table_size()?
+    ));
+    let settings = settings()?;
+    let describe = settings
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    say(format!("PostgreSQL settings (defaults, not tuned): {describe}"));
+    let today = data::now().date_naive().to_string();
+    let wheres: Vec<String> = rules::RULES
+        .iter()
+        .map(|r| rules::where_clause(r, data::NOW, &today))
+        .collect();
+    let scan = single_scan_sql(&wheres);
+    let plan = explain(&scan, Workers::Parallel)?;
+    let workers = plan
+        .lines()
+        .find(|l| l.contains("Workers Launched"))
+        .map(|l| l.trim().to_owned())
+        .unwrap_or_else(|| "no parallel workers".into());
+    let jit = if plan.contains("JIT") { "JIT used" } else { "no JIT" };
+    let one = explain(&scan, Workers::One)?;
+    let one_ok = !one.contains("Workers Launched");
+    say(format!(
+        "PostgreSQL plans: single scan {workers}, {jit}; with max_parallel_workers_per_gather = 0: {}",
+        if one_ok {
+            "no workers (one process)"
+        } else {
+            "STILL PARALLEL"
+        }
+    ));
+    say(format!(
+        "timing PostgreSQL, best of {runs} per form/query, psql \\timing ({})",
+        load_average()
+    ));
+    let run = PgRun {
+        scan_parallel: single_scan(&wheres, runs, Workers::Parallel)?,
+        scan_one: single_scan(&wheres, runs, Workers::One)?,
+        separate_parallel: separate(&wheres, runs, Workers::Parallel)?,
+        separate_one: separate(&wheres, runs, Workers::One)?,
+        version: format!(
+            "PostgreSQL {}",
+            settings
+                .iter()
+                .find(|(k, _)| k == "server_version")
+                .map_or("?", |(_, v)| v.as_str())
+        ),
+        workers: format!("{workers}, {jit}"),
+    };
+    Ok(run)
 }
