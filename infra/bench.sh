@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The benchmark of issue 3 (not a test): starts a throwaway PostgreSQL 15 cluster and a moto server on
-# free ports, runs `cargo run --release -p cg-bench` against both, and removes everything on exit.
-# Flags go to the benchmark, e.g. `infra/bench.sh --customers 1000000 --resync-customers 100000`.
+# The benchmark of issues 3 and 18 (not a test): starts a throwaway PostgreSQL 15 cluster and a moto
+# server on free ports, runs `cargo run --release -p cg-bench` against both, and removes everything on
+# exit. Flags go to the benchmark, e.g. `infra/bench.sh --customers 1000000 --resync-customers 100000`.
+# With `--skip-emulator` (part (a) only) neither moto nor the AWS SDK is needed: the benchmark is built
+# without its `emulator` feature.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 BENCH_COMMAND="infra/bench.sh $*"
@@ -14,7 +16,18 @@ if [ ! -x "$PG_BIN/pg_ctl" ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql-15
 fi
 command -v psql >/dev/null || { echo "psql not found (install postgresql-client-15)" >&2; exit 1; }
-ensure_venv
+EMULATOR=1
+for arg in "$@"; do
+  [ "$arg" = "--skip-emulator" ] && EMULATOR=""
+done
+if [ -n "$EMULATOR" ]; then
+  ensure_venv
+else
+  # No venv needed for (a): the system Python finds a free port.
+  free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+  }
+fi
 
 BENCH_TMP="$(mktemp -d /tmp/cg-bench.XXXXXX)"
 export BENCH_TMP
@@ -56,10 +69,15 @@ as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w \
 PG_STARTED=1
 export PGHOST=127.0.0.1 PGPORT PGUSER=postgres PGDATABASE=postgres
 
-MOTO_PORT="$(free_port)"
-log "starting moto on 127.0.0.1:$MOTO_PORT"
-start_moto "$MOTO_PORT"
-export_local_aws "$MOTO_PORT"
+FEATURES=()
+if [ -n "$EMULATOR" ]; then
+  MOTO_PORT="$(free_port)"
+  log "starting moto on 127.0.0.1:$MOTO_PORT"
+  start_moto "$MOTO_PORT"
+  export_local_aws "$MOTO_PORT"
+else
+  FEATURES=(--no-default-features)
+fi
 
-log "cargo run --release -p cg-bench -- $*"
-cargo run --release --quiet -p cg-bench -- "$@"
+log "cargo run --release -p cg-bench ${FEATURES[*]} -- $*"
+cargo run --release --quiet -p cg-bench "${FEATURES[@]}" -- "$@"

@@ -1,12 +1,13 @@
 //! The membership pass: one read of a customer evaluates every dynamic group of the tenant, in
 //! dependency order, and yields the delta against the groups the customer is in, plus the next instant
-//! at which time alone can change an answer. Pure: the adapters write only the delta.
+//! at which time alone can change an answer. Pure: the adapters write only the delta. The groups are
+//! compiled once into one `rules::Program`, which decodes the customer once for all of them.
 
 use crate::customer::Customer;
 use crate::error::{DomainError, Result};
 use crate::group::{Group, GroupKind};
 use crate::ids::GroupId;
-use crate::rules::{self, EvalContext, LifecycleSettings, Rule};
+use crate::rules::{self, LifecycleSettings, Program, Rule};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeSet, HashMap};
 
@@ -25,6 +26,8 @@ pub struct DynamicGroup {
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
     groups: Vec<DynamicGroup>,
+    /// The groups' rules compiled in the same order.
+    program: Program,
     /// The tenant's settings the pass applies besides the groups (renewal grace).
     tenant: crate::settings::TenantSettings,
 }
@@ -91,9 +94,11 @@ impl Plan {
             DomainError::Internal(format!("stored groups reference each other in a cycle: {cycle:?}"))
         })?;
         let mut by_id: HashMap<GroupId, DynamicGroup> = groups.into_iter().map(|g| (g.id.clone(), g)).collect();
-        let groups = order.into_iter().filter_map(|id| by_id.remove(&id)).collect();
+        let groups: Vec<DynamicGroup> = order.into_iter().filter_map(|id| by_id.remove(&id)).collect();
+        let program = Program::new(groups.iter().map(|g| (Some(&g.id), &g.rule, &g.settings)));
         Ok(Plan {
             groups,
+            program,
             tenant: crate::settings::TenantSettings::default(),
         })
     }
@@ -161,35 +166,44 @@ impl Plan {
     /// Evaluates every group for the customer at `now`. A group sees the memberships decided earlier
     /// in the same pass, so dependent groups follow the groups they use at once.
     pub fn evaluate(&self, c: &Customer, now: DateTime<Utc>) -> Delta {
-        let mut current: BTreeSet<GroupId> = c.groups.clone();
         let mut delta = Delta::default();
-        for g in &self.groups {
-            let in_group = |id: &GroupId| current.contains(id);
-            let ctx = EvalContext {
-                now,
-                settings: &g.settings,
-                in_group: &in_group,
-            };
-            let out = rules::evaluate(&g.rule, c, &ctx);
-            delta.next_wake_at = min_opt(delta.next_wake_at, out.next_change);
-            let was = current.contains(&g.id);
-            if out.matched && !was {
-                current.insert(g.id.clone());
-                delta.entered.push(g.id.clone());
-            } else if !out.matched && was {
-                current.remove(&g.id);
-                delta.left.push(g.id.clone());
+        delta.next_wake_at = self.program.pass(c, now, |i, answer, was| {
+            if answer.matched != was {
+                let id = self.groups[i].id.clone();
+                if answer.matched {
+                    delta.entered.push(id);
+                } else {
+                    delta.left.push(id);
+                }
             }
-        }
+        });
         delta
     }
-}
 
-fn min_opt(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
-    match (a, b) {
-        (Some(x), Some(y)) => Some(x.min(y)),
-        (x, None) => x,
-        (None, y) => y,
+    /// `evaluate` for many customers at once (a page of a resync shard): the same deltas, with the
+    /// rules run over batches of customers, which is several times faster per customer.
+    pub fn evaluate_many(&self, customers: &[Customer], now: DateTime<Utc>) -> Vec<Delta> {
+        let mut deltas = vec![Delta::default(); customers.len()];
+        let mut wakes = vec![None; customers.len()];
+        self.program.pass_many(
+            customers,
+            now,
+            |k, i, answer, was| {
+                if answer.matched != was {
+                    let id = self.groups[i].id.clone();
+                    if answer.matched {
+                        deltas[k].entered.push(id);
+                    } else {
+                        deltas[k].left.push(id);
+                    }
+                }
+            },
+            |k, t| wakes[k] = t,
+        );
+        for (d, t) in deltas.iter_mut().zip(wakes) {
+            d.next_wake_at = t;
+        }
+        deltas
     }
 }
 

@@ -9,6 +9,7 @@
 
 mod attribute;
 mod compare;
+pub mod compiled;
 mod condition;
 mod graph;
 mod json;
@@ -27,6 +28,7 @@ mod tests;
 
 pub use attribute::{AttributeTest, Field, TypedTest};
 pub use compare::{CmpOp, DateOperand, Period, Test, TimeUnit};
+pub use compiled::Program;
 pub use condition::{Condition, TagTest, CONDITION_TYPES, MAX_SELECTED};
 pub use graph::{check_references, dependency_order, users_of, GroupRefs};
 pub use lifecycle::{Lifecycle, LifecycleSettings, State, StateSet, Timing};

@@ -1,5 +1,6 @@
 //! Property tests: the `next_change` contract checked by sampling time, JSON round trips, condition
-//! groups against the equivalent tree, and the combinators against a plain boolean fold.
+//! groups against the equivalent tree, and the combinators against a plain boolean fold. The generators
+//! are shared with the compiled engine's equivalence test (`compiled/properties.rs`).
 
 use super::tests::{customer, now as base_now};
 use super::*;
@@ -14,7 +15,7 @@ use serde_json::json;
 
 // ---------- facts around a fixed instant ----------
 
-fn instant() -> impl Strategy<Value = DateTime<Utc>> {
+pub(super) fn instant() -> impl Strategy<Value = DateTime<Utc>> {
     // Hours around the base instant, sometimes with minutes, so boundaries land on and between hours.
     (-1500i64..1500, prop_oneof![Just(0i64), 0i64..60])
         .prop_map(|(h, m)| base_now() + Duration::hours(h) + Duration::minutes(m))
@@ -101,7 +102,7 @@ fn attribute_value() -> impl Strategy<Value = AttributeValue> {
 }
 
 prop_compose! {
-    fn a_customer()(
+    pub(super) fn a_customer()(
         (reg, signup, created) in (prop::option::of(date()), prop::option::of(date()), -400i64..0),
         (last_active, first_booking, last_booking, bookings) in (opt_instant(), opt_instant(), opt_instant(), 0u32..6),
         (payments, expenses) in (ledger(), ledger()),
@@ -302,7 +303,7 @@ fn attribute() -> BoxedStrategy<Value> {
     .boxed()
 }
 
-fn lifecycle() -> impl Strategy<Value = Value> {
+pub(super) fn lifecycle() -> impl Strategy<Value = Value> {
     let all = vec![
         "registered",
         "subscribed",
@@ -338,7 +339,7 @@ fn lifecycle() -> impl Strategy<Value = Value> {
         })
 }
 
-fn condition() -> BoxedStrategy<Value> {
+pub(super) fn condition() -> BoxedStrategy<Value> {
     prop_oneof![
         Just(json!({"all_customers": {}})),
         select(vec!["g1", "g2"]).prop_map(|g| json!({"member_of": {"group_id": g}})),
@@ -373,7 +374,7 @@ fn condition() -> BoxedStrategy<Value> {
     .boxed()
 }
 
-fn tree() -> impl Strategy<Value = Value> {
+pub(super) fn tree() -> impl Strategy<Value = Value> {
     condition().prop_recursive(4, 24, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 1..4).prop_map(|v| json!({ "all": v })),
@@ -383,7 +384,7 @@ fn tree() -> impl Strategy<Value = Value> {
     })
 }
 
-fn parse_tree(v: &Value) -> Rule {
+pub(super) fn parse_tree(v: &Value) -> Rule {
     match Definition::parse(Some(v), None) {
         Ok(d) => d.rule,
         Err(e) => panic!("generated rule {v} should parse: {e:?}"),
@@ -403,7 +404,7 @@ fn eval(rule: &Rule, c: &Customer, now: DateTime<Utc>, settings: &LifecycleSetti
     )
 }
 
-fn settings() -> impl Strategy<Value = LifecycleSettings> {
+pub(super) fn settings() -> impl Strategy<Value = LifecycleSettings> {
     prop_oneof![
         Just(LifecycleSettings::default()),
         (1u32..20, 1u32..20, 1u32..60).prop_map(|(r, e, i)| LifecycleSettings {

@@ -8,7 +8,7 @@ use crate::history::HistoryEntry;
 use crate::ids::{CustomerId, GroupId, TenantId};
 use crate::page::{Page, PageRequest};
 use crate::ports::{CustomerScan, CustomerStore, GroupStore, HistoryLog, Shards};
-use crate::rules::{self, Definition, EvalContext, Rule};
+use crate::rules::{self, Definition, EvalContext, Program, Rule};
 use crate::usecases::lookup::{get_customer, get_group};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -70,23 +70,20 @@ where
         sample: Vec::new(),
         definition: draft.definition.clone(),
     };
+    let program = Program::single(&draft.definition.rule, &settings);
+    let (mut matched, mut next_changes) = (Vec::new(), Vec::new());
     'shards: for shard in 0..store.customer_shards() {
         let mut cursor = None;
         loop {
             let (customers, next) = store.scan_shard(t, shard, cursor).await?;
-            for c in customers {
+            program.matches_many(&customers, now, &mut matched, &mut next_changes);
+            for (c, is_match) in customers.iter().zip(&matched) {
                 if out.evaluated >= PREVIEW_MAX_CUSTOMERS {
                     out.complete = false;
                     break 'shards;
                 }
                 out.evaluated += 1;
-                let in_group = |g: &GroupId| c.groups.contains(g);
-                let ctx = EvalContext {
-                    now,
-                    settings: &settings,
-                    in_group: &in_group,
-                };
-                if rules::evaluate(&draft.definition.rule, &c, &ctx).matched {
+                if *is_match {
                     out.matched += 1;
                     if out.sample.len() < sample_size as usize {
                         out.sample.push(PreviewCustomer {
@@ -144,13 +141,21 @@ where
     };
     let customer = get_customer(store, t, customer_id).await?;
     let settings = group.lifecycle_settings();
+    let program = Program::single(&definition.rule, &settings);
     let in_group = |g: &GroupId| customer.groups.contains(g);
     let ctx = EvalContext {
         now,
         settings: &settings,
         in_group: &in_group,
     };
-    let outcome = rules::evaluate(&definition.rule, &customer, &ctx);
+    let outcome = program
+        .evaluate(&customer, now)
+        .pop()
+        .unwrap_or_else(|| rules::evaluate(&definition.rule, &customer, &ctx));
+    // The compiled engine explains every customer but one with a leap-second instant.
+    let tree = program
+        .explain(0, &customer, now)
+        .unwrap_or_else(|| rules::explain(&definition.rule, &customer, &ctx));
     Ok(Explanation {
         group_id: group.id.clone(),
         customer_id: customer.id.clone(),
@@ -158,7 +163,7 @@ where
         matched: outcome.matched,
         is_member: customer.groups.contains(&group.id),
         next_change: outcome.next_change,
-        tree: rules::explain(&definition.rule, &customer, &ctx),
+        tree,
     })
 }
 

@@ -9,7 +9,7 @@ use crate::error::{DomainError, Result};
 use crate::events::Event;
 use crate::ids::{CustomerId, TenantId};
 use crate::lapse::{lapse_renewals, next_lapse};
-use crate::membership::{apply_delta, ChangeReason, Plan};
+use crate::membership::{apply_delta, ChangeReason, Delta, Plan};
 use crate::ports::{Commit, CommitResult, MembershipPass};
 use crate::usecases::lookup::load_plan;
 use chrono::{DateTime, Utc};
@@ -73,10 +73,18 @@ pub async fn apply<S: MembershipPass>(
     };
     let mut pending = work;
     for _ in 0..MAX_ROUNDS {
+        // Facts first (events, lapsed renewals), then every customer through the plan in one batch.
+        let grace = plan.tenant_settings().renewal_grace_days;
+        let facts: Vec<(Customer, bool)> = pending
+            .iter_mut()
+            .map(|w| with_facts(w, now, grace, &mut report))
+            .collect();
+        let afters: Vec<Customer> = facts.iter().map(|(c, _)| c.clone()).collect();
+        let deltas = plan.evaluate_many(&afters, now);
         let mut commits = Vec::new();
         let mut owners = Vec::new();
-        for (i, w) in pending.iter_mut().enumerate() {
-            if let Some(commit) = prepare(plan, w, &reason, now, &mut report) {
+        for (i, ((w, (after, lapsed)), delta)) in pending.iter().zip(facts).zip(deltas).enumerate() {
+            if let Some(commit) = prepare(w, after, lapsed, delta, grace, &reason, now) {
                 commits.push(commit);
                 owners.push(i);
             }
@@ -147,14 +155,9 @@ pub async fn apply<S: MembershipPass>(
     Err(DomainError::ConcurrentUpdate)
 }
 
-/// The commit for one work item, or `None` when nothing changed.
-fn prepare(
-    plan: &Plan,
-    w: &mut Work,
-    reason: &ChangeReason,
-    now: DateTime<Utc>,
-    report: &mut ApplyReport,
-) -> Option<Commit> {
+/// The customer with its work item's events applied (each customer's in time order; an event its
+/// state refuses is rejected and undone) and its lapsed renewals ended; whether any lapsed.
+fn with_facts(w: &mut Work, now: DateTime<Utc>, grace: u32, report: &mut ApplyReport) -> (Customer, bool) {
     let mut after = w.customer.clone();
     w.events.sort_by_key(|(n, e)| (e.occurred_at, *n));
     let mut kept = Vec::with_capacity(w.events.len());
@@ -169,9 +172,20 @@ fn prepare(
         }
     }
     w.events = kept;
-    let grace = plan.tenant_settings().renewal_grace_days;
     let lapsed = lapse_renewals(&mut after, now, grace);
-    let mut delta = plan.evaluate(&after, now);
+    (after, lapsed)
+}
+
+/// The commit for one work item, or `None` when nothing changed.
+fn prepare(
+    w: &Work,
+    after: Customer,
+    lapsed: bool,
+    mut delta: Delta,
+    grace: u32,
+    reason: &ChangeReason,
+    now: DateTime<Utc>,
+) -> Option<Commit> {
     delta.next_wake_at = earliest(delta.next_wake_at, next_lapse(&after, now, grace));
     let mut after = apply_delta(&after, &delta);
     let facts_changed = !w.events.is_empty() || lapsed;
