@@ -8,6 +8,7 @@ pub mod http_error;
 pub mod request;
 pub mod routes;
 pub mod scheduler;
+pub mod startup;
 pub mod worker;
 
 use cg_aws::{Config, Store};
