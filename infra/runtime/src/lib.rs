@@ -5,6 +5,7 @@
 
 pub mod events;
 pub mod functions;
+pub mod metering;
 pub mod process;
 pub mod runtime_api;
 pub mod stack;

@@ -20,9 +20,9 @@ pub struct Binaries {
 }
 
 impl Binaries {
-    /// Builds every binary of the workspace with cargo and returns where they are. The build also names
-    /// `--tests`, so features resolve as in `cargo test --workspace` and nothing but the binaries is
-    /// compiled after it; a fresh build is a no-op. `release` for the benchmarks.
+    /// Builds every binary of the workspace with cargo and returns where they are. A debug build also
+    /// names `--tests`, so features resolve as in `cargo test --workspace` and nothing but the binaries
+    /// is compiled after it; a fresh build is a no-op. `release` for the benchmarks.
     pub fn build(release: bool) -> Result<Binaries, String> {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -31,12 +31,10 @@ impl Binaries {
             "build",
             "--workspace",
             "--bins",
-            "--tests",
             "--message-format=json-render-diagnostics",
         ]);
-        if release {
-            cmd.arg("--release");
-        }
+        // A release build shares nothing with the tests, so it leaves their targets out.
+        cmd.arg(if release { "--release" } else { "--tests" });
         let out = cmd
             .stderr(Stdio::inherit())
             .output()
@@ -191,6 +189,12 @@ impl LambdaProcess {
     /// What the process printed so far (its logs, as CloudWatch would keep them).
     pub fn logs(&self) -> String {
         self.logs.lock().unwrap_or_else(|e| e.into_inner()).join("\n")
+    }
+
+    /// How many bytes the process logged so far (CloudWatch Logs ingests them).
+    pub fn log_bytes(&self) -> u64 {
+        let logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
+        logs.iter().map(|l| l.len() as u64 + 1).sum()
     }
 
     /// The exit status, if the process has ended.
