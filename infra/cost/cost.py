@@ -5,6 +5,8 @@ README table is this script's output:
 
     python3 infra/cost/cost.py [counts.json]
 
+It also prints the month's total with events sent 100 per request instead of one.
+
 The benchmark ran each operation of the reference tenant at a small scale through the function
 binaries (Runtime API, metering proxy in front of moto); this script scales each measured phase to
 the reference tenant by its own unit (per event, per customer, per row, per tick, per read) and
@@ -83,9 +85,11 @@ def dynamodb(p, ops=None):
     return reads, writes
 
 
-def add_phase(u, counts, activity, p, per_month, dynamo_scale=None, lambda_scale=None, api_requests=0):
+def add_phase(u, counts, activity, p, per_month, dynamo_scale=None, lambda_scale=None, api_requests=0,
+              per_request=1.0):
     """Books a measured phase `per_month` times. `dynamo_scale(op) -> factor` and `lambda_scale(binary)`
-    scale parts of one run to the reference size (default 1)."""
+    scale parts of one run to the reference size (default 1); `per_request` scales what each request
+    (invocation) costs once, whatever it carries: its requests, invocations and logs."""
     ds = dynamo_scale or (lambda op: 1.0)
     ls = lambda_scale or (lambda b: 1.0)
     for op, c in p["aws"]["dynamodb"].items():
@@ -103,17 +107,19 @@ def add_phase(u, counts, activity, p, per_month, dynamo_scale=None, lambda_scale
     kept = 1 - min(p["aws"].get("metering_ms", 0) / billed, 1) if billed else 1
     for binary, inv in p["invocations"].items():
         memory_gb = counts["memory_mb"][binary] / 1024
-        n = inv["count"] * per_month
+        n = inv["count"] * per_month * per_request
         u.add(activity, "Lambda", "requests", n, PRICE["lambda_req"])
         u.add(activity, "Lambda", "GB-seconds (arm64)", inv["billed_ms"] * kept / 1000 * memory_gb * ls(binary) * per_month,
               PRICE["lambda_gbs"])
         u.add(activity, "CloudWatch Logs", "GB ingested",
-              (inv["log_bytes"] * ls(binary) + PLATFORM_LOG_BYTES * inv["count"]) * per_month / 1e9, PRICE["logs_gb"])
+              (inv["log_bytes"] * ls(binary) + PLATFORM_LOG_BYTES * inv["count"]) * per_request * per_month / 1e9,
+              PRICE["logs_gb"])
     if api_requests:
-        u.add(activity, "API Gateway", "HTTP API requests", api_requests * per_month, PRICE["httpapi_req"])
+        u.add(activity, "API Gateway", "HTTP API requests", api_requests * per_request * per_month,
+              PRICE["httpapi_req"])
 
 
-def model(counts):
+def model(counts, events_per_request=1):
     u = Usage()
     sample = counts["sample"]["customers"]
     if counts["sample"]["groups"] != GROUPS:
@@ -121,9 +127,14 @@ def model(counts):
     customers_factor = CUSTOMERS / sample
 
     # Events: each single-event request, as measured per accepted event.
+    # With several events per request, the group-list Query and the customers' BatchGetItem are made
+    # once per request (up to 100 customers); the writes stay per item, the billed time per event.
     ev = phase(counts, "events")
     per_event = 1 / ev["units"]
-    add_phase(u, counts, "events", ev, EVENTS_PER_DAY * DAYS * per_event, api_requests=ev["units"])
+    batch = 1 / events_per_request
+    add_phase(u, counts, "events", ev, EVENTS_PER_DAY * DAYS * per_event,
+              lambda op: batch if op in ("Query", "BatchGetItem") else 1.0, api_requests=ev["units"],
+              per_request=batch)
 
     # Nightly resync in steady state: customer pages grow with the customers; the job's own writes
     # (start and end, all groups' sync status) do not; one partition record per shard message.
@@ -197,8 +208,12 @@ def money(x):
     return f"${x:,.2f}" if x >= 0.01 or x == 0 else "<$0.01"
 
 
+def total_of(u):
+    return sum(sum(r["by"].values()) for r in u.rows.values())
+
+
 def report(counts, u, facts):
-    total = sum(sum(r["by"].values()) for r in u.rows.values())
+    total = total_of(u)
     rows = sorted(u.rows.items(), key=lambda kv: -sum(kv[1]["by"].values()))
     print(f"Reference tenant: {CUSTOMERS:,} customers, {GROUPS} dynamic groups, {EVENTS_PER_DAY:,} events/day "
           f"(one per request), nightly resync, wake-ups every 5 min, {EXPORTS_PER_DAY} exports of {EXPORT_ROWS:,} "
@@ -232,10 +247,14 @@ def report(counts, u, facts):
 
 
 def main():
-    path = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).with_name("counts.json")
+    args = sys.argv[1:]
+    path = Path(args[0]) if args else Path(__file__).with_name("counts.json")
     counts = json.loads(path.read_text())
     u, facts = model(counts)
     report(counts, u, facts)
+    batched, _ = model(counts, events_per_request=100)
+    print(f"The same month with events sent 100 per request: {money(total_of(batched))} "
+          f"(API Gateway, Lambda requests, X-Ray traces and the group-list Query are per request).")
 
 
 if __name__ == "__main__":
