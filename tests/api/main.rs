@@ -7,4 +7,5 @@ mod dynamic_e2e;
 mod dynamic_props;
 mod exports;
 mod http_e2e;
+mod runtime;
 mod store;

@@ -12,6 +12,7 @@ pub mod request;
 pub mod routes;
 pub mod scheduler;
 pub mod settings_api;
+pub mod startup;
 pub mod worker;
 
 use cg_aws::{Config, Store};
