@@ -77,6 +77,9 @@ pub fn shared_dev_server() -> String {
     URL.get_or_init(|| {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
+            if std::env::var("RUST_LOG").is_ok() {
+                cg_lambda::init_tracing();
+            }
             let rt = tokio::runtime::Runtime::new().expect("runtime");
             rt.block_on(async move {
                 let sdk = cg_local::provision::local_sdk_config().await;

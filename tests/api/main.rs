@@ -9,3 +9,4 @@ mod exports;
 mod http_e2e;
 mod runtime;
 mod store;
+mod timing;

@@ -93,6 +93,8 @@ pub fn event_pk(t: &TenantId, event_id: &str) -> String {
 pub const EVENT_SK: &str = "EV";
 /// Sort-key prefix of resync job items in the tenant partition.
 pub const JOB_SK_PREFIX: &str = "J#";
+/// The tenant's resync slot: the id of its queued (not yet started) resync, which new requests join.
+pub const RESYNC_SLOT_SK: &str = "RSQ";
 
 /// Sort key of a resync job item: `J#<job id>`.
 pub fn job_sk(id: &JobId) -> String {

@@ -36,6 +36,8 @@ pub struct Store {
     pub resync_shard_budget: u64,
     /// The service's clock (the system clock in AWS).
     pub clock: clock::ServiceClock,
+    /// Tenants this process has registered already (a warm Lambda registers each once).
+    pub registered: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<cg_domain::ids::TenantId>>>,
 }
 
 impl cg_domain::ports::Clock for Store {
@@ -58,6 +60,7 @@ impl Store {
             export_jobs_queue_url: config.export_jobs_queue_url.clone(),
             resync_shard_budget: config.resync_shard_budget,
             clock: clock::ServiceClock::default(),
+            registered: Default::default(),
         }
     }
 }
