@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 pub mod activity;
+pub mod bulk;
 pub mod contact;
 pub mod customer;
 pub mod error;
@@ -11,6 +12,7 @@ pub mod events;
 pub mod export;
 pub mod group;
 pub mod history;
+pub mod import;
 pub mod ids;
 pub mod jobs;
 pub mod lapse;

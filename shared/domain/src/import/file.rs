@@ -1,0 +1,332 @@
+//! Reading an import file from local disk, row by row with bounded memory: CSV with the `csv` crate
+//! (UTF-8 with or without BOM, delimiter `,` `;` or TAB detected, RFC 4180 quoting; a row that is not
+//! UTF-8 is a failed row, not a failed file), XLSX with calamine's cell reader (one sheet, cells
+//! streamed from its XML; only the shared-strings table is held whole). Before calamine opens a
+//! workbook its zip entries' declared uncompressed sizes are checked, so a zip bomb is refused
+//! before anything is inflated.
+
+use super::row::Cell;
+use super::{FileFormat, MAX_COLUMNS};
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
+
+/// The most an XLSX file's entries may expand to in all.
+pub const MAX_XLSX_UNCOMPRESSED: u64 = 1024 * 1024 * 1024;
+/// The most its shared-strings table may expand to (calamine holds that table in memory).
+pub const MAX_XLSX_SHARED_STRINGS: u64 = 48 * 1024 * 1024;
+/// Cells of one row kept beyond the header (more are noted, not stored).
+const EXTRA_CELLS: usize = 1;
+/// Rows the XLSX reader thread runs ahead of the consumer.
+const XLSX_CHANNEL_ROWS: usize = 256;
+
+/// One row of the file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceRow {
+    /// The row number: the CSV line the record starts on, or the XLSX sheet row (1-based).
+    pub row: u64,
+    /// The cells, at most the header's width plus one.
+    pub cells: Vec<Cell>,
+    /// A problem that fails the row before mapping (`invalid_utf8`, `too_many_cells`).
+    pub problem: Option<(&'static str, String)>,
+}
+
+/// Why a file cannot be read at all; the message is for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileError(pub String);
+
+/// The detected CSV delimiter and where the data starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CsvShape {
+    /// `,`, `;` or TAB.
+    pub delimiter: u8,
+    /// Whether the file starts with a UTF-8 byte order mark.
+    pub bom: bool,
+}
+
+/// A source of rows, in file order.
+pub enum RowSource {
+    /// CSV records.
+    Csv(Box<csv::Reader<BufReader<File>>>, csv::ByteRecord),
+    /// Rows from the XLSX reader thread.
+    Xlsx(std::sync::mpsc::Receiver<Result<SourceRow, FileError>>),
+}
+
+/// The format of a file by its first bytes: a zip (`PK\x03\x04`) is XLSX, anything else is read as CSV.
+pub fn sniff(path: &Path) -> Result<FileFormat, FileError> {
+    let mut head = [0u8; 4];
+    let mut f = File::open(path).map_err(io)?;
+    let n = read_up_to(&mut f, &mut head).map_err(io)?;
+    Ok(if n == 4 && head == *b"PK\x03\x04" {
+        FileFormat::Xlsx
+    } else {
+        FileFormat::Csv
+    })
+}
+
+fn io(e: std::io::Error) -> FileError {
+    FileError(format!("the file could not be read: {e}"))
+}
+
+fn read_up_to(f: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+/// Looks at the start of a CSV file: refuses binary content, detects the BOM and the delimiter (the
+/// one of `,` `;` TAB that occurs most often in the first line outside quotes; `,` on a tie).
+pub fn csv_shape(path: &Path) -> Result<CsvShape, FileError> {
+    let mut f = File::open(path).map_err(io)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let n = read_up_to(&mut f, &mut buf).map_err(io)?;
+    buf.truncate(n);
+    if buf.is_empty() {
+        return Err(FileError("the file is empty".into()));
+    }
+    let bom = buf.starts_with(b"\xEF\xBB\xBF");
+    let text = if bom { &buf[3..] } else { &buf[..] };
+    let binary = text.contains(&0) || text.iter().filter(|b| **b < 0x09 || (**b > 0x0D && **b < 0x20)).count() > 8;
+    // The first line is the header: it must be text (a cut at the end of the 64 KiB sample is fine).
+    let first_line_end = text.iter().position(|b| *b == b'\n').unwrap_or(text.len());
+    let header_text = std::str::from_utf8(&text[..first_line_end]);
+    let header_ok = match header_text {
+        Ok(_) => true,
+        Err(e) => first_line_end == text.len() && e.error_len().is_none(),
+    };
+    if binary || !header_ok {
+        return Err(FileError(
+            "the file is not CSV text (it holds binary data or its header row is not UTF-8); export the sheet as CSV UTF-8 or upload the .xlsx file".into(),
+        ));
+    }
+    let (mut counts, mut quoted) = ([0usize; 3], false);
+    for &b in &text[..first_line_end] {
+        match b {
+            b'"' => quoted = !quoted,
+            b',' if !quoted => counts[0] += 1,
+            b';' if !quoted => counts[1] += 1,
+            b'\t' if !quoted => counts[2] += 1,
+            _ => {}
+        }
+    }
+    let best = (0..3).max_by_key(|&i| (counts[i], std::cmp::Reverse(i))).unwrap_or(0);
+    Ok(CsvShape {
+        delimiter: [b',', b';', b'\t'][best],
+        bom,
+    })
+}
+
+impl RowSource {
+    /// Opens a CSV file of the given shape.
+    pub fn csv(path: &Path, shape: CsvShape) -> Result<RowSource, FileError> {
+        let mut f = File::open(path).map_err(io)?;
+        f.seek(SeekFrom::Start(if shape.bom { 3 } else { 0 })).map_err(io)?;
+        let reader = csv::ReaderBuilder::new()
+            .delimiter(shape.delimiter)
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(BufReader::with_capacity(256 * 1024, f));
+        Ok(RowSource::Csv(Box::new(reader), csv::ByteRecord::new()))
+    }
+
+    /// Opens the named (or first) worksheet of an XLSX file after checking its entries' sizes; a
+    /// reader thread streams its rows (it stops when the source is dropped).
+    pub fn xlsx(path: &Path, sheet: Option<&str>) -> Result<(RowSource, String), FileError> {
+        check_zip(path)?;
+        let mut workbook: calamine::Xlsx<BufReader<File>> = calamine::open_workbook(path)
+            .map_err(|e| FileError(format!("the file is not a readable XLSX workbook ({e}); save it again from Excel as .xlsx")))?;
+        let names = calamine::Reader::sheet_names(&workbook);
+        let name = match sheet {
+            Some(s) => names.iter().find(|n| n.as_str() == s).cloned().ok_or_else(|| {
+                FileError(format!(
+                    "the workbook has no sheet named {s:?}; its sheets are {}",
+                    names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ")
+                ))
+            })?,
+            None => names
+                .first()
+                .cloned()
+                .ok_or_else(|| FileError("the workbook has no worksheet".into()))?,
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel(XLSX_CHANNEL_ROWS);
+        let sheet_name = name.clone();
+        std::thread::spawn(move || xlsx_rows(&mut workbook, &sheet_name, &tx));
+        Ok((RowSource::Xlsx(rx), name))
+    }
+
+    /// The next row with content (blank rows are skipped), `None` at the end.
+    pub fn next_row(&mut self, width: usize) -> Option<Result<SourceRow, FileError>> {
+        match self {
+            RowSource::Csv(reader, record) => loop {
+                match reader.read_byte_record(record) {
+                    Ok(false) => return None,
+                    Err(e) => {
+                        return Some(Err(FileError(format!(
+                            "the CSV file could not be read past line {}: {e}",
+                            e.position().map_or(0, |p| p.line())
+                        ))))
+                    }
+                    Ok(true) => {
+                        if record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
+                            continue;
+                        }
+                        let row = record.position().map_or(0, |p| p.line());
+                        return Some(Ok(csv_row(row, record, width)));
+                    }
+                }
+            },
+            RowSource::Xlsx(rx) => rx.recv().ok().map(|r| {
+                r.map(|mut row| {
+                    if row.cells.len() > width {
+                        if row.problem.is_none() && row.cells[width..].iter().any(|c| !c.is_blank()) {
+                            row.problem = Some((
+                                "too_many_cells",
+                                format!("the row has values beyond the header's {width} columns"),
+                            ));
+                        }
+                        row.cells.truncate(width + EXTRA_CELLS);
+                    }
+                    row
+                })
+            }),
+        }
+    }
+}
+
+fn csv_row(row: u64, record: &csv::ByteRecord, width: usize) -> SourceRow {
+    let mut problem = None;
+    let mut cells = Vec::with_capacity(record.len().min(width + EXTRA_CELLS));
+    for (i, field) in record.iter().enumerate() {
+        if i >= width + EXTRA_CELLS {
+            break;
+        }
+        match std::str::from_utf8(field) {
+            Ok(t) if t.is_empty() => cells.push(Cell::Empty),
+            Ok(t) => cells.push(Cell::Text(t.to_owned())),
+            Err(_) => {
+                problem.get_or_insert((
+                    "invalid_utf8",
+                    format!("cell {} is not UTF-8 text; save the file as CSV UTF-8", i + 1),
+                ));
+                cells.push(Cell::Text(String::from_utf8_lossy(field).into_owned()));
+            }
+        }
+    }
+    if record.len() > width && record.iter().skip(width).any(|f| !f.is_empty()) && problem.is_none() {
+        problem = Some((
+            "too_many_cells",
+            format!("the row has {} cells but the header only {width}; quote cells that contain the delimiter", record.len()),
+        ));
+    }
+    SourceRow { row, cells, problem }
+}
+
+/// Refuses a workbook whose entries declare more than the bounds (a zip bomb), or that is no zip.
+fn check_zip(path: &Path) -> Result<(), FileError> {
+    let f = File::open(path).map_err(io)?;
+    let mut zip = zip::ZipArchive::new(BufReader::new(f))
+        .map_err(|_| FileError("the file is not a readable XLSX workbook (it is not a complete zip archive); save it again from Excel as .xlsx".into()))?;
+    let mut total = 0u64;
+    for i in 0..zip.len() {
+        let entry = zip
+            .by_index_raw(i)
+            .map_err(|_| FileError("the XLSX workbook is damaged (an entry cannot be read)".into()))?;
+        total = total.saturating_add(entry.size());
+        let strings = entry.name().eq_ignore_ascii_case("xl/sharedStrings.xml");
+        if (strings && entry.size() > MAX_XLSX_SHARED_STRINGS) || total > MAX_XLSX_UNCOMPRESSED {
+            return Err(FileError(format!(
+                "the XLSX workbook expands to more than {} MiB (or its text table to more than {} MiB); split it or save it as CSV",
+                MAX_XLSX_UNCOMPRESSED >> 20,
+                MAX_XLSX_SHARED_STRINGS >> 20
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn data_cell(d: &calamine::DataRef<'_>) -> Cell {
+    use calamine::{DataRef, DataType as _};
+    match d {
+        DataRef::Empty => Cell::Empty,
+        DataRef::String(s) => Cell::Text(s.clone()),
+        DataRef::SharedString(s) => Cell::Text((*s).to_owned()),
+        DataRef::Int(i) => Cell::Number(*i as f64),
+        DataRef::Float(f) => Cell::Number(*f),
+        DataRef::Bool(b) => Cell::Bool(*b),
+        DataRef::DateTime(_) | DataRef::DateTimeIso(_) => match d.as_datetime() {
+            Some(dt) if dt.time() == chrono::NaiveTime::MIN => Cell::Date(dt.date()),
+            Some(dt) => Cell::DateTime(dt),
+            None => d.as_date().map(Cell::Date).unwrap_or(Cell::Error("#DATE?".into())),
+        },
+        DataRef::DurationIso(s) => Cell::Text(s.clone()),
+        DataRef::Error(e) => Cell::Error(e.to_string()),
+    }
+}
+
+/// The reader thread: cells in sheet order, grouped into rows and sent on (row numbers 1-based).
+fn xlsx_rows(
+    workbook: &mut calamine::Xlsx<BufReader<File>>,
+    sheet: &str,
+    tx: &std::sync::mpsc::SyncSender<Result<SourceRow, FileError>>,
+) {
+    let mut cells = match workbook.worksheet_cells_reader(sheet) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = tx.send(Err(FileError(format!("the worksheet {sheet:?} cannot be read: {e}"))));
+            return;
+        }
+    };
+    let mut current: Option<SourceRow> = None;
+    let flush = |row: Option<SourceRow>| match row {
+        Some(r) if r.cells.iter().any(|c| !c.is_blank()) => tx.send(Ok(r)).is_ok(),
+        _ => true,
+    };
+    loop {
+        let cell = match cells.next_cell() {
+            Ok(Some(c)) => c,
+            Ok(None) => break,
+            Err(e) => {
+                let _ = flush(current.take());
+                let _ = tx.send(Err(FileError(format!("the worksheet {sheet:?} is damaged: {e}"))));
+                return;
+            }
+        };
+        let (r, c) = cell.get_position();
+        let row = u64::from(r) + 1;
+        if current.as_ref().is_none_or(|cur| cur.row != row) && !flush(current.replace(SourceRow {
+            row,
+            cells: Vec::new(),
+            problem: None,
+        })) {
+            return;
+        }
+        let Some(cur) = current.as_mut() else { continue };
+        let c = c as usize;
+        if c >= MAX_COLUMNS + EXTRA_CELLS {
+            if !cell.get_value().is_empty_value() && cur.problem.is_none() {
+                cur.problem = Some(("too_many_cells", format!("the row has a value in column {} beyond the header", c + 1)));
+            }
+            continue;
+        }
+        if cur.cells.len() <= c {
+            cur.cells.resize(c + 1, Cell::Empty);
+        }
+        cur.cells[c] = data_cell(cell.get_value());
+    }
+    let _ = flush(current.take());
+}
+
+trait EmptyValue {
+    fn is_empty_value(&self) -> bool;
+}
+
+impl EmptyValue for calamine::DataRef<'_> {
+    fn is_empty_value(&self) -> bool {
+        matches!(self, calamine::DataRef::Empty)
+    }
+}
