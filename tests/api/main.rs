@@ -6,4 +6,5 @@ mod dynamic_e2e;
 mod dynamic_props;
 mod exports;
 mod http_e2e;
+mod imports;
 mod store;

@@ -46,8 +46,8 @@ pub struct CsvShape {
 
 /// A source of rows, in file order.
 pub enum RowSource {
-    /// CSV records.
-    Csv(Box<csv::Reader<BufReader<File>>>, csv::ByteRecord),
+    /// CSV records, and the line counter that numbers them.
+    Csv(Box<csv::Reader<BufReader<File>>>, csv::ByteRecord, LineCounter),
     /// Rows from the XLSX reader thread.
     Xlsx(std::sync::mpsc::Receiver<Result<SourceRow, FileError>>),
 }
@@ -131,7 +131,8 @@ impl RowSource {
             .has_headers(false)
             .flexible(true)
             .from_reader(BufReader::with_capacity(256 * 1024, f));
-        Ok(RowSource::Csv(Box::new(reader), csv::ByteRecord::new()))
+        let lines = LineCounter::new(path, if shape.bom { 3 } else { 0 })?;
+        Ok(RowSource::Csv(Box::new(reader), csv::ByteRecord::new(), lines))
     }
 
     /// Opens the named (or first) worksheet of an XLSX file after checking its entries' sizes; a
@@ -162,7 +163,7 @@ impl RowSource {
     /// The next row with content (blank rows are skipped), `None` at the end.
     pub fn next_row(&mut self, width: usize) -> Option<Result<SourceRow, FileError>> {
         match self {
-            RowSource::Csv(reader, record) => loop {
+            RowSource::Csv(reader, record, lines) => loop {
                 match reader.read_byte_record(record) {
                     Ok(false) => return None,
                     Err(e) => {
@@ -175,7 +176,11 @@ impl RowSource {
                         if record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
                             continue;
                         }
-                        let row = record.position().map_or(0, |p| p.line());
+                        let start = record.position().map_or(0, |p| p.byte());
+                        let row = match lines.line_of(start) {
+                            Ok(r) => r,
+                            Err(e) => return Some(Err(io(e))),
+                        };
                         return Some(Ok(csv_row(row, record, width)));
                     }
                 }
@@ -194,6 +199,59 @@ impl RowSource {
                     row
                 })
             }),
+        }
+    }
+}
+
+/// Numbers CSV records by the text line they start on. The `csv` crate's own positions do not
+/// count CRLF line ends and skipped blank lines the way an editor does, so this reads the same file
+/// forward once more (sequentially, a buffer at a time) and counts line feeds up to each record's
+/// first byte.
+pub struct LineCounter {
+    file: BufReader<File>,
+    /// Bytes of the file consumed (after the BOM).
+    at: u64,
+    /// Line feeds seen so far.
+    feeds: u64,
+}
+
+impl LineCounter {
+    fn new(path: &Path, offset: u64) -> Result<LineCounter, FileError> {
+        let mut f = File::open(path).map_err(io)?;
+        f.seek(SeekFrom::Start(offset)).map_err(io)?;
+        Ok(LineCounter {
+            file: BufReader::with_capacity(64 * 1024, f),
+            at: 0,
+            feeds: 0,
+        })
+    }
+
+    /// The 1-based line of the record the reader reports at `start` (which may point at the line
+    /// ends before it: they are skipped, counted, to the record's first byte).
+    fn line_of(&mut self, start: u64) -> std::io::Result<u64> {
+        use std::io::BufRead as _;
+        loop {
+            let buf = self.file.fill_buf()?;
+            if buf.is_empty() {
+                return Ok(self.feeds + 1);
+            }
+            let mut used = 0;
+            let mut found = false;
+            for &b in buf {
+                if self.at >= start && b != b'\n' && b != b'\r' {
+                    found = true;
+                    break;
+                }
+                if b == b'\n' {
+                    self.feeds += 1;
+                }
+                self.at += 1;
+                used += 1;
+            }
+            self.file.consume(used);
+            if found {
+                return Ok(self.feeds + 1);
+            }
         }
     }
 }
@@ -328,5 +386,51 @@ trait EmptyValue {
 impl EmptyValue for calamine::DataRef<'_> {
     fn is_empty_value(&self) -> bool {
         matches!(self, calamine::DataRef::Empty)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows_of(bytes: &[u8]) -> (CsvShape, Vec<(u64, Vec<String>, Option<&'static str>)>) {
+        let path = std::env::temp_dir().join(format!("cg-file-test-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::write(&path, bytes).unwrap();
+        let shape = csv_shape(&path).unwrap();
+        let mut src = RowSource::csv(&path, shape).unwrap();
+        let mut out = Vec::new();
+        while let Some(r) = src.next_row(3) {
+            let r = r.unwrap();
+            out.push((r.row, r.cells.iter().map(Cell::text).collect(), r.problem.map(|p| p.0)));
+        }
+        std::fs::remove_file(&path).unwrap();
+        (shape, out)
+    }
+
+    #[test]
+    fn csv_rows_carry_the_line_an_editor_shows_through_crlf_blank_lines_and_quoted_line_breaks() {
+        let (shape, rows) = rows_of(b"\xEF\xBB\xBFa;b;c\r\n1;\"x\r\ny\";3\r\n\r\n  \r\n4;5;6\r\n7;\xFF;9;10\r\n");
+        assert_eq!((shape.delimiter, shape.bom), (b';', true));
+        let lines: Vec<u64> = rows.iter().map(|r| r.0).collect();
+        assert_eq!(lines, [1, 2, 6, 7]);
+        assert_eq!(rows[1].1, ["1", "x\r\ny", "3"]);
+        assert_eq!(rows[3].2, Some("invalid_utf8"));
+    }
+
+    #[test]
+    fn binary_and_empty_files_are_refused_and_tabs_are_detected() {
+        assert!(csv_shape_of(b"").is_err());
+        assert!(csv_shape_of(&[0u8, 1, 2, 3, 80, 75]).is_err());
+        assert_eq!(csv_shape_of(b"a\tb,c\tc\n").unwrap().delimiter, b'\t');
+        let (_, rows) = rows_of(b"a,b,c\n1,2,3,4\n");
+        assert_eq!(rows[1].2, Some("too_many_cells"));
+    }
+
+    fn csv_shape_of(bytes: &[u8]) -> Result<CsvShape, FileError> {
+        let path = std::env::temp_dir().join(format!("cg-file-test-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::write(&path, bytes).unwrap();
+        let shape = csv_shape(&path);
+        std::fs::remove_file(&path).unwrap();
+        shape
     }
 }

@@ -217,7 +217,7 @@ where
                 }
                 self.add(decision, row);
             }
-            if self.budget.spent() {
+            if self.budget.spent() && !self.pending.rows.is_empty() {
                 return match self.commit().await? {
                     RowCommit::Committed => Ok(Flow::HandOn),
                     RowCommit::Fenced => Ok(Flow::Fenced),

@@ -369,8 +369,9 @@ async fn write_report<S: BulkJobStore, F: BulkFiles>(
         let (rows, next) = store.failed_rows(t, &job.id, after).await?;
         for r in &rows {
             let number = r.row.to_string();
-            let mut cells: Vec<&str> = r.cells.iter().map(String::as_str).collect();
-            cells.resize(cells.len().max(header.len()), "");
+            // Rectangular, as RFC 4180 asks: cells beyond the header are named in the message instead.
+            let mut cells: Vec<&str> = r.cells.iter().take(header.len()).map(String::as_str).collect();
+            cells.resize(header.len(), "");
             let all = std::iter::once(number.as_str())
                 .chain(cells.into_iter())
                 .chain([r.code.as_str(), r.message.as_str()]);
