@@ -31,7 +31,18 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
-const HEADER: [&str; 10] = ["Customer ID", "Email", "Phone", "Name", "Points", "VIP", "Signup", "Tags", "CRM", "Notes"];
+const HEADER: [&str; 10] = [
+    "Customer ID",
+    "Email",
+    "Phone",
+    "Name",
+    "Points",
+    "VIP",
+    "Signup",
+    "Tags",
+    "CRM",
+    "Notes",
+];
 /// Generated rows; with the special rows below, a few hundred.
 const GENERATED: usize = 240;
 
@@ -60,7 +71,12 @@ fn phone(i: usize) -> String {
 fn rows() -> Vec<Row> {
     let mut out = Vec::new();
     for i in 0..GENERATED {
-        let (email, ph, points, signup) = (format!("u{i}@ex.com"), phone(i), i.to_string(), format!("2026-01-{:02}", 1 + i % 28));
+        let (email, ph, points, signup) = (
+            format!("u{i}@ex.com"),
+            phone(i),
+            i.to_string(),
+            format!("2026-01-{:02}", 1 + i % 28),
+        );
         let (email, ph, points, signup, fails) = match i % 8 {
             0 => (format!("not-an-email-{i}"), ph, points, signup, Some("invalid_email")),
             1 => (email, "12345".to_owned(), points, signup, Some("invalid_phone")),
@@ -71,7 +87,10 @@ fn rows() -> Vec<Row> {
         let vip = if i % 2 == 0 { "yes" } else { "false" };
         let tags = format!("a|b{}", i % 3);
         let name = format!("User {i}");
-        out.push(row(["", &email, &ph, &name, &points, vip, &signup, &tags, "", "note"], fails));
+        out.push(row(
+            ["", &email, &ph, &name, &points, vip, &signup, &tags, "", "note"],
+            fails,
+        ));
     }
     let p2 = "+380671000002";
     out.extend([
@@ -82,24 +101,52 @@ fn rows() -> Vec<Row> {
         // Matches pre-1 by email: updated.
         row(["", "pre1@x.com", "", "Pre One New", "", "", "", "", "", ""], None),
         // Email of pre-1, phone of pre-2: two customers.
-        row(["", "pre1@x.com", p2, "", "", "", "", "", "", ""], Some("identity_conflict")),
+        row(
+            ["", "pre1@x.com", p2, "", "", "", "", "", "", ""],
+            Some("identity_conflict"),
+        ),
         // An external id that pre-3 holds (external_id is not matched on): taken.
-        row(["", "s5@ex.com", "", "", "", "", "", "", "crm-3", ""], Some("identity_taken")),
+        row(
+            ["", "s5@ex.com", "", "", "", "", "", "", "crm-3", ""],
+            Some("identity_taken"),
+        ),
         // A new customer with its own id.
         row(["new-id-1", "s6@ex.com", "", "Six", "", "", "", "", "", ""], None),
         // A bad id; its name would be a formula in a spreadsheet (the report neutralises it).
-        row(["bad id!", "s7@ex.com", "", "=HYPERLINK(\"http://x\")", "", "", "", "", "", ""], Some("invalid_id")),
+        row(
+            [
+                "bad id!",
+                "s7@ex.com",
+                "",
+                "=HYPERLINK(\"http://x\")",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+            ],
+            Some("invalid_id"),
+        ),
         // Matches pre-2 by phone: updated (tags, source, group).
         row(["", "", "380671000002", "", "", "", "", "", "", ""], None),
         // A tag longer than 64 characters.
-        row(["", "s9@ex.com", "", "", "", "", "", &"t".repeat(70), "", ""], Some("invalid_tag")),
+        row(
+            ["", "s9@ex.com", "", "", "", "", "", &"t".repeat(70), "", ""],
+            Some("invalid_tag"),
+        ),
         // Email of generated row 5, phone of generated row 6: both created by this file.
-        row(["", "u5@ex.com", &phone(6), "", "", "", "", "", "", ""], Some("identity_conflict")),
+        row(
+            ["", "u5@ex.com", &phone(6), "", "", "", "", "", "", ""],
+            Some("identity_conflict"),
+        ),
         // Matches pre-3 by id; the email is new.
         row(["pre-3", "pre3-new@x.com", "", "", "", "", "", "", "", ""], None),
     ]);
     out.push(Row {
-        cells: ["", "s10@ex.com", "", "", "", "", "", "", "", "", "extra"].map(String::from).to_vec(),
+        cells: ["", "s10@ex.com", "", "", "", "", "", "", "", "", "extra"]
+            .map(String::from)
+            .to_vec(),
         fails: Some("too_many_cells"),
         csv_only: true,
     });
@@ -187,7 +234,9 @@ async fn seed(app: &App, t: &TenantId) -> GroupId {
         json!({"id": "pre-3", "external_id": "crm-3", "email": "pre3@x.com"}),
     ] {
         let input: NewCustomer = serde_json::from_value(body).unwrap();
-        customers::create_customer(&app.store, t, input, Utc::now()).await.unwrap();
+        customers::create_customer(&app.store, t, input, Utc::now())
+            .await
+            .unwrap();
     }
     let g: NewGroup = serde_json::from_value(json!({"name": "Fair visitors"})).unwrap();
     groups::create_group(&app.store, t, GroupInput::try_from(g).unwrap(), Utc::now())
@@ -199,7 +248,20 @@ async fn seed(app: &App, t: &TenantId) -> GroupId {
 
 /// What the customers must hold afterwards, written out from the rows (id with the import's id
 /// replaced by `X`): email, phone, name, external id, tags, points, vip, source, in the group.
-type Expected = BTreeMap<String, (Option<String>, Option<String>, Option<String>, Option<String>, Vec<String>, Option<f64>, Option<bool>, Option<String>, bool)>;
+type Expected = BTreeMap<
+    String,
+    (
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Vec<String>,
+        Option<f64>,
+        Option<bool>,
+        Option<String>,
+        bool,
+    ),
+>;
 
 fn oracle(csv: bool) -> Expected {
     let mut e = Expected::new();
@@ -207,17 +269,83 @@ fn oracle(csv: bool) -> Expected {
     // The generated rows apply at their row number (header is row 1).
     for i in (0..GENERATED).filter(|i| i % 8 >= 4) {
         let tags = vec!["a".to_owned(), format!("b{}", i % 3), "imported".to_owned()];
-        let tags: Vec<String> = tags.into_iter().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        let tags: Vec<String> = tags
+            .into_iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
         e.insert(
             format!("imp-X-{}", i + 2),
-            (some(&format!("u{i}@ex.com")), some(&phone(i)), some(&format!("User {i}")), (i == 4).then(|| "crm-u4".to_owned()), tags, Some(i as f64), Some(i % 2 == 0), some("fair-2026"), true),
+            (
+                some(&format!("u{i}@ex.com")),
+                some(&phone(i)),
+                some(&format!("User {i}")),
+                (i == 4).then(|| "crm-u4".to_owned()),
+                tags,
+                Some(i as f64),
+                Some(i % 2 == 0),
+                some("fair-2026"),
+                true,
+            ),
         );
     }
     let _ = csv;
-    e.insert("pre-1".into(), (some("pre1@x.com"), some("+380671000001"), some("Pre One New"), None, vec!["imported".into(), "old".into()], None, None, some("fair-2026"), true));
-    e.insert("pre-2".into(), (some("pre2@x.com"), some("+380671000002"), None, None, vec!["imported".into()], None, None, some("fair-2026"), true));
-    e.insert("pre-3".into(), (some("pre3-new@x.com"), None, None, some("crm-3"), vec!["imported".into()], None, None, some("fair-2026"), true));
-    e.insert("new-id-1".into(), (some("s6@ex.com"), None, some("Six"), None, vec!["imported".into()], None, None, some("fair-2026"), true));
+    e.insert(
+        "pre-1".into(),
+        (
+            some("pre1@x.com"),
+            some("+380671000001"),
+            some("Pre One New"),
+            None,
+            vec!["imported".into(), "old".into()],
+            None,
+            None,
+            some("fair-2026"),
+            true,
+        ),
+    );
+    e.insert(
+        "pre-2".into(),
+        (
+            some("pre2@x.com"),
+            some("+380671000002"),
+            None,
+            None,
+            vec!["imported".into()],
+            None,
+            None,
+            some("fair-2026"),
+            true,
+        ),
+    );
+    e.insert(
+        "pre-3".into(),
+        (
+            some("pre3-new@x.com"),
+            None,
+            None,
+            some("crm-3"),
+            vec!["imported".into()],
+            None,
+            None,
+            some("fair-2026"),
+            true,
+        ),
+    );
+    e.insert(
+        "new-id-1".into(),
+        (
+            some("s6@ex.com"),
+            None,
+            some("Six"),
+            None,
+            vec!["imported".into()],
+            None,
+            None,
+            some("fair-2026"),
+            true,
+        ),
+    );
     e
 }
 
@@ -247,7 +375,20 @@ async fn all_customers(app: &App, t: &TenantId, job: &str, g: &GroupId) -> Expec
 }
 
 #[allow(clippy::type_complexity)]
-fn view(c: &Customer, g: &GroupId) -> (Option<String>, Option<String>, Option<String>, Option<String>, Vec<String>, Option<f64>, Option<bool>, Option<String>, bool) {
+fn view(
+    c: &Customer,
+    g: &GroupId,
+) -> (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Vec<String>,
+    Option<f64>,
+    Option<bool>,
+    Option<String>,
+    bool,
+) {
     let num = match c.attributes.get("points") {
         Some(AttributeValue::Number(n)) => Some(*n),
         _ => None,
@@ -285,7 +426,8 @@ async fn upload(url: &str, body: Vec<u8>) {
 }
 
 async fn download(url: &str) -> Bytes {
-    let c = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    let c =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http::<Empty<Bytes>>();
     let resp = c.get(url.parse().unwrap()).await.expect("download");
     assert_eq!(resp.status(), 200);
     resp.into_body().collect().await.unwrap().to_bytes()
@@ -294,8 +436,13 @@ async fn download(url: &str) -> Bytes {
 /// Drives the bulk worker over the isolated queue until the import leaves `from`.
 async fn drive(app: &App, t: &TenantId, id: &BulkJobId, settings: &BulkSettings) -> ImportView {
     for _ in 0..400 {
-        let v = imports::get_import(&app.store, &app.store, t, id, Utc::now()).await.unwrap();
-        if !matches!(v.status, BulkStatus::Analysing | BulkStatus::Running | BulkStatus::AwaitingUpload) {
+        let v = imports::get_import(&app.store, &app.store, t, id, Utc::now())
+            .await
+            .unwrap();
+        if !matches!(
+            v.status,
+            BulkStatus::Analysing | BulkStatus::Running | BulkStatus::AwaitingUpload
+        ) {
             return v;
         }
         poll_bulk_jobs_once(app, settings, 0, 0).await.unwrap();
@@ -313,7 +460,9 @@ async fn uploaded(app: &App, t: &TenantId, name: &str, body: Vec<u8>) -> ImportV
         content_base64: None,
     })
     .unwrap();
-    let created = imports::create_import(&app.store, &app.store, t, req, Utc::now()).await.unwrap();
+    let created = imports::create_import(&app.store, &app.store, t, req, Utc::now())
+        .await
+        .unwrap();
     assert_eq!(created.status, BulkStatus::AwaitingUpload);
     upload(created.upload_url.as_deref().unwrap(), body).await;
     drive(app, t, &created.id, &BulkSettings::default()).await
@@ -342,10 +491,19 @@ fn report_rows(body: &[u8]) -> Vec<(u64, String)> {
     out
 }
 
-async fn run_file(app: &App, t: &TenantId, g: &GroupId, name: &str, body: Vec<u8>, settings: &BulkSettings) -> ImportView {
+async fn run_file(
+    app: &App,
+    t: &TenantId,
+    g: &GroupId,
+    name: &str,
+    body: Vec<u8>,
+    settings: &BulkSettings,
+) -> ImportView {
     let ready = uploaded(app, t, name, body).await;
     assert_eq!(ready.status, BulkStatus::Ready, "{:?}", ready.last_error);
-    let started = imports::start_import(&app.store, t, &ready.id, mapping(g), Utc::now()).await.unwrap();
+    let started = imports::start_import(&app.store, t, &ready.id, mapping(g), Utc::now())
+        .await
+        .unwrap();
     assert_eq!(started.status, BulkStatus::Running);
     drive(app, t, &ready.id, settings).await
 }
@@ -364,14 +522,19 @@ async fn csv_and_xlsx_imports_match_the_oracle_report_every_failed_row_and_reimp
         let ready = uploaded(&app, &t, name, body.clone()).await;
         let a = ready.analysis.clone().unwrap();
         assert_eq!(a.header, HEADER.map(String::from).to_vec());
-        assert_eq!(a.rows as usize, rows().iter().filter(|r| name.ends_with("csv") || !r.csv_only).count() + usize::from(name.ends_with("csv")));
+        assert_eq!(
+            a.rows as usize,
+            rows().iter().filter(|r| name.ends_with("csv") || !r.csv_only).count() + usize::from(name.ends_with("csv"))
+        );
         assert_eq!(a.sample.len(), 5);
         if name.ends_with("csv") {
             assert_eq!(a.delimiter.as_deref(), Some(";"));
         } else {
             assert_eq!(a.sheet.as_deref(), Some("Customers"));
         }
-        let started = imports::start_import(&app.store, &t, &ready.id, mapping(&g), Utc::now()).await.unwrap();
+        let started = imports::start_import(&app.store, &t, &ready.id, mapping(&g), Utc::now())
+            .await
+            .unwrap();
         assert_eq!(started.rows_total, Some(a.rows));
         // A budget of zero hands on after every batch: the run is many messages, as a long one would be.
         let settings = BulkSettings {
@@ -384,9 +547,17 @@ async fn csv_and_xlsx_imports_match_the_oracle_report_every_failed_row_and_reimp
         assert_eq!(done.rows_done, a.rows);
         assert!(done.attempts > 2, "handed on: {}", done.attempts);
         let report = download(done.failure_report_url.as_deref().unwrap()).await;
-        assert_eq!(report_rows(&report), sorted(failures.clone()), "{name}: report rows and codes");
+        assert_eq!(
+            report_rows(&report),
+            sorted(failures.clone()),
+            "{name}: report rows and codes"
+        );
         let job = done.id.as_str().to_owned();
-        assert_eq!(all_customers(&app, &t, &job, &g).await, oracle(name.ends_with("csv")), "{name}: customers");
+        assert_eq!(
+            all_customers(&app, &t, &job, &g).await,
+            oracle(name.ends_with("csv")),
+            "{name}: customers"
+        );
 
         // The same file again: every row that applied is unchanged now, the same rows fail.
         let again = run_file(&app, &t, &g, name, body, &BulkSettings::default()).await;
@@ -430,9 +601,16 @@ async fn killed_then_retried(app: &App, t: &TenantId, id: &BulkJobId, point: Fau
         r = run_import_task(&app.store, &app.store, &task, &settings, false, Utc::now()) => panic!("the dying run finished: {r:?}"),
         _ = died.notified() => {}
     }
-    let report = run_import_task(&app.store, &app.store, &task, &BulkSettings::default(), false, Utc::now())
-        .await
-        .unwrap();
+    let report = run_import_task(
+        &app.store,
+        &app.store,
+        &task,
+        &BulkSettings::default(),
+        false,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.outcome, RunOutcome::Finished);
 }
 
@@ -440,7 +618,11 @@ async fn killed_then_retried(app: &App, t: &TenantId, id: &BulkJobId, point: Fau
 async fn workers_killed_before_a_commit_after_it_and_between_batches_end_exact() {
     let app = isolated_app().await;
     let (body, failures) = csv_file();
-    for point in [FaultPoint::BeforeCommit(3), FaultPoint::AfterCommit(2), FaultPoint::AfterFollowUp(4)] {
+    for point in [
+        FaultPoint::BeforeCommit(3),
+        FaultPoint::AfterCommit(2),
+        FaultPoint::AfterFollowUp(4),
+    ] {
         let t = fresh_tenant();
         let g = seed(&app, &t).await;
         let ready = uploaded(&app, &t, "customers.csv", body.clone()).await;
@@ -449,15 +631,29 @@ async fn workers_killed_before_a_commit_after_it_and_between_batches_end_exact()
         let expect = cg_domain::bulk::Expect::of(&job);
         job.status = BulkStatus::Running;
         job.import_mut().mapping = Some(mapping(&g));
-        assert!(cg_domain::bulk::ports::BulkJobStore::save_bulk_job(&app.store, &t, &job, expect).await.unwrap());
+        assert!(
+            cg_domain::bulk::ports::BulkJobStore::save_bulk_job(&app.store, &t, &job, expect)
+                .await
+                .unwrap()
+        );
         killed_then_retried(&app, &t, &ready.id, point).await;
-        let done = imports::get_import(&app.store, &app.store, &t, &ready.id, Utc::now()).await.unwrap();
+        let done = imports::get_import(&app.store, &app.store, &t, &ready.id, Utc::now())
+            .await
+            .unwrap();
         assert_eq!(done.status, BulkStatus::Done, "{point:?}");
-        assert_eq!(done.counts, expected_counts(failures.len()), "{point:?}: no row counted twice or lost");
+        assert_eq!(
+            done.counts,
+            expected_counts(failures.len()),
+            "{point:?}: no row counted twice or lost"
+        );
         assert_eq!(done.attempts, 3, "analysis, the killed run, the retry");
         let report = download(done.failure_report_url.as_deref().unwrap()).await;
         assert_eq!(report_rows(&report), sorted(failures.clone()), "{point:?}");
-        assert_eq!(all_customers(&app, &t, done.id.as_str(), &g).await, oracle(true), "{point:?}");
+        assert_eq!(
+            all_customers(&app, &t, done.id.as_str(), &g).await,
+            oracle(true),
+            "{point:?}"
+        );
     }
     drop_isolated(&app).await;
 }
@@ -497,7 +693,9 @@ async fn poll(api: &cg_tests::http::Api, token: &str, id: &str, until: &[&str]) 
 
 /// Uploads `body` through a new import's link and waits for the analysis to end.
 async fn analysed(api: &cg_tests::http::Api, token: &str, name: &str, body: Vec<u8>) -> Value {
-    let created = api.call("POST", "/imports", token, Some(json!({"file_name": name}))).await;
+    let created = api
+        .call("POST", "/imports", token, Some(json!({"file_name": name})))
+        .await;
     assert_eq!(created.status, 201, "{}", created.raw);
     upload(created.body["upload_url"].as_str().unwrap(), body).await;
     poll(api, token, created.body["id"].as_str().unwrap(), &["ready", "failed"]).await
@@ -506,7 +704,8 @@ async fn analysed(api: &cg_tests::http::Api, token: &str, name: &str, body: Vec<
 #[tokio::test]
 async fn import_flow_over_http_upload_start_poll_report_and_tenant_isolation() {
     let (api, token) = api().await;
-    let csv = "Email,Phone,Name,Tags\nana@example.com,380671112233,Ana,vip\nnot-an-email,,Bo,\n,+380501234567,Cy,\"a,b\"\n";
+    let csv =
+        "Email,Phone,Name,Tags\nana@example.com,380671112233,Ana,vip\nnot-an-email,,Bo,\n,+380501234567,Cy,\"a,b\"\n";
     let ready = analysed(&api, &token, "contacts.csv", csv.as_bytes().to_vec()).await;
     assert_eq!(ready["status"], "ready", "{ready}");
     assert_eq!(ready["analysis"]["rows"], 3);
@@ -516,31 +715,78 @@ async fn import_flow_over_http_upload_start_poll_report_and_tenant_isolation() {
 
     // Another tenant sees nothing of it.
     let other = cg_local::auth::issue(cg_tests::DEV_SECRET, fresh_tenant().as_str(), 600);
-    assert_eq!(api.call("GET", &format!("/imports/{id}"), &other, None).await.status, 404);
-    assert_eq!(api.call("POST", &format!("/imports/{id}/start"), &other, Some(suggestion.clone())).await.status, 404);
-    assert_eq!(api.call("POST", &format!("/imports/{id}/cancel"), &other, None).await.status, 404);
+    assert_eq!(
+        api.call("GET", &format!("/imports/{id}"), &other, None).await.status,
+        404
+    );
+    assert_eq!(
+        api.call(
+            "POST",
+            &format!("/imports/{id}/start"),
+            &other,
+            Some(suggestion.clone())
+        )
+        .await
+        .status,
+        404
+    );
+    assert_eq!(
+        api.call("POST", &format!("/imports/{id}/cancel"), &other, None)
+            .await
+            .status,
+        404
+    );
     assert_eq!(api.call("GET", "/imports", &other, None).await.body["items"], json!([]));
 
     for (body, status, field) in [
-        (json!({"columns": [{"column": "Email", "field": "emial"}]}), 422, "columns[0].field"),
-        (json!({"columns": [{"column": "Email", "field": "email"}, {"column": "Email", "field": "phone"}]}), 422, "columns[1].column"),
-        (json!({"columns": [{"column": "Nope", "field": "email"}]}), 422, "columns[0].column"),
+        (
+            json!({"columns": [{"column": "Email", "field": "emial"}]}),
+            422,
+            "columns[0].field",
+        ),
+        (
+            json!({"columns": [{"column": "Email", "field": "email"}, {"column": "Email", "field": "phone"}]}),
+            422,
+            "columns[1].column",
+        ),
+        (
+            json!({"columns": [{"column": "Nope", "field": "email"}]}),
+            422,
+            "columns[0].column",
+        ),
         (json!({"columns": [], "extra": 1}), 400, ""),
     ] {
-        let r = api.call("POST", &format!("/imports/{id}/start"), &token, Some(body)).await;
+        let r = api
+            .call("POST", &format!("/imports/{id}/start"), &token, Some(body))
+            .await;
         assert_eq!(r.status, status, "{}", r.raw);
         assert!(r.raw.contains(field), "{}", r.raw);
     }
-    let started = api.call("POST", &format!("/imports/{id}/start"), &token, Some(suggestion.clone())).await;
+    let started = api
+        .call(
+            "POST",
+            &format!("/imports/{id}/start"),
+            &token,
+            Some(suggestion.clone()),
+        )
+        .await;
     assert_eq!(started.status, 202, "{}", started.raw);
-    let second = api.call("POST", &format!("/imports/{id}/start"), &token, Some(suggestion)).await;
+    let second = api
+        .call("POST", &format!("/imports/{id}/start"), &token, Some(suggestion))
+        .await;
     assert_eq!(second.status, 409, "a second start: {}", second.raw);
     let done = poll(&api, &token, &id, &["done", "failed"]).await;
     assert_eq!(done["status"], "done", "{done}");
-    assert_eq!(done["counts"], json!({"created": 2, "updated": 0, "unchanged": 0, "failed": 1}));
+    assert_eq!(
+        done["counts"],
+        json!({"created": 2, "updated": 0, "unchanged": 0, "failed": 1})
+    );
     let report = download(done["failure_report_url"].as_str().unwrap()).await;
     let text = String::from_utf8(report[3..].to_vec()).unwrap();
-    assert!(text.starts_with("Row,Email,Phone,Name,Tags,Error Code,Error Message\r\n3,not-an-email,,Bo,,invalid_email,"), "{text}");
+    assert!(
+        text.starts_with("Row,Email,Phone,Name,Tags,Error Code,Error Message\r\n3,not-an-email,,Bo,,invalid_email,"),
+        "{text}"
+    );
     let list = api.call("GET", "/imports", &token, None).await;
     assert_eq!(list.body["items"][0]["id"], id.as_str());
     let r = api.call("GET", "/customers?limit=10", &token, None).await;
@@ -573,7 +819,11 @@ async fn every_bad_input_is_a_clear_4xx_or_a_failed_import_never_a_5xx() {
     }
     let xlsx = xlsx_file().0;
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("garbage.csv", (0..4096u32).map(|i| (i * 7 % 256) as u8).collect(), "not CSV text"),
+        (
+            "garbage.csv",
+            (0..4096u32).map(|i| (i * 7 % 256) as u8).collect(),
+            "not CSV text",
+        ),
         ("truncated.xlsx", xlsx[..xlsx.len() / 2].to_vec(), "not a readable XLSX"),
         ("bomb.xlsx", zip_bomb(), "expands to more than"),
         ("header-only.csv", b"Email,Phone\n".to_vec(), "no data rows"),
@@ -591,18 +841,40 @@ async fn every_bad_input_is_a_clear_4xx_or_a_failed_import_never_a_5xx() {
     assert!(r["last_error"].as_str().unwrap().contains("empty"), "{r}");
 
     // Start before the upload; cancel, then start; unknown ids; bad requests.
-    let created = api.call("POST", "/imports", &token, Some(json!({"file_name": "later.csv"}))).await;
+    let created = api
+        .call("POST", "/imports", &token, Some(json!({"file_name": "later.csv"})))
+        .await;
     let id = created.body["id"].as_str().unwrap().to_owned();
-    let early = api.call("POST", &format!("/imports/{id}/start"), &token, Some(json!({"columns": []}))).await;
+    let early = api
+        .call(
+            "POST",
+            &format!("/imports/{id}/start"),
+            &token,
+            Some(json!({"columns": []})),
+        )
+        .await;
     assert_eq!(early.status, 409, "{}", early.raw);
     assert!(early.raw.contains("not been uploaded"), "{}", early.raw);
-    assert_eq!(api.call("POST", &format!("/imports/{id}/cancel"), &token, None).await.body["status"], "canceled");
-    assert_eq!(api.call("POST", &format!("/imports/{id}/cancel"), &token, None).await.status, 409);
+    assert_eq!(
+        api.call("POST", &format!("/imports/{id}/cancel"), &token, None)
+            .await
+            .body["status"],
+        "canceled"
+    );
+    assert_eq!(
+        api.call("POST", &format!("/imports/{id}/cancel"), &token, None)
+            .await
+            .status,
+        409
+    );
     assert_eq!(api.call("GET", "/imports/nope", &token, None).await.status, 404);
     for (body, status) in [
         (json!({"file_name": "  "}), 422),
         (json!({"file_name": "x.csv", "format": "xls"}), 400),
-        (json!({"file_name": "x.csv", "content": "a", "content_base64": "YQ=="}), 422),
+        (
+            json!({"file_name": "x.csv", "content": "a", "content_base64": "YQ=="}),
+            422,
+        ),
         (json!({"file_name": "x.csv", "content_base64": "***"}), 422),
         (json!({"file_name": "x.csv", "format": "csv", "sheet": "S1"}), 422),
     ] {
@@ -611,16 +883,37 @@ async fn every_bad_input_is_a_clear_4xx_or_a_failed_import_never_a_5xx() {
     }
     // An inline file is analysed at once; a named sheet that does not exist fails the import.
     let inline = api
-        .call("POST", "/imports", &token, Some(json!({"file_name": "inline.csv", "content": "Email\na@b.co\n"})))
+        .call(
+            "POST",
+            "/imports",
+            &token,
+            Some(json!({"file_name": "inline.csv", "content": "Email\na@b.co\n"})),
+        )
         .await;
-    assert_eq!((inline.status, inline.body["status"].as_str()), (201, Some("analysing")), "{}", inline.raw);
+    assert_eq!(
+        (inline.status, inline.body["status"].as_str()),
+        (201, Some("analysing")),
+        "{}",
+        inline.raw
+    );
     let ready = poll(&api, &token, inline.body["id"].as_str().unwrap(), &["ready", "failed"]).await;
     assert_eq!(ready["status"], "ready", "{ready}");
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD.encode(&xlsx);
     let named = api
-        .call("POST", "/imports", &token, Some(json!({"file_name": "x.xlsx", "sheet": "Nope", "content_base64": b64})))
+        .call(
+            "POST",
+            "/imports",
+            &token,
+            Some(json!({"file_name": "x.xlsx", "sheet": "Nope", "content_base64": b64})),
+        )
         .await;
     let failed = poll(&api, &token, named.body["id"].as_str().unwrap(), &["ready", "failed"]).await;
-    assert!(failed["last_error"].as_str().unwrap().contains("no sheet named \"Nope\""), "{failed}");
+    assert!(
+        failed["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("no sheet named \"Nope\""),
+        "{failed}"
+    );
 }

@@ -1,9 +1,9 @@
 //! Every DynamoDB key string is built here and nowhere else. All keys start with the tenant, and ids
 //! cannot contain `#`, so no id can address another tenant's or another entity's items.
 
+use cg_domain::bulk::BulkKind;
 use cg_domain::customer::Identity;
 use cg_domain::export::file_name::ascii_file_name;
-use cg_domain::bulk::BulkKind;
 use cg_domain::ids::{BulkJobId, CustomerId, ExportId, GroupId, JobId, TenantId};
 use chrono::{DateTime, SecondsFormat, Utc};
 

@@ -217,7 +217,14 @@ impl BulkFiles for Store {
     }
 
     async fn object_size(&self, obj: &BulkObject) -> Result<Option<u64>> {
-        match self.s3.head_object().bucket(&self.bucket).key(bulk_key(obj)).send().await {
+        match self
+            .s3
+            .head_object()
+            .bucket(&self.bucket)
+            .key(bulk_key(obj))
+            .send()
+            .await
+        {
             Ok(head) => Ok(Some(head.content_length.unwrap_or(0).max(0) as u64)),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
             Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
@@ -227,10 +234,19 @@ impl BulkFiles for Store {
 
     async fn download_to(&self, obj: &BulkObject, path: &std::path::Path) -> Result<u64> {
         use std::io::Write as _;
-        let resp = match self.s3.get_object().bucket(&self.bucket).key(bulk_key(obj)).send().await {
+        let resp = match self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(bulk_key(obj))
+            .send()
+            .await
+        {
             Ok(r) => r,
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
-                return Err(DomainError::not_found("the uploaded file is gone (files are kept for the bucket's retention)"))
+                return Err(DomainError::not_found(
+                    "the uploaded file is gone (files are kept for the bucket's retention)",
+                ))
             }
             Err(e) => return Err(from_sdk("s3.GetObject", e)),
         };
@@ -247,7 +263,10 @@ impl BulkFiles for Store {
         {
             written += chunk.len() as u64;
             if written > cg_domain::import::MAX_FILE_BYTES {
-                return Err(DomainError::validation("file", "the file grew past the import's maximum size while it was read"));
+                return Err(DomainError::validation(
+                    "file",
+                    "the file grew past the import's maximum size while it was read",
+                ));
             }
             file.write_all(&chunk).map_err(local)?;
         }

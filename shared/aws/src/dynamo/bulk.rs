@@ -12,7 +12,9 @@ use crate::sdk_error::{corrupt_item, from_sdk};
 use crate::Store;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use cg_domain::bulk::ports::{BulkCommit, BulkJobStore, CustomerWrite, RowCommit, MAX_BATCH_ITEMS};
-use cg_domain::bulk::{BulkCounts, BulkJob, BulkKind, BulkSpec, BulkStatus, Checkpoint, Expect, FailedRow, BULK_RETENTION_DAYS};
+use cg_domain::bulk::{
+    BulkCounts, BulkJob, BulkKind, BulkSpec, BulkStatus, Checkpoint, Expect, FailedRow, BULK_RETENTION_DAYS,
+};
 use cg_domain::customer::Identity;
 use cg_domain::ids::{BulkJobId, CustomerId, TenantId};
 use cg_domain::page::{Page, PageRequest};

@@ -38,7 +38,12 @@ impl Store {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
-    pub(crate) fn identity_delete(&self, t: &TenantId, identity: &Identity, id: &CustomerId) -> Result<TransactWriteItem> {
+    pub(crate) fn identity_delete(
+        &self,
+        t: &TenantId,
+        identity: &Identity,
+        id: &CustomerId,
+    ) -> Result<TransactWriteItem> {
         let del = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(key(keys::identity_pk(t, identity), keys::IDENTITY_SK)))

@@ -41,8 +41,10 @@ pub trait BulkJobStore: Send + Sync {
     ) -> impl Future<Output = Result<(Vec<FailedRow>, Option<u64>)>> + Send;
 }
 
-/// A customer write of a bulk batch.
+/// A customer write of a bulk batch (built and consumed per batch, so the variants' sizes matter
+/// little).
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)]
 pub enum CustomerWrite {
     /// A new customer and its identities (the id must be new).
     Create(Customer),
@@ -136,7 +138,12 @@ pub trait BulkFiles: Send + Sync {
         valid_for: Duration,
     ) -> impl Future<Output = Result<String>> + Send;
     /// Writes an object whole.
-    fn put_object(&self, obj: &BulkObject, body: Vec<u8>, content_type: &str) -> impl Future<Output = Result<()>> + Send;
+    fn put_object(
+        &self,
+        obj: &BulkObject,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
     /// The object's size, or `None` if it does not exist.
     fn object_size(&self, obj: &BulkObject) -> impl Future<Output = Result<Option<u64>>> + Send;
     /// Streams the object into a local file; returns the bytes written (`NotFound` if it is gone).

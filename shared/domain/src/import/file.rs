@@ -139,8 +139,11 @@ impl RowSource {
     /// reader thread streams its rows (it stops when the source is dropped).
     pub fn xlsx(path: &Path, sheet: Option<&str>) -> Result<(RowSource, String), FileError> {
         check_zip(path)?;
-        let mut workbook: calamine::Xlsx<BufReader<File>> = calamine::open_workbook(path)
-            .map_err(|e| FileError(format!("the file is not a readable XLSX workbook ({e}); save it again from Excel as .xlsx")))?;
+        let mut workbook: calamine::Xlsx<BufReader<File>> = calamine::open_workbook(path).map_err(|e| {
+            FileError(format!(
+                "the file is not a readable XLSX workbook ({e}); save it again from Excel as .xlsx"
+            ))
+        })?;
         let names = calamine::Reader::sheet_names(&workbook);
         let name = match sheet {
             Some(s) => names.iter().find(|n| n.as_str() == s).cloned().ok_or_else(|| {
@@ -264,7 +267,7 @@ fn csv_row(row: u64, record: &csv::ByteRecord, width: usize) -> SourceRow {
             break;
         }
         match std::str::from_utf8(field) {
-            Ok(t) if t.is_empty() => cells.push(Cell::Empty),
+            Ok("") => cells.push(Cell::Empty),
             Ok(t) => cells.push(Cell::Text(t.to_owned())),
             Err(_) => {
                 problem.get_or_insert((
@@ -278,7 +281,10 @@ fn csv_row(row: u64, record: &csv::ByteRecord, width: usize) -> SourceRow {
     if record.len() > width && record.iter().skip(width).any(|f| !f.is_empty()) && problem.is_none() {
         problem = Some((
             "too_many_cells",
-            format!("the row has {} cells but the header only {width}; quote cells that contain the delimiter", record.len()),
+            format!(
+                "the row has {} cells but the header only {width}; quote cells that contain the delimiter",
+                record.len()
+            ),
         ));
     }
     SourceRow { row, cells, problem }
@@ -356,18 +362,23 @@ fn xlsx_rows(
         };
         let (r, c) = cell.get_position();
         let row = u64::from(r) + 1;
-        if current.as_ref().is_none_or(|cur| cur.row != row) && !flush(current.replace(SourceRow {
-            row,
-            cells: Vec::new(),
-            problem: None,
-        })) {
+        if current.as_ref().is_none_or(|cur| cur.row != row)
+            && !flush(current.replace(SourceRow {
+                row,
+                cells: Vec::new(),
+                problem: None,
+            }))
+        {
             return;
         }
         let Some(cur) = current.as_mut() else { continue };
         let c = c as usize;
         if c >= MAX_COLUMNS + EXTRA_CELLS {
             if !cell.get_value().is_empty_value() && cur.problem.is_none() {
-                cur.problem = Some(("too_many_cells", format!("the row has a value in column {} beyond the header", c + 1)));
+                cur.problem = Some((
+                    "too_many_cells",
+                    format!("the row has a value in column {} beyond the header", c + 1),
+                ));
             }
             continue;
         }
@@ -393,7 +404,9 @@ impl EmptyValue for calamine::DataRef<'_> {
 mod tests {
     use super::*;
 
-    fn rows_of(bytes: &[u8]) -> (CsvShape, Vec<(u64, Vec<String>, Option<&'static str>)>) {
+    type Read = (u64, Vec<String>, Option<&'static str>);
+
+    fn rows_of(bytes: &[u8]) -> (CsvShape, Vec<Read>) {
         let path = std::env::temp_dir().join(format!("cg-file-test-{}", uuid::Uuid::new_v4().simple()));
         std::fs::write(&path, bytes).unwrap();
         let shape = csv_shape(&path).unwrap();

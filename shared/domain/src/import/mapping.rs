@@ -169,12 +169,15 @@ impl Mapping {
             if !seen_columns.insert(index) {
                 return Err(DomainError::validation(
                     at("column"),
-                    format!("{}: column {:?} is mapped twice; map each column once", at("column"), c.column),
+                    format!(
+                        "{}: column {:?} is mapped twice; map each column once",
+                        at("column"),
+                        c.column
+                    ),
                 ));
             }
-            let target = target(&c.field, c.kind, c.separator.as_deref()).map_err(|m| {
-                DomainError::validation(at("field"), format!("{}: {m}", at("field")))
-            })?;
+            let target = target(&c.field, c.kind, c.separator.as_deref())
+                .map_err(|m| DomainError::validation(at("field"), format!("{}: {m}", at("field"))))?;
             let Some(target) = target else { continue };
             let key = match &target {
                 Target::Tags(_) => None,
@@ -188,7 +191,11 @@ impl Mapping {
                 if !seen_fields.insert(f) {
                     return Err(DomainError::validation(
                         at("field"),
-                        format!("{}: field {:?} is mapped from two columns; map it once", at("field"), c.field),
+                        format!(
+                            "{}: field {:?} is mapped from two columns; map it once",
+                            at("field"),
+                            c.field
+                        ),
                     ));
                 }
             }
@@ -245,7 +252,11 @@ const FIELDS: &str = "id, external_id, email, phone, name, order_number, signup_
                       attributes.<key>, tags or ignore";
 
 /// The target of a field name; `None` for `ignore`.
-fn target(field: &str, kind: Option<AttributeKind>, separator: Option<&str>) -> std::result::Result<Option<Target>, String> {
+fn target(
+    field: &str,
+    kind: Option<AttributeKind>,
+    separator: Option<&str>,
+) -> std::result::Result<Option<Target>, String> {
     if kind.is_some() && !field.starts_with("attributes.") {
         return Err(format!("type applies to attributes.<key> only, not to {field:?}"));
     }
@@ -295,11 +306,7 @@ pub fn suggest(header: &[String]) -> MappingRequest {
     let mut used = BTreeSet::new();
     let mut columns = Vec::new();
     for name in header {
-        let key: String = name
-            .to_lowercase()
-            .chars()
-            .filter(|c| c.is_alphanumeric())
-            .collect();
+        let key: String = name.to_lowercase().chars().filter(|c| c.is_alphanumeric()).collect();
         let field = match key.as_str() {
             "id" | "customerid" | "clientid" => "id".to_owned(),
             "externalid" | "crmid" => "external_id".to_owned(),
@@ -352,7 +359,9 @@ mod tests {
     use super::*;
 
     fn header() -> Vec<String> {
-        ["Customer ID", "E-mail", "Mobile", "Points", "Labels"].map(String::from).to_vec()
+        ["Customer ID", "E-mail", "Mobile", "Points", "Labels"]
+            .map(String::from)
+            .to_vec()
     }
 
     #[test]
@@ -376,7 +385,10 @@ mod tests {
         let bad = [
             (vec![col("E-mail", "emial")], "columns[0].field"),
             (vec![col("Nope", "email")], "columns[0].column"),
-            (vec![col("E-mail", "email"), col("E-mail", "phone")], "columns[1].column"),
+            (
+                vec![col("E-mail", "email"), col("E-mail", "phone")],
+                "columns[1].column",
+            ),
             (vec![col("E-mail", "email"), col("Mobile", "email")], "columns[1].field"),
             (vec![col("Points", "attributes.1x")], "columns[0].field"),
         ];

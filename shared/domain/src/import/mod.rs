@@ -84,7 +84,10 @@ impl TryFrom<NewImport> for ImportRequest {
                 ));
             }
             if n.format == Some(FileFormat::Csv) {
-                return Err(DomainError::validation("sheet", "a CSV file has no sheets; leave sheet out"));
+                return Err(DomainError::validation(
+                    "sheet",
+                    "a CSV file has no sheets; leave sheet out",
+                ));
             }
         }
         let inline = match (n.content, n.content_base64) {

@@ -124,7 +124,7 @@ impl RowValues {
 }
 
 /// The column a field came from, for messages.
-fn column_of<'a>(mapping: &'a Mapping, pred: impl Fn(&Target) -> bool) -> &'a str {
+fn column_of(mapping: &Mapping, pred: impl Fn(&Target) -> bool) -> &str {
     mapping
         .columns
         .iter()
@@ -135,16 +135,18 @@ fn column_of<'a>(mapping: &'a Mapping, pred: impl Fn(&Target) -> bool) -> &'a st
 
 /// The column name of the profile field a validation error names (`email`, `tags`, ...).
 pub fn column_for_field<'a>(mapping: &'a Mapping, field: &str) -> &'a str {
-    column_of(mapping, |t| match (t, field) {
-        (Target::Id, "id")
-        | (Target::ExternalId, "external_id")
-        | (Target::Email, "email")
-        | (Target::Phone, "phone")
-        | (Target::Name, "name")
-        | (Target::OrderNumber, "order_number")
-        | (Target::Tags(_), "tags")
-        | (Target::Attribute(..), "attributes") => true,
-        _ => false,
+    column_of(mapping, |t| {
+        matches!(
+            (t, field),
+            (Target::Id, "id")
+                | (Target::ExternalId, "external_id")
+                | (Target::Email, "email")
+                | (Target::Phone, "phone")
+                | (Target::Name, "name")
+                | (Target::OrderNumber, "order_number")
+                | (Target::Tags(_), "tags")
+                | (Target::Attribute(..), "attributes")
+        )
     })
 }
 
@@ -181,8 +183,12 @@ pub fn parse_row(mapping: &Mapping, cells: &[Cell]) -> Result<RowValues, RowFail
             Target::Attribute(key, kind) => {
                 let value = match kind {
                     AttributeKind::String => AttributeValue::String(text.to_owned()),
-                    AttributeKind::Number => AttributeValue::Number(number(cell, text).map_err(|w| bad("invalid_number", w))?),
-                    AttributeKind::Boolean => AttributeValue::Boolean(boolean(cell, text).map_err(|w| bad("invalid_boolean", w))?),
+                    AttributeKind::Number => {
+                        AttributeValue::Number(number(cell, text).map_err(|w| bad("invalid_number", w))?)
+                    }
+                    AttributeKind::Boolean => {
+                        AttributeValue::Boolean(boolean(cell, text).map_err(|w| bad("invalid_boolean", w))?)
+                    }
                     AttributeKind::Date => AttributeValue::Date(date(cell, text).map_err(|w| bad("invalid_date", w))?),
                 };
                 v.attributes.insert(key.clone(), value);
@@ -207,7 +213,9 @@ fn date(cell: &Cell, text: &str) -> Result<NaiveDate, String> {
         _ => NaiveDate::parse_from_str(text, "%Y-%m-%d")
             .or_else(|_| NaiveDate::parse_from_str(text, "%Y/%m/%d"))
             .or_else(|_| chrono::DateTime::parse_from_rfc3339(text).map(|d| d.date_naive()))
-            .map_err(|_| format!("{text:?} is not a date; write it as YYYY-MM-DD (e.g. 2026-03-01) or as a spreadsheet date")),
+            .map_err(|_| {
+                format!("{text:?} is not a date; write it as YYYY-MM-DD (e.g. 2026-03-01) or as a spreadsheet date")
+            }),
     }
 }
 
@@ -269,6 +277,9 @@ mod tests {
         assert!(e.message.starts_with("column \"Email\""), "{}", e.message);
         let e = parse_row(&m, &[Cell::Empty, Cell::Text("31.02.2026".into())]).unwrap_err();
         assert_eq!(e.code, "invalid_date");
-        assert!(parse_row(&m, &[Cell::Empty, Cell::Empty]).unwrap().identities().is_empty());
+        assert!(parse_row(&m, &[Cell::Empty, Cell::Empty])
+            .unwrap()
+            .identities()
+            .is_empty());
     }
 }

@@ -113,7 +113,12 @@ pub enum RunOutcome {
 
 /// Claims the job for a run: `attempts` + 1 under the old value and status. `None`: another run (or a
 /// cancel) got there first.
-pub async fn claim<S: BulkJobStore>(store: &S, t: &TenantId, mut job: BulkJob, now: DateTime<Utc>) -> Result<Option<BulkJob>> {
+pub async fn claim<S: BulkJobStore>(
+    store: &S,
+    t: &TenantId,
+    mut job: BulkJob,
+    now: DateTime<Utc>,
+) -> Result<Option<BulkJob>> {
     let expect = Expect::of(&job);
     job.attempts += 1;
     if job.status == BulkStatus::Running {
@@ -164,7 +169,13 @@ pub async fn finish<S: BulkJobStore>(
 }
 
 /// Marks a job failed unless it already ended (the last delivery's or a give-up's record; best effort).
-pub async fn fail_unless_final<S: BulkJobStore>(store: &S, t: &TenantId, task: &BulkTask, reason: &str, now: DateTime<Utc>) {
+pub async fn fail_unless_final<S: BulkJobStore>(
+    store: &S,
+    t: &TenantId,
+    task: &BulkTask,
+    reason: &str,
+    now: DateTime<Utc>,
+) {
     let (_, id) = task.target();
     for _ in 0..3 {
         let result = async {
@@ -229,7 +240,9 @@ pub async fn follow_up<S: MembershipPass + MembershipStore>(
         customers.push(c);
     }
     for g in groups {
-        let need: Vec<usize> = (0..customers.len()).filter(|&i| !customers[i].groups.contains(g)).collect();
+        let need: Vec<usize> = (0..customers.len())
+            .filter(|&i| !customers[i].groups.contains(g))
+            .collect();
         if need.is_empty() {
             continue;
         }

@@ -162,7 +162,15 @@ where
         }
         let customers = self.store.get_customers(self.t, &ids).await?;
         let written = customers.into_iter().map(|c| (c, true)).collect();
-        follow_up(self.store, self.t, &mut self.plan, &self.mapping.add.groups, written, self.now).await?;
+        follow_up(
+            self.store,
+            self.t,
+            &mut self.plan,
+            &self.mapping.add.groups,
+            written,
+            self.now,
+        )
+        .await?;
         self.job.checkpoint.pending = ids;
         Ok(())
     }
@@ -267,7 +275,10 @@ where
         let mut seen = HashSet::new();
         for row in &self.queue {
             let Ok(v) = &row.values else { continue };
-            let owners = v.identities().into_iter().filter_map(|i| self.belief.owner(&i).cloned());
+            let owners = v
+                .identities()
+                .into_iter()
+                .filter_map(|i| self.belief.owner(&i).cloned());
             for id in v.id.iter().cloned().chain(owners) {
                 if !self.belief.customers.contains_key(&id) && seen.insert(id.clone()) {
                     ids.push(id);
@@ -328,7 +339,9 @@ where
         self.report.rows += 1;
         match d {
             Decision::Failed(f) => {
-                self.pending.failed.push(FailedRow::new(row.row, &row.cells, f.code, f.message));
+                self.pending
+                    .failed
+                    .push(FailedRow::new(row.row, &row.cells, f.code, f.message));
                 self.pending.counts.failed += 1;
                 self.pending.items += 1;
             }
@@ -371,7 +384,12 @@ where
         let Some(last) = self.pending.rows.last().map(|r| r.row) else {
             return Ok(RowCommit::Committed);
         };
-        let writes: Vec<CustomerWrite> = self.pending.order.iter().map(|id| self.pending.writes[id].write()).collect();
+        let writes: Vec<CustomerWrite> = self
+            .pending
+            .order
+            .iter()
+            .map(|id| self.pending.writes[id].write())
+            .collect();
         let mut next = self.job.clone();
         next.counts.add(&self.pending.counts);
         next.checkpoint.next_row = last + 1;
@@ -396,12 +414,23 @@ where
             .iter()
             .map(|id| {
                 let w = &pending.writes[id];
-                let changed = w.base.as_ref().is_some_and(|b| b.member_view() != w.after.member_view());
+                let changed = w
+                    .base
+                    .as_ref()
+                    .is_some_and(|b| b.member_view() != w.after.member_view());
                 (w.after.clone(), changed)
             })
             .collect();
         if !written.is_empty() {
-            let wrote = follow_up(self.store, self.t, &mut self.plan, &self.mapping.add.groups, written, self.now).await?;
+            let wrote = follow_up(
+                self.store,
+                self.t,
+                &mut self.plan,
+                &self.mapping.add.groups,
+                written,
+                self.now,
+            )
+            .await?;
             if wrote {
                 for id in &pending.order {
                     self.belief.customers.remove(id);

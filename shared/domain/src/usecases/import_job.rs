@@ -15,7 +15,9 @@ use crate::import::mapping::{suggest, Mapping};
 use crate::import::row::parse_row;
 use crate::import::{Analysis, FileFormat, MAX_COLUMNS, MAX_FILE_BYTES, MAX_ROWS, SAMPLE_ROWS};
 use crate::ports::{MembershipPass, MembershipStore};
-use crate::usecases::bulk_job::{claim, fail_unless_final, failure_reason, finish, hand_on, Budget, BulkSettings, JobEnd, RunOutcome};
+use crate::usecases::bulk_job::{
+    claim, fail_unless_final, failure_reason, finish, hand_on, Budget, BulkSettings, JobEnd, RunOutcome,
+};
 use crate::usecases::import_batch::{Engine, EngineReport, Flow, ParsedRow};
 use crate::usecases::lookup::load_plan;
 use chrono::{DateTime, Utc};
@@ -96,12 +98,19 @@ impl Drop for LocalFile {
     }
 }
 
-async fn download<F: BulkFiles>(files: &F, t: &TenantId, job: &BulkJob, settings: &BulkSettings) -> Result<(LocalFile, u64)> {
+async fn download<F: BulkFiles>(
+    files: &F,
+    t: &TenantId,
+    job: &BulkJob,
+    settings: &BulkSettings,
+) -> Result<(LocalFile, u64)> {
     let path = settings
         .work_dir
         .join(format!("cg-import-{}-{}", job.id, uuid::Uuid::new_v4().simple()));
     let local = LocalFile(path);
-    let size = files.download_to(&BulkObject::Upload(t.clone(), job.id.clone()), &local.0).await?;
+    let size = files
+        .download_to(&BulkObject::Upload(t.clone(), job.id.clone()), &local.0)
+        .await?;
     Ok((local, size))
 }
 
@@ -150,7 +159,11 @@ fn open(path: &std::path::Path, job: &BulkJob) -> std::result::Result<Opened, Fi
 /// The header row's names: trailing blank cells dropped; a blank or repeated name fails the file.
 fn header(source: &mut RowSource) -> std::result::Result<(u64, Vec<String>), FileError> {
     let first = match source.next_row(MAX_COLUMNS) {
-        None => return Err(FileError("the file is empty; it needs a header row and at least one data row".into())),
+        None => {
+            return Err(FileError(
+                "the file is empty; it needs a header row and at least one data row".into(),
+            ))
+        }
         Some(r) => r?,
     };
     if let Some((_, why)) = first.problem {
@@ -193,14 +206,26 @@ async fn analyse<S: ImportPorts, F: BulkFiles>(
         finish(store, t, &mut job, expect, JobEnd::Failed(why), now).await?;
         Ok(RunOutcome::Finished)
     };
-    let size = files.object_size(&BulkObject::Upload(t.clone(), job.id.clone())).await?;
+    let size = files
+        .object_size(&BulkObject::Upload(t.clone(), job.id.clone()))
+        .await?;
     match size {
         None => return fail(job, "the file was not uploaded".into()).await,
         Some(n) if n > MAX_FILE_BYTES => {
-            let why = format!("the file is {} MiB; an import reads at most {} MiB", n >> 20, MAX_FILE_BYTES >> 20);
+            let why = format!(
+                "the file is {} MiB; an import reads at most {} MiB",
+                n >> 20,
+                MAX_FILE_BYTES >> 20
+            );
             return fail(job, why).await;
         }
-        Some(0) => return fail(job, "the file is empty; it needs a header row and at least one data row".into()).await,
+        Some(0) => {
+            return fail(
+                job,
+                "the file is empty; it needs a header row and at least one data row".into(),
+            )
+            .await
+        }
         _ => {}
     }
     let (local, size) = download(files, t, &job, settings).await?;
@@ -265,7 +290,9 @@ async fn apply_rows<S: ImportPorts, F: BulkFiles>(
     let expect = Expect::of(&job);
     let spec = job.import().clone();
     let (Some(analysis), Some(request)) = (spec.analysis.as_ref(), spec.mapping.as_ref()) else {
-        return Err(DomainError::Internal("a running import without analysis or mapping".into()));
+        return Err(DomainError::Internal(
+            "a running import without analysis or mapping".into(),
+        ));
     };
     let mapping = Mapping::parse(request, &analysis.header)?;
     for g in &mapping.add.groups {
@@ -293,7 +320,8 @@ async fn apply_rows<S: ImportPorts, F: BulkFiles>(
     let mut engine = Engine::new(store, t, &mapping, job, plan, settings, budget, now);
     engine.resume_pending().await?;
     let mut opened = open(&local.0, &engine.job).map_err(|FileError(why)| DomainError::validation("file", why))?;
-    let (header_row, names) = header(&mut opened.source).map_err(|FileError(why)| DomainError::validation("file", why))?;
+    let (header_row, names) =
+        header(&mut opened.source).map_err(|FileError(why)| DomainError::validation("file", why))?;
     let start = engine.job.checkpoint.next_row.max(header_row + 1);
     let width = names.len();
     let mut flow = Flow::Continue;
@@ -322,7 +350,10 @@ async fn apply_rows<S: ImportPorts, F: BulkFiles>(
         flow = engine.finish().await?;
     }
     let report = engine.report;
-    let with = |outcome| ImportReport { outcome, engine: report };
+    let with = |outcome| ImportReport {
+        outcome,
+        engine: report,
+    };
     match flow {
         Flow::Fenced => Ok(with(RunOutcome::Superseded)),
         Flow::HandOn => hand_on(store, task).await.map(with),
@@ -362,7 +393,10 @@ async fn write_report<S: BulkJobStore, F: BulkFiles>(
         }
         out.extend_from_slice(b"\r\n");
     };
-    let titles = ["Row"].into_iter().chain(header.iter().map(String::as_str)).chain(["Error Code", "Error Message"]);
+    let titles = ["Row"]
+        .into_iter()
+        .chain(header.iter().map(String::as_str))
+        .chain(["Error Code", "Error Message"]);
     line(&mut titles.into_iter(), &mut out);
     let mut after = None;
     loop {
@@ -373,7 +407,7 @@ async fn write_report<S: BulkJobStore, F: BulkFiles>(
             let mut cells: Vec<&str> = r.cells.iter().take(header.len()).map(String::as_str).collect();
             cells.resize(header.len(), "");
             let all = std::iter::once(number.as_str())
-                .chain(cells.into_iter())
+                .chain(cells)
                 .chain([r.code.as_str(), r.message.as_str()]);
             line(&mut all.into_iter(), &mut out);
         }
@@ -383,6 +417,10 @@ async fn write_report<S: BulkJobStore, F: BulkFiles>(
         }
     }
     files
-        .put_object(&BulkObject::FailureReport(t.clone(), job.id.clone()), out, "text/csv; charset=utf-8")
+        .put_object(
+            &BulkObject::FailureReport(t.clone(), job.id.clone()),
+            out,
+            "text/csv; charset=utf-8",
+        )
         .await
 }

@@ -33,8 +33,9 @@ impl Belief {
     }
 }
 
-/// The outcome of one row.
+/// The outcome of one row (decided and consumed at once, so the variants' sizes matter little).
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Decision {
     /// The row fails; nothing of it is written.
     Failed(RowFailure),
@@ -127,7 +128,10 @@ pub(crate) fn decide(
             if belief.customer(owner).is_none() {
                 return Decision::Failed(RowFailure::new(
                     "identity_taken",
-                    format!("{} is held by customer {owner}, which could not be read; retry the import", describe(i)),
+                    format!(
+                        "{} is held by customer {owner}, which could not be read; retry the import",
+                        describe(i)
+                    ),
                 ));
             }
             matched.push((describe(i), owner.clone()));
@@ -135,7 +139,13 @@ pub(crate) fn decide(
     }
     let distinct: BTreeSet<&CustomerId> = matched.iter().map(|(_, id)| id).collect();
     if distinct.len() > 1 {
-        let (a, b) = (&matched[0], matched.iter().find(|(_, id)| *id != matched[0].1).unwrap_or(&matched[0]));
+        let (a, b) = (
+            &matched[0],
+            matched
+                .iter()
+                .find(|(_, id)| *id != matched[0].1)
+                .unwrap_or(&matched[0]),
+        );
         return Decision::Failed(RowFailure::new(
             "identity_conflict",
             format!(
@@ -241,8 +251,11 @@ fn update(
         return Decision::Failed(RowFailure::new("not_found", format!("customer {id} could not be read")));
     };
     let set = |v: &Option<String>| v.clone().map_or(Patch::Keep, Patch::Set);
-    let mut attributes: std::collections::BTreeMap<String, Option<AttributeValue>> =
-        values.attributes.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
+    let mut attributes: std::collections::BTreeMap<String, Option<AttributeValue>> = values
+        .attributes
+        .iter()
+        .map(|(k, v)| (k.clone(), Some(v.clone())))
+        .collect();
     if let Some(source) = &mapping.add.source {
         if !current.attributes.contains_key("source") && !attributes.contains_key("source") {
             attributes.insert("source".into(), Some(AttributeValue::String(source.clone())));
@@ -250,12 +263,23 @@ fn update(
     }
     let new_tags: Vec<&String> = values.tags.iter().chain(&mapping.add.tags).collect();
     let tags = (!new_tags.iter().all(|t| current.tags.contains(t.trim()))).then(|| {
-        current.tags.iter().cloned().chain(new_tags.into_iter().cloned()).collect::<Vec<_>>()
+        current
+            .tags
+            .iter()
+            .cloned()
+            .chain(new_tags.into_iter().cloned())
+            .collect::<Vec<_>>()
     });
     let patch = CustomerPatch {
         external_id: set(&values.external_id),
-        email: values.email.as_ref().map_or(Patch::Keep, |e| Patch::Set(e.as_str().to_owned())),
-        phone: values.phone.as_ref().map_or(Patch::Keep, |p| Patch::Set(p.as_str().to_owned())),
+        email: values
+            .email
+            .as_ref()
+            .map_or(Patch::Keep, |e| Patch::Set(e.as_str().to_owned())),
+        phone: values
+            .phone
+            .as_ref()
+            .map_or(Patch::Keep, |p| Patch::Set(p.as_str().to_owned())),
         name: set(&values.name),
         order_number: set(&values.order_number),
         signup_date: values.signup_date.map_or(Patch::Keep, Patch::Set),

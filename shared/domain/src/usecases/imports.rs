@@ -29,7 +29,13 @@ async fn get<S: BulkJobStore>(store: &S, t: &TenantId, id: &BulkJobId) -> Result
 
 /// `POST /imports`: the new import and an upload link valid 15 minutes; an inline file is stored at
 /// once and analysed like an uploaded one.
-pub async fn create_import<S, F>(store: &S, files: &F, t: &TenantId, req: ImportRequest, now: DateTime<Utc>) -> Result<ImportView>
+pub async fn create_import<S, F>(
+    store: &S,
+    files: &F,
+    t: &TenantId,
+    req: ImportRequest,
+    now: DateTime<Utc>,
+) -> Result<ImportView>
 where
     S: BulkJobStore + BulkQueue,
     F: BulkFiles,
@@ -61,7 +67,12 @@ where
 }
 
 /// Moves an uploaded import to `analysing` and queues its analysis (once: the move is conditional).
-async fn begin_analysis<S: BulkJobStore + BulkQueue>(store: &S, t: &TenantId, mut job: BulkJob, now: DateTime<Utc>) -> Result<BulkJob> {
+async fn begin_analysis<S: BulkJobStore + BulkQueue>(
+    store: &S,
+    t: &TenantId,
+    mut job: BulkJob,
+    now: DateTime<Utc>,
+) -> Result<BulkJob> {
     let expect = Expect::of(&job);
     job.status = BulkStatus::Analysing;
     if !store.save_bulk_job(t, &job, expect).await? {
@@ -72,7 +83,12 @@ async fn begin_analysis<S: BulkJobStore + BulkQueue>(store: &S, t: &TenantId, mu
 }
 
 /// Queues the job's task; if that fails the job says so (no message would ever run it).
-async fn queue<S: BulkJobStore + BulkQueue>(store: &S, t: &TenantId, job: &mut BulkJob, now: DateTime<Utc>) -> Result<()> {
+async fn queue<S: BulkJobStore + BulkQueue>(
+    store: &S,
+    t: &TenantId,
+    job: &mut BulkJob,
+    now: DateTime<Utc>,
+) -> Result<()> {
     let task = BulkTask::Import {
         tenant: t.clone(),
         job_id: job.id.clone(),
@@ -92,7 +108,13 @@ async fn queue<S: BulkJobStore + BulkQueue>(store: &S, t: &TenantId, job: &mut B
 
 /// `GET /imports/{id}`: the import; an upload seen for the first time starts its analysis; a done
 /// import with failed rows carries a fresh link to the failure report.
-pub async fn get_import<S, F>(store: &S, files: &F, t: &TenantId, id: &BulkJobId, now: DateTime<Utc>) -> Result<ImportView>
+pub async fn get_import<S, F>(
+    store: &S,
+    files: &F,
+    t: &TenantId,
+    id: &BulkJobId,
+    now: DateTime<Utc>,
+) -> Result<ImportView>
 where
     S: BulkJobStore + BulkQueue,
     F: BulkFiles,
@@ -126,7 +148,9 @@ pub async fn list_imports<S: BulkJobStore>(store: &S, t: &TenantId, page: &PageR
 
 fn status_conflict(job: &BulkJob, doing: &str) -> DomainError {
     let why = match job.status {
-        BulkStatus::AwaitingUpload => "its file has not been uploaded yet (PUT it to the upload_url, then GET the import)",
+        BulkStatus::AwaitingUpload => {
+            "its file has not been uploaded yet (PUT it to the upload_url, then GET the import)"
+        }
         BulkStatus::Analysing => "its file is still being analysed; wait for status ready",
         BulkStatus::Running => "it is already running",
         BulkStatus::Ready => "it has not started",
@@ -139,7 +163,13 @@ fn status_conflict(job: &BulkJob, doing: &str) -> DomainError {
 
 /// `POST /imports/{id}/start`: checks the mapping against the analysed header and the groups, then
 /// queues the job (202).
-pub async fn start_import<S>(store: &S, t: &TenantId, id: &BulkJobId, req: MappingRequest, now: DateTime<Utc>) -> Result<ImportView>
+pub async fn start_import<S>(
+    store: &S,
+    t: &TenantId,
+    id: &BulkJobId,
+    req: MappingRequest,
+    now: DateTime<Utc>,
+) -> Result<ImportView>
 where
     S: BulkJobStore + BulkQueue + GroupStore,
 {
@@ -179,7 +209,12 @@ where
 }
 
 /// `POST /imports/{id}/cancel`: stops the import after the batch in flight; rows committed before stay.
-pub async fn cancel_import<S: BulkJobStore>(store: &S, t: &TenantId, id: &BulkJobId, now: DateTime<Utc>) -> Result<ImportView> {
+pub async fn cancel_import<S: BulkJobStore>(
+    store: &S,
+    t: &TenantId,
+    id: &BulkJobId,
+    now: DateTime<Utc>,
+) -> Result<ImportView> {
     for _ in 0..ATTEMPTS {
         let mut job = get(store, t, id).await?;
         if job.status.is_final() {
