@@ -14,7 +14,7 @@ use crate::import::file::{csv_shape, sniff, CsvShape, FileError, RowSource};
 use crate::import::mapping::{suggest, Mapping};
 use crate::import::row::parse_row;
 use crate::import::{Analysis, FileFormat, MAX_COLUMNS, MAX_FILE_BYTES, MAX_ROWS, SAMPLE_ROWS};
-use crate::ports::{MembershipPass, MembershipStore};
+use crate::ports::{Clock, MembershipPass, MembershipStore};
 use crate::usecases::bulk_job::{
     claim, fail_unless_final, failure_reason, finish, hand_on, Budget, BulkSettings, JobEnd, RunOutcome,
 };
@@ -24,8 +24,8 @@ use chrono::{DateTime, Utc};
 use std::path::PathBuf;
 
 /// What an import job needs.
-pub trait ImportPorts: MembershipPass + MembershipStore + BulkJobStore + BulkCommit + BulkQueue {}
-impl<T: MembershipPass + MembershipStore + BulkJobStore + BulkCommit + BulkQueue> ImportPorts for T {}
+pub trait ImportPorts: MembershipPass + MembershipStore + BulkJobStore + BulkCommit + BulkQueue + Clock {}
+impl<T: MembershipPass + MembershipStore + BulkJobStore + BulkCommit + BulkQueue + Clock> ImportPorts for T {}
 
 /// What one run of an import task did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -363,7 +363,8 @@ async fn apply_rows<S: ImportPorts, F: BulkFiles>(
                 write_report(store, files, t, &job, &names).await?;
             }
             let expect = Expect::of(&job);
-            if finish(store, t, &mut job, expect, JobEnd::Done, now).await? {
+            // `now` is the run's evaluation instant; the end is stamped when it happens.
+            if finish(store, t, &mut job, expect, JobEnd::Done, store.now()).await? {
                 Ok(with(RunOutcome::Finished))
             } else {
                 Ok(with(RunOutcome::Superseded))
