@@ -48,7 +48,10 @@ impl Intercept for Counter {
 
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
 }
 
 const HEADER: [&str; 5] = ["Email", "Phone", "Name", "Points", "Tags"];
@@ -126,7 +129,11 @@ async fn run_format(format: &str, n: usize) {
     let t = cg_tests::fresh_tenant();
     let started = Instant::now();
     let body = if format == "csv" { csv_file(n) } else { xlsx_file(n) };
-    println!("== {format}: {n} rows, {:.1} MiB file (generated in {:.1} s)", body.len() as f64 / 1048576.0, started.elapsed().as_secs_f64());
+    println!(
+        "== {format}: {n} rows, {:.1} MiB file (generated in {:.1} s)",
+        body.len() as f64 / 1048576.0,
+        started.elapsed().as_secs_f64()
+    );
     let req = ImportRequest::try_from(NewImport {
         file_name: format!("customers.{format}"),
         format: None,
@@ -135,9 +142,13 @@ async fn run_format(format: &str, n: usize) {
         content_base64: None,
     })
     .unwrap();
-    let created = imports::create_import(&app.store, &app.store, &t, req, Utc::now()).await.unwrap();
+    let created = imports::create_import(&app.store, &app.store, &t, req, Utc::now())
+        .await
+        .unwrap();
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
-    let put = http::Request::put(created.upload_url.unwrap()).body(Full::new(Bytes::from(body))).unwrap();
+    let put = http::Request::put(created.upload_url.unwrap())
+        .body(Full::new(Bytes::from(body)))
+        .unwrap();
     assert_eq!(client.request(put).await.unwrap().status(), 200);
     let status = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
@@ -174,8 +185,12 @@ async fn child(table: &str, queue: &str, tenant: &str, id: &str, n: usize) {
         let (api, worker, t, id, settings) = (&api, &worker, &t, &id, &settings);
         async move {
             loop {
-                cg_local::bulk_jobs::poll_bulk_jobs_once(worker, settings, 1, 0).await.unwrap();
-                let v = imports::get_import(&api.store, &api.store, t, id, Utc::now()).await.unwrap();
+                cg_local::bulk_jobs::poll_bulk_jobs_once(worker, settings, 1, 0)
+                    .await
+                    .unwrap();
+                let v = imports::get_import(&api.store, &api.store, t, id, Utc::now())
+                    .await
+                    .unwrap();
                 if v.status == want || v.status == BulkStatus::Failed {
                     return v;
                 }
@@ -183,14 +198,18 @@ async fn child(table: &str, queue: &str, tenant: &str, id: &str, n: usize) {
         }
     };
     let t0 = Instant::now();
-    imports::get_import(&api.store, &api.store, &t, &id, Utc::now()).await.unwrap();
+    imports::get_import(&api.store, &api.store, &t, &id, Utc::now())
+        .await
+        .unwrap();
     let ready = drive(BulkStatus::Ready).await;
     assert_eq!(ready.status, BulkStatus::Ready, "{:?}", ready.last_error);
     let analysis_secs = t0.elapsed().as_secs_f64();
     let analysis_calls = counter.0.lock().unwrap().clone();
     counter.0.lock().unwrap().clear();
     let t1 = Instant::now();
-    imports::start_import(&api.store, &t, &id, mapping(), Utc::now()).await.unwrap();
+    imports::start_import(&api.store, &t, &id, mapping(), Utc::now())
+        .await
+        .unwrap();
     let done = drive(BulkStatus::Done).await;
     let secs = t1.elapsed().as_secs_f64();
     assert_eq!(done.status, BulkStatus::Done, "{:?}", done.last_error);
@@ -211,19 +230,30 @@ async fn child(table: &str, queue: &str, tenant: &str, id: &str, n: usize) {
         done.counts,
         done.attempts - 1
     );
-    println!("peak RSS (VmHWM)    : {:.1} MiB (worker process: analysis and import)", peak_rss_mib());
-    println!("DynamoDB requests   : {total} = {calls:?}");
     println!(
-        "minimum             : {minimum} = ceil({keys} identity keys / 100) + ceil({items} items / 100)"
+        "peak RSS (VmHWM)    : {:.1} MiB (worker process: analysis and import)",
+        peak_rss_mib()
     );
-    println!("ratio               : {:.3}x (target <= 1.2x)", total as f64 / minimum as f64);
+    println!("DynamoDB requests   : {total} = {calls:?}");
+    println!("minimum             : {minimum} = ceil({keys} identity keys / 100) + ceil({items} items / 100)");
+    println!(
+        "ratio               : {:.3}x (target <= 1.2x)",
+        total as f64 / minimum as f64
+    );
 }
 
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--child") {
-        child(&args[i + 1], &args[i + 2], &args[i + 3], &args[i + 4], args[i + 5].parse().unwrap()).await;
+        child(
+            &args[i + 1],
+            &args[i + 2],
+            &args[i + 3],
+            &args[i + 4],
+            args[i + 5].parse().unwrap(),
+        )
+        .await;
         return;
     }
     let n: usize = arg("--rows").and_then(|v| v.parse().ok()).unwrap_or(200_000);

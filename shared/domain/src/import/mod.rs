@@ -6,6 +6,7 @@
 pub mod file;
 pub mod mapping;
 pub mod row;
+mod xlsx;
 
 use crate::bulk::{BulkCounts, BulkJob, BulkStatus};
 use crate::error::{DomainError, Result};

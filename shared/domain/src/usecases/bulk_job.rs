@@ -3,10 +3,11 @@
 //! commit (static groups and the membership pass), and [`finish`], the one place a job's end is
 //! recorded. The import (`import_job`) is the first kind built on them.
 
-use crate::bulk::ports::{BulkJobStore, BulkQueue};
+use crate::bulk::ports::{BulkFiles, BulkJobStore, BulkObject, BulkQueue};
 use crate::bulk::{BulkJob, BulkStatus, BulkTask, Expect};
 use crate::customer::Customer;
 use crate::error::{DomainError, Result};
+use crate::export::encode::write_csv_cell;
 use crate::ids::{GroupId, TenantId};
 use crate::membership::{ChangeReason, Plan};
 use crate::ports::{AddOutcome, MembershipPass, MembershipStore};
@@ -264,4 +265,57 @@ pub async fn follow_up<S: MembershipPass + MembershipStore>(
     let work = customers.into_iter().map(Work::new).collect();
     let report = apply(store, t, plan, work, ChangeReason::CustomerUpdated, now).await?;
     Ok(wrote || report.written > 0)
+}
+
+/// The failure report of a bulk job, rebuilt from its failed-row items (so it is the same however
+/// often the job ran): `Row`, the file's columns, `Error Code`, `Error Message`; RFC 4180 with the exports'
+/// formula neutralisation.
+pub async fn write_failure_report<S: BulkJobStore, F: BulkFiles>(
+    store: &S,
+    files: &F,
+    t: &TenantId,
+    job: &BulkJob,
+    header: &[String],
+) -> Result<()> {
+    let mut out = Vec::with_capacity(64 * 1024);
+    out.extend_from_slice(crate::export::encode::UTF8_BOM);
+    let line = |cells: &mut dyn Iterator<Item = &str>, out: &mut Vec<u8>| {
+        for (i, c) in cells.enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_csv_cell(c, out);
+        }
+        out.extend_from_slice(b"\r\n");
+    };
+    let titles = ["Row"]
+        .into_iter()
+        .chain(header.iter().map(String::as_str))
+        .chain(["Error Code", "Error Message"]);
+    line(&mut titles.into_iter(), &mut out);
+    let mut after = None;
+    loop {
+        let (rows, next) = store.failed_rows(t, &job.id, after).await?;
+        for r in &rows {
+            let number = r.row.to_string();
+            // Rectangular, as RFC 4180 asks: cells beyond the header are named in the message instead.
+            let mut cells: Vec<&str> = r.cells.iter().take(header.len()).map(String::as_str).collect();
+            cells.resize(header.len(), "");
+            let all = std::iter::once(number.as_str())
+                .chain(cells)
+                .chain([r.code.as_str(), r.message.as_str()]);
+            line(&mut all.into_iter(), &mut out);
+        }
+        match next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    files
+        .put_object(
+            &BulkObject::FailureReport(t.clone(), job.id.clone()),
+            out,
+            "text/csv; charset=utf-8",
+        )
+        .await
 }

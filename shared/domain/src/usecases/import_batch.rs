@@ -9,18 +9,18 @@
 //! run starts at the checkpoint.
 
 use crate::bulk::ports::{BulkCommit, BulkJobStore, CustomerWrite, RowCommit, MAX_BATCH_ITEMS};
-use crate::bulk::{BulkCounts, BulkJob, Expect, FailedRow};
+use crate::bulk::{BulkJob, Expect, FailedRow};
 use crate::customer::{Customer, Identity};
 use crate::error::{DomainError, Result};
 use crate::ids::{CustomerId, TenantId};
 use crate::import::mapping::Mapping;
-use crate::import::row::{RowFailure, RowValues};
 use crate::membership::Plan;
 use crate::ports::{MembershipPass, MembershipStore};
 use crate::usecases::bulk_job::{follow_up, Budget, BulkSettings, FaultPoint};
-use crate::usecases::import_rows::{decide, Belief, Decision};
+pub use crate::usecases::import_rows::ParsedRow;
+use crate::usecases::import_rows::{decide, Belief, Decision, Pending, PendingWrite};
 use chrono::{DateTime, Utc};
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 /// Rows looked up together: with an email and a phone each, two full BatchGetItems of identities and
 /// one of customers.
@@ -32,17 +32,6 @@ const MAX_KNOWN: usize = 5000;
 /// Times a batch is read again and redone after a concurrent change before the run gives up (retryable).
 const MAX_REDOS: u32 = 5;
 
-/// A row of the file, parsed.
-#[derive(Debug, Clone)]
-pub struct ParsedRow {
-    /// The row number.
-    pub row: u64,
-    /// The cells as text (for the failure report).
-    pub cells: Vec<String>,
-    /// The mapped values, or why the row fails.
-    pub values: std::result::Result<RowValues, RowFailure>,
-}
-
 /// Whether the run goes on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flow {
@@ -52,40 +41,6 @@ pub enum Flow {
     HandOn,
     /// Another run or a cancel took the job over: stop.
     Fenced,
-}
-
-#[derive(Debug)]
-struct PendingWrite {
-    base: Option<Customer>,
-    after: Customer,
-}
-
-impl PendingWrite {
-    fn write(&self) -> CustomerWrite {
-        match &self.base {
-            None => CustomerWrite::Create(self.after.clone()),
-            Some(b) => CustomerWrite::Update {
-                before: b.clone(),
-                after: self.after.clone(),
-            },
-        }
-    }
-
-    /// The identity items this write puts or deletes.
-    fn touched(&self) -> BTreeSet<Identity> {
-        let before = self.base.as_ref().map(Customer::identities).unwrap_or_default();
-        before.symmetric_difference(&self.after.identities()).cloned().collect()
-    }
-}
-
-#[derive(Debug, Default)]
-struct Pending {
-    order: Vec<CustomerId>,
-    writes: HashMap<CustomerId, PendingWrite>,
-    failed: Vec<FailedRow>,
-    counts: BulkCounts,
-    rows: Vec<ParsedRow>,
-    items: usize,
 }
 
 /// What a run's engine did, for logs and the benchmark.

@@ -8,7 +8,6 @@
 use crate::bulk::ports::{BulkCommit, BulkFiles, BulkJobStore, BulkObject, BulkQueue};
 use crate::bulk::{BulkJob, BulkKind, BulkStatus, BulkTask, Expect};
 use crate::error::{DomainError, Result};
-use crate::export::encode::write_csv_cell;
 use crate::ids::{BulkJobId, TenantId};
 use crate::import::file::{csv_shape, sniff, CsvShape, FileError, RowSource};
 use crate::import::mapping::{suggest, Mapping};
@@ -16,7 +15,8 @@ use crate::import::row::parse_row;
 use crate::import::{Analysis, FileFormat, MAX_COLUMNS, MAX_FILE_BYTES, MAX_ROWS, SAMPLE_ROWS};
 use crate::ports::{Clock, MembershipPass, MembershipStore};
 use crate::usecases::bulk_job::{
-    claim, fail_unless_final, failure_reason, finish, hand_on, Budget, BulkSettings, JobEnd, RunOutcome,
+    claim, fail_unless_final, failure_reason, finish, hand_on, write_failure_report, Budget, BulkSettings, JobEnd,
+    RunOutcome,
 };
 use crate::usecases::import_batch::{Engine, EngineReport, Flow, ParsedRow};
 use crate::usecases::lookup::load_plan;
@@ -360,7 +360,7 @@ async fn apply_rows<S: ImportPorts, F: BulkFiles>(
         Flow::Continue => {
             let mut job = engine.job;
             if job.counts.failed > 0 {
-                write_report(store, files, t, &job, &names).await?;
+                write_failure_report(store, files, t, &job, &names).await?;
             }
             let expect = Expect::of(&job);
             // `now` is the run's evaluation instant; the end is stamped when it happens.
@@ -371,57 +371,4 @@ async fn apply_rows<S: ImportPorts, F: BulkFiles>(
             }
         }
     }
-}
-
-/// The failure report, rebuilt from the failed-row items (so it is the same however often the job
-/// ran): `Row`, the file's columns, `Error Code`, `Error Message`; RFC 4180 with the exports'
-/// formula neutralisation.
-async fn write_report<S: BulkJobStore, F: BulkFiles>(
-    store: &S,
-    files: &F,
-    t: &TenantId,
-    job: &BulkJob,
-    header: &[String],
-) -> Result<()> {
-    let mut out = Vec::with_capacity(64 * 1024);
-    out.extend_from_slice(crate::export::encode::UTF8_BOM);
-    let line = |cells: &mut dyn Iterator<Item = &str>, out: &mut Vec<u8>| {
-        for (i, c) in cells.enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            write_csv_cell(c, out);
-        }
-        out.extend_from_slice(b"\r\n");
-    };
-    let titles = ["Row"]
-        .into_iter()
-        .chain(header.iter().map(String::as_str))
-        .chain(["Error Code", "Error Message"]);
-    line(&mut titles.into_iter(), &mut out);
-    let mut after = None;
-    loop {
-        let (rows, next) = store.failed_rows(t, &job.id, after).await?;
-        for r in &rows {
-            let number = r.row.to_string();
-            // Rectangular, as RFC 4180 asks: cells beyond the header are named in the message instead.
-            let mut cells: Vec<&str> = r.cells.iter().take(header.len()).map(String::as_str).collect();
-            cells.resize(header.len(), "");
-            let all = std::iter::once(number.as_str())
-                .chain(cells)
-                .chain([r.code.as_str(), r.message.as_str()]);
-            line(&mut all.into_iter(), &mut out);
-        }
-        match next {
-            Some(n) => after = Some(n),
-            None => break,
-        }
-    }
-    files
-        .put_object(
-            &BulkObject::FailureReport(t.clone(), job.id.clone()),
-            out,
-            "text/csv; charset=utf-8",
-        )
-        .await
 }

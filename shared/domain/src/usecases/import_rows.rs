@@ -5,6 +5,8 @@
 //! `NewCustomer::into_customer` and `CustomerPatch::apply`, so validation and normalisation are the
 //! same as `POST /customers` and `PATCH /customers/{id}`.
 
+use crate::bulk::ports::CustomerWrite;
+use crate::bulk::{BulkCounts, FailedRow};
 use crate::customer::{AttributeValue, Customer, CustomerPatch, Identity, NewCustomer};
 use crate::error::DomainError;
 use crate::ids::{BulkJobId, CustomerId};
@@ -13,6 +15,17 @@ use crate::import::row::{column_for_field, RowFailure, RowValues};
 use crate::patch::Patch;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeSet, HashMap};
+
+/// A row of the file, parsed.
+#[derive(Debug, Clone)]
+pub struct ParsedRow {
+    /// The row number.
+    pub row: u64,
+    /// The cells as text (for the failure report).
+    pub cells: Vec<String>,
+    /// The mapped values, or why the row fails.
+    pub values: std::result::Result<RowValues, RowFailure>,
+}
 
 /// What is known of customers and identities: `Some(None)` is known absent, a missing key unknown.
 #[derive(Debug, Default)]
@@ -293,4 +306,41 @@ fn update(
         Ok(after) => Decision::Write { created: false, after },
         Err(e) => Decision::Failed(invalid(mapping, e)),
     }
+}
+
+/// A customer write of the pending transaction: its state before the transaction and after it.
+#[derive(Debug)]
+pub(crate) struct PendingWrite {
+    pub base: Option<Customer>,
+    pub after: Customer,
+}
+
+impl PendingWrite {
+    pub fn write(&self) -> CustomerWrite {
+        match &self.base {
+            None => CustomerWrite::Create(self.after.clone()),
+            Some(b) => CustomerWrite::Update {
+                before: b.clone(),
+                after: self.after.clone(),
+            },
+        }
+    }
+
+    /// The identity items this write puts or deletes.
+    pub fn touched(&self) -> BTreeSet<Identity> {
+        let before = self.base.as_ref().map(Customer::identities).unwrap_or_default();
+        before.symmetric_difference(&self.after.identities()).cloned().collect()
+    }
+}
+
+/// The transaction being filled: its writes in first-touch order, failed rows, counts, the rows it
+/// covers (to redo them) and its item count.
+#[derive(Debug, Default)]
+pub(crate) struct Pending {
+    pub order: Vec<CustomerId>,
+    pub writes: HashMap<CustomerId, PendingWrite>,
+    pub failed: Vec<FailedRow>,
+    pub counts: BulkCounts,
+    pub rows: Vec<ParsedRow>,
+    pub items: usize,
 }
