@@ -762,6 +762,25 @@ async fn import_flow_over_http_upload_start_poll_report_and_tenant_isolation() {
         assert_eq!(r.status, status, "{}", r.raw);
         assert!(r.raw.contains(field), "{}", r.raw);
     }
+    // A dynamic group whose first resync has finished before the import: imported customers enter
+    // it through the import's own membership pass.
+    let vip = api
+        .call(
+            "POST",
+            "/groups",
+            &token,
+            Some(json!({"name": "VIPs", "type": "dynamic", "rules": {"tags": {"has_any": ["vip"]}}})),
+        )
+        .await;
+    assert_eq!(vip.status, 201, "{}", vip.raw);
+    let gid = vip.body["id"].as_str().unwrap().to_owned();
+    for _ in 0..300 {
+        let g = api.call("GET", &format!("/groups/{gid}"), &token, None).await;
+        if g.body["sync"]["status"] == "done" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let started = api
         .call(
             "POST",
@@ -791,6 +810,19 @@ async fn import_flow_over_http_upload_start_poll_report_and_tenant_isolation() {
     assert_eq!(list.body["items"][0]["id"], id.as_str());
     let r = api.call("GET", "/customers?limit=10", &token, None).await;
     assert_eq!(r.body["items"].as_array().unwrap().len(), 2);
+    let members = api.call("GET", &format!("/groups/{gid}/members"), &token, None).await;
+    let emails: Vec<&str> = members.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["email"].as_str())
+        .collect();
+    assert_eq!(
+        emails,
+        ["ana@example.com"],
+        "the imported VIP is in the dynamic group: {}",
+        members.raw
+    );
     let cancel = api.call("POST", &format!("/imports/{id}/cancel"), &token, None).await;
     assert_eq!(cancel.status, 409, "a done import cannot be canceled");
 }
