@@ -55,7 +55,11 @@ pub async fn drop_isolated(own: &App) {
         .send()
         .await
         .expect("delete table");
-    for url in [&store.group_jobs_queue_url, &store.export_jobs_queue_url] {
+    for url in [
+        &store.group_jobs_queue_url,
+        &store.export_jobs_queue_url,
+        &store.bulk_jobs_queue_url,
+    ] {
         store
             .sqs
             .delete_queue()

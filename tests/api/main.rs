@@ -7,6 +7,7 @@ mod dynamic_e2e;
 mod dynamic_props;
 mod exports;
 mod http_e2e;
+mod imports;
 mod runtime;
 mod store;
 mod timing;

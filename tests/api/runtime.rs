@@ -14,15 +14,16 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
 /// The variables every function needs (`Config::from_env`), one of which each failing start lacks.
-const REQUIRED: [&str; 4] = [
+const REQUIRED: [&str; 5] = [
     "TABLE_NAME",
     "BUCKET_NAME",
     "GROUP_JOBS_QUEUE_URL",
     "EXPORT_JOBS_QUEUE_URL",
+    "BULK_JOBS_QUEUE_URL",
 ];
 
 /// The binaries the scenarios below invoke; a new function needs a case here.
-const COVERED: [&str; 28] = [
+const COVERED: [&str; 34] = [
     "api-customers-create",
     "api-customers-list",
     "api-customers-get",
@@ -48,7 +49,13 @@ const COVERED: [&str; 28] = [
     "api-exports-list",
     "api-settings-get",
     "api-settings-update",
+    "api-imports-create",
+    "api-imports-list",
+    "api-imports-get",
+    "api-imports-start",
+    "api-imports-cancel",
     "worker-group-jobs",
+    "worker-bulk-jobs",
     "worker-exports",
     "scheduler",
 ];
@@ -187,6 +194,73 @@ async fn settings_functions_answer_http_api_events() {
         call(&get, request(&get, "/settings", &t)).await.body["renewal_grace_days"],
         5
     );
+}
+
+#[tokio::test]
+async fn import_functions_and_the_bulk_jobs_worker() {
+    let t = fresh_tenant();
+    let queue = fleet::stack().await.config.bulk_jobs_queue_url.clone();
+    let (create, list, get, start_import, cancel, worker) = tokio::join!(
+        start("api-imports-create"),
+        start("api-imports-list"),
+        start("api-imports-get"),
+        start("api-imports-start"),
+        start("api-imports-cancel"),
+        start("worker-bulk-jobs"),
+    );
+    // Runs the bulk worker over what the queue holds for this tenant until the import is `until`.
+    let settle = |id: String, until: &'static str| {
+        let (get, worker, queue, t) = (&get, &worker, queue.clone(), t.clone());
+        async move {
+            for _ in 0..20 {
+                let got = call(get, request(get, &format!("/imports/{id}"), &t)).await;
+                expect(&got, 200);
+                if got.body["status"] == until {
+                    return got;
+                }
+                for m in fleet::receive(&queue, &t, 1).await {
+                    let result = invoke(worker, &fleet::sqs_event(&queue, std::slice::from_ref(&m))).await;
+                    assert_eq!(failures(&result), Vec::<String>::new(), "{}", worker.logs());
+                    fleet::delete(&queue, &[m]).await;
+                }
+            }
+            panic!("import {id} never became {until}");
+        }
+    };
+    let body = json!({"file_name": "in.csv", "content": "Email,Name\nana@example.com,Ana\n"});
+    let created = call(&create, request(&create, "/imports", &t).json(&body)).await;
+    expect(&created, 201);
+    let id = created.body["id"].as_str().expect("import id").to_owned();
+    let ready = settle(id.clone(), "ready").await;
+    let mapping = ready.body["analysis"]["suggested_mapping"].clone();
+    let started = call(
+        &start_import,
+        request(&start_import, &format!("/imports/{id}/start"), &t).json(&mapping),
+    )
+    .await;
+    assert!(matches!(started.status, 200 | 202), "{}", started.raw);
+    let done = settle(id.clone(), "done").await;
+    assert_eq!(done.body["counts"]["created"], 1, "{}", done.raw);
+    let listed = call(&list, request(&list, "/imports", &t)).await;
+    expect(&listed, 200);
+    assert_eq!(listed.body["items"].as_array().map(Vec::len), Some(1));
+    let again = call(
+        &create,
+        request(&create, "/imports", &t).json(&json!({"file_name": "b.csv"})),
+    )
+    .await;
+    expect(&again, 201);
+    let other = again.body["id"].as_str().expect("import id");
+    expect(
+        &call(&cancel, request(&cancel, &format!("/imports/{other}/cancel"), &t)).await,
+        200,
+    );
+    expect(
+        &call(&cancel, request(&cancel, &format!("/imports/{id}/cancel"), &t)).await,
+        409,
+    );
+    let poisoned = invoke(&worker, &poison_event(&queue)).await;
+    assert_eq!(failures(&poisoned), vec!["poison-1".to_owned()]);
 }
 
 #[tokio::test]

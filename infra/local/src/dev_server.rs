@@ -265,5 +265,8 @@ pub async fn start(
     for _ in 0..GROUP_JOB_POLLERS {
         tasks.push(tokio::spawn(run_workers(app.clone())));
     }
+    for _ in 0..crate::bulk_jobs::BULK_JOB_POLLERS {
+        tasks.push(tokio::spawn(crate::bulk_jobs::run_bulk_workers(app.clone())));
+    }
     Ok((bound, tasks))
 }

@@ -72,11 +72,9 @@ impl LocalResources {
         );
         for queue in &template.queues {
             let name = local_name(&queue.logical_id);
-            let url = [&config.group_jobs_queue_url, &config.export_jobs_queue_url]
-                .into_iter()
-                .find(|u| u.rsplit('/').next() == Some(name.as_str()));
-            if let Some(url) = url {
-                r.refs.insert(queue.logical_id.clone(), url.clone());
+            // Every local queue URL is the emulator's queue prefix plus the queue's local name.
+            if let Some((prefix, _)) = config.group_jobs_queue_url.rsplit_once('/') {
+                r.refs.insert(queue.logical_id.clone(), format!("{prefix}/{name}"));
             }
             r.attributes.insert(
                 (queue.logical_id.clone(), "Arn".into()),

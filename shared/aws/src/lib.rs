@@ -32,6 +32,8 @@ pub struct Store {
     pub bucket: String,
     /// The queue whose messages start export jobs.
     pub export_jobs_queue_url: String,
+    /// The queue of bulk jobs (imports).
+    pub bulk_jobs_queue_url: String,
     /// Work after which a resync shard hands its remaining partitions on (`RESYNC_SHARD_BUDGET`).
     pub resync_shard_budget: u64,
     /// The service's clock (the system clock in AWS).
@@ -58,6 +60,7 @@ impl Store {
             s3: config.s3_client(&sdk),
             bucket: config.bucket_name.clone(),
             export_jobs_queue_url: config.export_jobs_queue_url.clone(),
+            bulk_jobs_queue_url: config.bulk_jobs_queue_url.clone(),
             resync_shard_budget: config.resync_shard_budget,
             clock: clock::ServiceClock::default(),
             registered: Default::default(),

@@ -5,9 +5,11 @@
 
 pub mod api;
 pub mod batch;
+pub mod bulk_worker;
 pub mod export_api;
 pub mod export_worker;
 pub mod http_error;
+pub mod import_api;
 pub mod request;
 pub mod routes;
 pub mod scheduler;

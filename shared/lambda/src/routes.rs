@@ -3,6 +3,7 @@
 
 use crate::api;
 use crate::export_api;
+use crate::import_api;
 use crate::settings_api;
 use crate::App;
 use lambda_http::{Body, Request, Response};
@@ -62,6 +63,11 @@ route_table! {
     SettingsGet: GET "/settings" => settings_api::settings_get, "api-settings-get", "the tenant's settings (renewal grace).";
     SettingsUpdate: PATCH "/settings" => settings_api::settings_update, "api-settings-update", "change the tenant's settings; a new grace resyncs the dynamic groups.";
     ExportsList: GET "/exports" => export_api::exports_list, "api-exports-list", "a page of exports, newest first.";
+    ImportsCreate: POST "/imports" => import_api::imports_create, "api-imports-create", "create an import: an upload link, or the file inline.";
+    ImportsList: GET "/imports" => import_api::imports_list, "api-imports-list", "a page of imports, newest first.";
+    ImportsGet: GET "/imports/{importId}" => import_api::imports_get, "api-imports-get", "one import: analysis once uploaded, the failure report once done.";
+    ImportsStart: POST "/imports/{importId}/start" => import_api::imports_start, "api-imports-start", "start an analysed import with its mapping (202).";
+    ImportsCancel: POST "/imports/{importId}/cancel" => import_api::imports_cancel, "api-imports-cancel", "cancel an import after the batch in flight.";
 }
 
 /// One row of the route table: an endpoint and what serves it.
