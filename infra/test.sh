@@ -34,14 +34,21 @@ cargo build --quiet --workspace --bins --tests
 DEV_PID=$!
 wait_port "$API_PORT" 120
 TOKEN="$("$BIN" token "schemathesis-$(date +%s)")"
-"$VENV/bin/schemathesis" run infra/openapi.yaml \
-  --url "http://127.0.0.1:$API_PORT" \
-  --header "Authorization: Bearer $TOKEN" \
-  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
-  --max-examples "${SCHEMATHESIS_EXAMPLES:-40}" \
-  --seed 20261124 \
-  --no-color | tee "$STATE/schemathesis.log"
-st_passed=$(grep -Eo '[0-9]+ generated, [0-9]+ passed' "$STATE/schemathesis.log" | awk '{print $3}')
+# Every check, two seeds (the CI seed and the one issue 11 probed with); infra/schemathesis.toml lists
+# the rules OpenAPI 3.0 cannot state.
+: > "$STATE/schemathesis.log"
+# The second seed runs fewer examples per operation: together they stay a few minutes.
+for run in 20261124:"${SCHEMATHESIS_EXAMPLES:-40}" 7:"${SCHEMATHESIS_EXAMPLES_2:-20}"; do
+  seed="${run%%:*}" examples="${run##*:}"
+  "$VENV/bin/schemathesis" --config-file infra/schemathesis.toml run infra/openapi.yaml \
+    --url "http://127.0.0.1:$API_PORT" \
+    --header "Authorization: Bearer $TOKEN" \
+    --checks all \
+    --max-examples "$examples" \
+    --seed "$seed" \
+    --no-color | tee -a "$STATE/schemathesis.log"
+done
+st_passed=$(grep -Eo '[0-9]+ generated, [0-9]+ passed' "$STATE/schemathesis.log" | awk '{s+=$3} END {print s+0}')
 
 log "all tests passed in $(( $(date +%s) - started ))s: $cargo_passed cargo tests, ${st_passed:-0} schemathesis cases"
 echo "tests: $(( cargo_passed + ${st_passed:-0} )) passed, 0 failed"

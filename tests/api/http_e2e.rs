@@ -87,7 +87,7 @@ async fn bad_input_is_a_4xx_that_says_what_to_fix() {
         ("GET", "/customers?limit=101", None, 400, "bad_request"),
         ("GET", "/customers?limit=abc", None, 400, "bad_request"),
         ("GET", "/customers?cursor=%%%", None, 400, "bad_request"),
-        ("GET", "/customers?cursor=bm90LWEtY3Vyc29y", None, 400, "bad_request"),
+        ("GET", "/customers?cursor=A", None, 400, "bad_request"),
         ("GET", "/customers?colour=red", None, 400, "bad_request"),
         ("GET", "/customers/does-not-exist", None, 404, "not_found"),
         (

@@ -8,6 +8,7 @@ mod dynamic_props;
 mod exports;
 mod http_e2e;
 mod imports;
+mod robustness;
 mod runtime;
 mod store;
 mod timing;

@@ -33,6 +33,16 @@ where
             err,
             SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_)
         );
+    if code == "ValidationException" {
+        // The request held a value DynamoDB cannot store (a number out of its range, an item over 400
+        // KB, ...). Input checks catch these first; what slips through is the client's to fix, not
+        // something a retry would cure. The detail stays in the logs.
+        tracing::warn!(detail = %detail, "the store refused a value");
+        return DomainError::validation(
+            "body",
+            "a value of the request cannot be stored (a number out of range or a customer too large); change it and send the request again",
+        );
+    }
     if transient || RETRYABLE_CODES.contains(&code.as_str()) {
         DomainError::Unavailable(detail)
     } else {

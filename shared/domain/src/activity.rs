@@ -9,6 +9,10 @@ use std::collections::BTreeMap;
 
 /// Days of daily ledger entries kept; conditions over a period may look back at most this far.
 pub const LEDGER_DAYS: i64 = 400;
+/// Currencies one ledger keeps. Entries are per currency and day, so this and [`LEDGER_DAYS`] bound a
+/// ledger to 1,200 entries (about 60 KB): an event in a further currency is rejected with a reason
+/// instead of growing the customer without bound.
+pub const MAX_CURRENCIES: usize = 3;
 
 /// What events have recorded about the customer's activity; rules read it, the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -83,8 +87,19 @@ pub struct LedgerEntry {
 }
 
 impl Ledger {
-    /// Adds an amount; entries older than the window (relative to the newest entry) are dropped.
-    pub fn record(&mut self, currency: &str, at: DateTime<Utc>, amount_minor: i64) {
+    /// Adds an amount; entries older than the window (relative to the newest entry) are dropped. A
+    /// currency beyond [`MAX_CURRENCIES`] is refused (`field` names what to report).
+    pub fn record(&mut self, field: &str, currency: &str, at: DateTime<Utc>, amount_minor: i64) -> Result<()> {
+        if !self.totals.contains_key(currency) && self.totals.len() >= MAX_CURRENCIES {
+            let kept: Vec<&str> = self.totals.keys().map(String::as_str).collect();
+            return Err(DomainError::validation(
+                field,
+                format!(
+                    "a customer's {field} are kept in at most {MAX_CURRENCIES} currencies ({}); {currency} cannot be added",
+                    kept.join(", ")
+                ),
+            ));
+        }
         let on = at.date_naive();
         let total = self.totals.entry(currency.to_owned()).or_insert(0);
         *total = total.saturating_add(amount_minor);
@@ -103,6 +118,7 @@ impl Ledger {
             let oldest = newest - Duration::days(LEDGER_DAYS);
             self.entries.retain(|e| e.on > oldest);
         }
+        Ok(())
     }
 
     /// Lifetime total in a currency.
@@ -131,7 +147,13 @@ impl Ledger {
                 format!("{c:?} is not a currency code: use three capital letters (ISO 4217), e.g. EUR"),
             ));
         }
-        if self.entries.len() > 2 * LEDGER_DAYS as usize {
+        if self.totals.len() > MAX_CURRENCIES {
+            return Err(DomainError::validation(
+                field,
+                format!("a ledger keeps at most {MAX_CURRENCIES} currencies"),
+            ));
+        }
+        if self.entries.len() > MAX_CURRENCIES * LEDGER_DAYS as usize {
             return Err(DomainError::validation(field, "too many ledger entries"));
         }
         Ok(())
@@ -154,17 +176,32 @@ mod tests {
     #[test]
     fn ledger_aggregates_per_day_and_keeps_lifetime_totals_after_pruning() {
         let mut l = Ledger::default();
-        l.record("EUR", at("2025-01-01T10:00:00Z"), 100);
-        l.record("EUR", at("2025-01-01T18:00:00Z"), 50);
-        l.record("USD", at("2025-01-01T18:00:00Z"), 7);
+        l.record("p", "EUR", at("2025-01-01T10:00:00Z"), 100).unwrap();
+        l.record("p", "EUR", at("2025-01-01T18:00:00Z"), 50).unwrap();
+        l.record("p", "USD", at("2025-01-01T18:00:00Z"), 7).unwrap();
         assert_eq!(l.entries.len(), 2);
-        l.record("EUR", at("2026-11-24T00:00:00Z"), 10);
+        l.record("p", "EUR", at("2026-11-24T00:00:00Z"), 10).unwrap();
         assert_eq!(l.entries.len(), 1, "entries older than the window are dropped");
         assert_eq!(l.total("EUR"), 160);
         assert_eq!(l.total("USD"), 7);
         let d = |s: &str| s.parse::<NaiveDate>().unwrap();
         assert_eq!(l.sum_between("EUR", d("2026-01-01"), d("2026-12-31")), 10);
         assert_eq!(l.first_at, Some(at("2025-01-01T10:00:00Z")));
+    }
+
+    #[test]
+    fn a_ledger_keeps_a_bounded_number_of_currencies_and_days() {
+        let mut l = Ledger::default();
+        for (i, c) in ["EUR", "USD", "GBP"].iter().enumerate() {
+            for day in 0..500 {
+                let t = at("2025-01-01T10:00:00Z") + Duration::days(day) + Duration::minutes(i as i64);
+                l.record("payments", c, t, 1).unwrap();
+            }
+        }
+        assert_eq!(l.entries.len(), 3 * LEDGER_DAYS as usize, "400 days of 3 currencies");
+        assert!(l.record("payments", "JPY", at("2026-06-01T00:00:00Z"), 1).is_err());
+        assert_eq!(l.total("EUR"), 500, "lifetime totals stay exact");
+        assert!(l.check("payments").is_ok());
     }
 
     #[test]

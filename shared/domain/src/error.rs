@@ -18,10 +18,11 @@ pub enum DomainError {
     /// The thing does not exist for this tenant (another tenant's ids land here too).
     #[error("{0}")]
     NotFound(String),
-    /// A unique value (email, phone, external id, id) is already taken within the tenant.
+    /// A unique value (email, phone, external id, id) is already taken within the tenant, or the
+    /// resource's state forbids the request (`type`: rules on a static group, members on a dynamic one).
     #[error("{message}")]
     Conflict {
-        /// The unique field whose value is taken: `id`, `email`, `phone` or `external_id`.
+        /// The unique field whose value is taken (`id`, `email`, `phone`, `external_id`), or `type`.
         field: String,
         /// Which value is taken; shown to the client.
         message: String,

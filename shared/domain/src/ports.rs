@@ -131,6 +131,10 @@ pub trait JobQueue: Send + Sync {
     fn enqueue_many(&self, jobs: &[GroupJob]) -> impl Future<Output = Result<()>> + Send;
 }
 
+/// Events one commit carries at most: with the customer item, one marker each and room for membership
+/// changes it fits DynamoDB's 100-item transaction (the adapter splits larger membership deltas).
+pub const MAX_EVENTS_PER_COMMIT: usize = 40;
+
 /// One customer's membership change, written atomically: the customer's group set, facts and next
 /// wake-up, its member rows, the groups' counts, history entries and the ids of the events applied.
 #[derive(Debug, Clone)]

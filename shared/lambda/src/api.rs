@@ -187,9 +187,14 @@ pub async fn events_ingest(app: &App, req: Request) -> Result<Response<Body>, In
         let t = tenant(&req, &app.tenant_claim)?;
         let batch = EventBatch::try_from(json_body::<serde_json::Value>(&req)?)?;
         let report = events::ingest_events(&app.store, &t, &batch, app.now()).await?;
-        if report.accepted == 0 && report.duplicates == 0 {
+        let all_invalid = report
+            .rejected
+            .iter()
+            .all(|r| r.code == events::RejectionCode::ValidationFailed);
+        if report.accepted == 0 && report.duplicates == 0 && all_invalid {
             if let Some(first) = report.rejected.first() {
-                // Nothing in the batch could be used: the whole request is bad input.
+                // Nothing in the batch could be used and all of it is invalid: the whole request is bad
+                // input. Valid events for customers that do not exist (yet) are a 200 with the report.
                 return Err(cg_domain::DomainError::validation(
                     format!("events[{}]", first.index),
                     format!(

@@ -88,6 +88,10 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::BadRequest("a JSON request body is required".into()));
     }
+    // Every body is a JSON object: serde would read a struct from an array too (`[]` a no-op patch).
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::BadRequest("the request body must be a JSON object".into()));
+    }
     serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest(format!("invalid request body: {e}")))
 }
 

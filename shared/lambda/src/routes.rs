@@ -115,19 +115,25 @@ pub enum Matched {
     NotFound,
 }
 
+/// A matched route's path parameters (name, percent-decoded value).
+type Params = Vec<(String, String)>;
+
 /// Matches a method and path against the table, as API Gateway would.
 pub fn match_route(method: &str, path: &str) -> Matched {
     let Some(given) = segments(path) else {
         return Matched::NotFound;
     };
-    let mut allowed = Vec::new();
+    // As API Gateway: among the templates that fit, the most specific one (most literal segments) wins,
+    // so `/customers/exports` is not `/customers/{customerId}`; a 405 lists that template's methods.
+    let mut fits: Vec<(usize, &'static Route, Params)> = Vec::new();
     for route in ROUTES {
         let template: Vec<&str> = route.path.trim_matches('/').split('/').collect();
         if template.len() != given.len() {
             continue;
         }
         let mut params = Vec::new();
-        let fits =
+        let mut literal = 0;
+        let fit =
             template
                 .iter()
                 .zip(&given)
@@ -136,19 +142,30 @@ pub fn match_route(method: &str, path: &str) -> Matched {
                         params.push((name.to_owned(), g.clone()));
                         !g.is_empty()
                     }
-                    None => t == g,
+                    None => {
+                        literal += 1;
+                        t == g
+                    }
                 });
-        if fits {
-            if route.method == method {
-                return Matched::Route(route, params);
-            }
-            allowed.push(route.method);
+        if fit {
+            fits.push((literal, route, params));
         }
     }
-    if allowed.is_empty() {
-        Matched::NotFound
-    } else {
-        Matched::MethodNotAllowed(allowed)
+    let best_for_method = fits
+        .iter()
+        .filter(|(_, r, _)| r.method == method)
+        .max_by_key(|(literal, _, _)| *literal);
+    if let Some((_, route, params)) = best_for_method {
+        return Matched::Route(route, params.clone());
+    }
+    match fits.iter().map(|(literal, _, _)| *literal).max() {
+        None => Matched::NotFound,
+        Some(best) => Matched::MethodNotAllowed(
+            fits.iter()
+                .filter(|(literal, _, _)| *literal == best)
+                .map(|(_, r, _)| r.method)
+                .collect(),
+        ),
     }
 }
 
@@ -169,6 +186,10 @@ mod tests {
             _ => panic!("should match"),
         }
         assert!(matches!(match_route("PUT", "/groups"), Matched::MethodNotAllowed(_)));
+        match match_route("OPTIONS", "/customers/exports") {
+            Matched::MethodNotAllowed(allowed) => assert_eq!(allowed, ["POST"], "the literal path's methods only"),
+            _ => panic!("OPTIONS /customers/exports is a 405"),
+        }
         assert!(matches!(match_route("GET", "/nope"), Matched::NotFound));
         assert!(matches!(match_route("GET", "/customers/%ZZ"), Matched::NotFound));
         // The customer export sits beside the customer id routes without shadowing them.

@@ -2,6 +2,7 @@
 //! email, phone and external id, always written in one transaction.
 
 use super::items::{attr, CustomerItem, IdentityItem};
+use super::page::clamp_sk;
 use super::page::PartitionQuery;
 use super::{decode_cursor, encode_cursor, key, n, s, Item};
 use crate::keys;
@@ -10,7 +11,7 @@ use crate::Store;
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 use cg_domain::customer::{Customer, Identity};
 use cg_domain::ids::{CustomerId, TenantId};
-use cg_domain::page::{bad_cursor, Page, PageRequest};
+use cg_domain::page::{Page, PageRequest};
 use cg_domain::ports::{CustomerScan, CustomerStore};
 use cg_domain::{DomainError, Result};
 use std::collections::{BTreeSet, HashMap};
@@ -19,7 +20,9 @@ impl Store {
     pub(crate) fn customer_item(&self, t: &TenantId, c: &Customer) -> Result<Item> {
         let wake = c.next_wake_at.map(|at| keys::wake_keys(t, &c.id, at));
         let item = CustomerItem::new(keys::customer_pk(t, &c.id), keys::customer_sk(&c.id), wake, c);
-        serde_dynamo::to_item(item).map_err(|e| DomainError::Internal(format!("encode customer: {e}")))
+        let item = serde_dynamo::to_item(item).map_err(|e| DomainError::Internal(format!("encode customer: {e}")))?;
+        super::size::check_customer_size(&item)?;
+        Ok(item)
     }
 
     pub(crate) fn identity_put(&self, t: &TenantId, identity: &Identity, id: &CustomerId) -> Result<TransactWriteItem> {
@@ -153,25 +156,31 @@ impl CustomerStore for Store {
 
     async fn list_customers(&self, t: &TenantId, page: &PageRequest) -> Result<Page<Customer>> {
         // Walk the shards in order; the cursor is "<shard>|<last sort key or empty>".
+        // A position that is not one of the list's (see `page::cursor_sk`) starts before the first
+        // shard or after the last one.
         let (mut shard, mut start_sk) = match &page.cursor {
             None => (0, None),
             Some(c) => {
                 let raw = decode_cursor(c)?;
-                let (shard, sk) = raw.split_once('|').ok_or_else(bad_cursor)?;
-                let shard: u32 = shard
-                    .parse()
-                    .ok()
-                    .filter(|s| *s < keys::CUSTOMER_SHARDS)
-                    .ok_or_else(bad_cursor)?;
-                let sk = match sk {
-                    "" => None,
-                    sk => {
-                        let id = sk.strip_prefix(keys::CUSTOMER_SK_PREFIX).ok_or_else(bad_cursor)?;
-                        CustomerId::parse(id).map_err(|_| bad_cursor())?;
-                        Some(sk.to_owned())
+                let (shard, sk) = raw.split_once('|').unwrap_or((raw.as_str(), ""));
+                match shard.parse::<u32>() {
+                    Ok(shard) if shard < keys::CUSTOMER_SHARDS => (
+                        shard,
+                        match sk {
+                            "" => None,
+                            sk => clamp_sk(sk.to_owned(), keys::CUSTOMER_SK_PREFIX, |id| {
+                                CustomerId::parse(id).is_ok()
+                            }),
+                        },
+                    ),
+                    _ if shard < "0" => (0, None),
+                    _ => {
+                        return Ok(Page {
+                            items: Vec::new(),
+                            next_cursor: None,
+                        })
                     }
-                };
-                (shard, sk)
+                }
             }
         };
         let mut items = Vec::with_capacity(page.limit as usize);

@@ -3,7 +3,7 @@
 //! markers, and the groups' counts. Many customers share one transaction (up to DynamoDB's 100 items),
 //! and the count of each group changes by one aggregated ADD per transaction.
 
-use super::items::{attr, CustomerItem, HistoryItem, MemberItem};
+use super::items::{attr, HistoryItem, MemberItem};
 use super::{build_err, key, n, MAX_TRANSACTION_ITEMS};
 use crate::keys;
 use crate::Store;
@@ -63,7 +63,7 @@ struct EventItem {
 const CHANGES_PER_PART: usize = (MAX_TRANSACTION_ITEMS - 1) / 3;
 
 /// Splits a commit so every part fits a transaction with room for the group counters; the last part
-/// carries the facts and the event ids (callers send at most 50 events per commit).
+/// carries the facts and the event ids (callers send at most `MAX_EVENTS_PER_COMMIT` events per commit).
 fn split(owner: usize, c: Commit) -> Vec<Part> {
     let reason = c.reason.describe();
     let mut changes: Vec<(GroupId, bool)> = c
@@ -119,9 +119,7 @@ fn part(
 
 impl Store {
     fn customer_put(&self, t: &TenantId, c: &Customer, expected_version: u64) -> Result<TransactWriteItem> {
-        let wake = c.next_wake_at.map(|at| keys::wake_keys(t, &c.id, at));
-        let item = CustomerItem::new(keys::customer_pk(t, &c.id), keys::customer_sk(&c.id), wake, c);
-        let item = serde_dynamo::to_item(item).map_err(|e| DomainError::Internal(format!("encode customer: {e}")))?;
+        let item = self.customer_item(t, c)?;
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))

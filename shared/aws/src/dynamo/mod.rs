@@ -11,6 +11,7 @@ mod jobs;
 mod members;
 pub mod membership;
 mod page;
+mod size;
 mod tenants;
 mod wake;
 
@@ -72,10 +73,19 @@ pub(crate) fn encode_cursor(position: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(position)
 }
 
+/// A cursor's position. Any URL-safe base64 text whose length is not 1 more than a multiple of 4 (the
+/// OpenAPI pattern) decodes, trailing bits ignored and invalid UTF-8 replaced, so every cursor the
+/// contract allows is a position: the lists then clamp it to their key range (see `page::cursor_sk`).
 pub(crate) fn decode_cursor(cursor: &str) -> Result<String> {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::URL_SAFE,
+        GeneralPurposeConfig::new()
+            .with_decode_allow_trailing_bits(true)
+            .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    LENIENT
         .decode(cursor)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(bad_cursor)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .map_err(|_| bad_cursor())
 }

@@ -5,7 +5,7 @@
 use super::{decode_cursor, encode_cursor, key, s, Item};
 use crate::sdk_error::{corrupt_item, from_sdk};
 use crate::Store;
-use cg_domain::page::{bad_cursor, Page};
+use cg_domain::page::Page;
 use cg_domain::Result;
 use serde::de::DeserializeOwned;
 
@@ -152,13 +152,64 @@ impl Store {
     }
 }
 
-/// The sort key an API cursor resumes after. A cursor is valid only for the list that issued it: its
-/// key must carry the list's prefix and, after it, an id that `valid` accepts.
+/// The sort key an API cursor resumes after. A cursor is a position in the list's key order: one the
+/// list issued resumes exactly after its item; any other position the contract allows is clamped to
+/// the list's key range (before it: the first page; after it or not an id of the list: an empty last
+/// page), so a schema-valid cursor is never an error and never reads outside the list.
 pub(crate) fn cursor_sk(cursor: Option<&str>, prefix: &str, valid: impl Fn(&str) -> bool) -> Result<Option<String>> {
     let Some(c) = cursor else { return Ok(None) };
-    let sk = decode_cursor(c)?;
+    Ok(clamp_sk(decode_cursor(c)?, prefix, valid))
+}
+
+/// A position clamped to the keys that start with `prefix` (see [`cursor_sk`]).
+pub(crate) fn clamp_sk(sk: String, prefix: &str, valid: impl Fn(&str) -> bool) -> Option<String> {
     match sk.strip_prefix(prefix) {
-        Some(rest) if valid(rest) => Ok(Some(sk)),
-        _ => Err(bad_cursor()),
+        Some(rest) if valid(rest) => Some(sk),
+        _ if sk.as_str() < prefix => None,
+        _ => Some(past_all(prefix)),
+    }
+}
+
+/// A sort key after every key that starts with `prefix` (U+10FFFF is the largest UTF-8 character).
+pub(crate) fn past_all(prefix: &str) -> String {
+    format!("{prefix}\u{10FFFF}")
+}
+
+#[cfg(test)]
+mod cursor_tests {
+    use super::*;
+
+    #[test]
+    fn every_position_is_clamped_to_the_list() {
+        let ok = |id: &str| !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric());
+        assert_eq!(
+            clamp_sk("G#abc".into(), "G#", ok),
+            Some("G#abc".into()),
+            "an issued cursor resumes after its item"
+        );
+        assert_eq!(clamp_sk("A".into(), "G#", ok), None, "before the list: the first page");
+        assert_eq!(
+            clamp_sk("Z".into(), "G#", ok),
+            Some(past_all("G#")),
+            "after the list: the end"
+        );
+        assert_eq!(
+            clamp_sk("G#a b".into(), "G#", ok),
+            Some(past_all("G#")),
+            "not an id of the list: the end"
+        );
+        assert!(past_all("G#").starts_with("G#") && past_all("G#").as_str() > "G#zzzz");
+        // Every cursor the OpenAPI pattern allows decodes.
+        for c in ["0A", "000", "0000", "AB_-", "__", "-_-_-_"] {
+            assert!(decode_cursor_for_test(c).is_ok(), "{c}");
+        }
+        assert!(
+            decode_cursor_for_test("0").is_err(),
+            "one character is no base64 (the pattern excludes it)"
+        );
+    }
+
+    fn decode_cursor_for_test(c: &str) -> Result<String> {
+        super::super::decode_cursor(c)
     }
 }

@@ -3,6 +3,7 @@
 
 use super::{AttributeValue, Customer, Subscription, MAX_ATTRIBUTES, MAX_SUBSCRIPTIONS, MAX_TAGS};
 use crate::activity::Activity;
+use crate::bounds::{check_date, check_number, check_opt_instant};
 use crate::contact::{Email, Phone};
 use crate::error::{DomainError, Result};
 use crate::ids::CustomerId;
@@ -86,6 +87,8 @@ impl NewCustomer {
             version: 1,
         };
         check_attributes(&customer.attributes)?;
+        check_dates(&customer)?;
+        customer.check_size()?;
         check_subscriptions(&customer.subscriptions)?;
         customer.activity.check()?;
         Ok(customer)
@@ -150,7 +153,15 @@ impl CustomerPatch {
             map_patch(self.order_number, |x| text("order_number", x, MAX_TEXT))?.apply(next.order_number);
         next.signup_date = self.signup_date.apply(next.signup_date);
         next.registration_date = self.registration_date.apply(next.registration_date);
+        check_dates(&next)?;
         if let Some(changes) = self.attributes {
+            // The contract's `maxProperties`: a patch names at most as many attributes as a customer holds.
+            if changes.len() > MAX_ATTRIBUTES {
+                return Err(DomainError::validation(
+                    "attributes",
+                    format!("a patch may name at most {MAX_ATTRIBUTES} attributes"),
+                ));
+            }
             for (key, value) in changes {
                 match value {
                     Some(v) => next.attributes.insert(key, v),
@@ -171,6 +182,7 @@ impl CustomerPatch {
         next.activation_required = self.activation_required.unwrap_or(next.activation_required);
         next.updated_at = now;
         next.version = current.version + 1;
+        next.check_size()?;
         Ok(next)
     }
 }
@@ -233,13 +245,22 @@ fn check_attributes(attrs: &BTreeMap<String, AttributeValue>) -> Result<()> {
                     format!("attribute {key:?} is longer than {MAX_ATTRIBUTE_TEXT} characters"),
                 ))
             }
-            AttributeValue::Number(n) if !n.is_finite() => {
-                return Err(DomainError::validation(
-                    "attributes",
-                    format!("attribute {key:?} must be a finite number"),
-                ))
-            }
+            AttributeValue::Number(n) => check_number(&format!("attributes.{key}"), *n)?,
+            AttributeValue::Date(d) => check_date(&format!("attributes.{key}"), *d)?,
             _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The customer's own dates within the accepted range.
+fn check_dates(c: &Customer) -> Result<()> {
+    for (field, d) in [
+        ("signup_date", c.signup_date),
+        ("registration_date", c.registration_date),
+    ] {
+        if let Some(d) = d {
+            check_date(field, d)?;
         }
     }
     Ok(())
@@ -254,6 +275,15 @@ pub(crate) fn check_subscriptions(subs: &[Subscription]) -> Result<()> {
     }
     let mut seen = BTreeSet::new();
     for s in subs {
+        for (field, t) in [
+            ("subscriptions.subscribed_at", s.subscribed_at),
+            ("subscriptions.renews_at", s.renews_at),
+            ("subscriptions.expires_at", s.expires_at),
+            ("subscriptions.canceled_at", s.canceled_at),
+            ("subscriptions.last_active_at", s.last_active_at),
+        ] {
+            check_opt_instant(field, t)?;
+        }
         for (field, v) in [
             ("application", Some(&s.application)),
             ("product", s.product.as_ref()),

@@ -10,6 +10,12 @@ use crate::ids::{CustomerId, GroupId};
 use chrono::{DateTime, NaiveDate, Utc};
 pub(crate) use input::check_subscriptions;
 pub use input::{CustomerPatch, NewCustomer};
+
+/// The most a customer may take as JSON. DynamoDB refuses items over 400 KB; the stored item is about
+/// the size of the JSON, so this leaves headroom for keys and the groups set. The bounds below
+/// (attributes, tags, subscriptions, ledger currencies and days) keep a customer far under it; this is
+/// the last line that turns anything else into a 422 or a rejected event instead of a store error.
+pub const MAX_CUSTOMER_BYTES: usize = 300 * 1024;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -181,6 +187,18 @@ impl Identity {
 }
 
 impl Customer {
+    /// Refuses a customer that would be too large to store.
+    pub fn check_size(&self) -> crate::Result<()> {
+        let size = serde_json::to_vec(self).map_or(0, |v| v.len());
+        if size > MAX_CUSTOMER_BYTES {
+            return Err(crate::DomainError::validation(
+                "customer",
+                format!("the customer would take {size} bytes, more than the {MAX_CUSTOMER_BYTES} a customer may hold"),
+            ));
+        }
+        Ok(())
+    }
+
     /// The unique identities this customer holds.
     pub fn identities(&self) -> BTreeSet<Identity> {
         let mut ids = BTreeSet::new();

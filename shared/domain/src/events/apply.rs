@@ -17,8 +17,12 @@ impl Event {
             EventKind::PhoneVerified {} => c.phone_verified = true,
             EventKind::Activated {} => c.activation_required = false,
             EventKind::Booking { starts_at } => c.activity.record_booking(starts_at.unwrap_or(at)),
-            EventKind::Payment { currency, amount_minor } => c.activity.payments.record(currency, at, *amount_minor),
-            EventKind::Expense { currency, amount_minor } => c.activity.expenses.record(currency, at, *amount_minor),
+            EventKind::Payment { currency, amount_minor } => {
+                c.activity.payments.record("payments", currency, at, *amount_minor)?
+            }
+            EventKind::Expense { currency, amount_minor } => {
+                c.activity.expenses.record("expenses", currency, at, *amount_minor)?
+            }
             EventKind::SubscriptionCreated { subscription, terms } => {
                 let s = subscription_mut(c, subscription);
                 s.status = SubscriptionStatus::Active;

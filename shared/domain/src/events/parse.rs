@@ -1,7 +1,8 @@
 //! Parsing one event object at the edge; errors name the field under its path (`events[3].currency`).
 
-use super::{Event, EventKind};
+use super::{Event, EventKind, SubscriptionTerms};
 use crate::activity::is_currency;
+use crate::bounds::{check_instant, check_opt_instant};
 use crate::error::{DomainError, Result};
 use crate::ids::CustomerId;
 use chrono::{DateTime, Utc};
@@ -54,12 +55,32 @@ pub fn parse_event(path: &str, value: &Value) -> Result<Event> {
         )
     })?;
     check_kind(path, &kind)?;
+    check_instant(&format!("{path}.occurred_at"), occurred_at)?;
+    check_kind_dates(path, &kind)?;
     Ok(Event {
         event_id,
         customer_id,
         occurred_at,
         kind,
     })
+}
+
+/// The instants an event carries within the accepted range.
+fn check_kind_dates(path: &str, kind: &EventKind) -> Result<()> {
+    let terms = |t: &SubscriptionTerms| -> Result<()> {
+        check_opt_instant(&format!("{path}.renews_at"), t.renews_at)?;
+        check_opt_instant(&format!("{path}.expires_at"), t.expires_at)
+    };
+    match kind {
+        EventKind::Booking { starts_at } => check_opt_instant(&format!("{path}.starts_at"), *starts_at),
+        EventKind::SubscriptionCreated { terms: t, .. }
+        | EventKind::SubscriptionRenewed { terms: t, .. }
+        | EventKind::SubscriptionUpdated { terms: t, .. } => terms(t),
+        EventKind::SubscriptionCanceled { expires_at, .. } => {
+            check_opt_instant(&format!("{path}.expires_at"), *expires_at)
+        }
+        _ => Ok(()),
+    }
 }
 
 fn is_event_id(s: &str) -> bool {

@@ -151,7 +151,7 @@ where
     let mut next = current.clone();
     let redefine = change.redefines();
     if redefine && current.kind == GroupKind::Static {
-        return Err(DomainError::validation(
+        return Err(DomainError::conflict(
             "type",
             "a static group has no rules or settings; create a dynamic group instead",
         ));
@@ -232,7 +232,7 @@ pub async fn add_members<S: MembershipPass + MembershipStore>(
 }
 
 fn dynamic_members_error() -> DomainError {
-    DomainError::validation(
+    DomainError::conflict(
         "type",
         "a dynamic group's members follow its rules; change the rules, or use a static group for a hand-picked list",
     )

@@ -134,7 +134,7 @@ where
 {
     let group = get_group(store, t, group_id).await?;
     let Some(definition) = group.definition.as_ref() else {
-        return Err(DomainError::validation(
+        return Err(DomainError::conflict(
             "type",
             "explain applies to dynamic groups; a static group's members are the ones added",
         ));

@@ -167,7 +167,7 @@ fn with_facts(w: &mut Work, now: DateTime<Utc>, grace: u32, report: &mut ApplyRe
     let mut kept = Vec::with_capacity(w.events.len());
     for (n, e) in std::mem::take(&mut w.events) {
         let snapshot = after.clone();
-        match e.apply(&mut after) {
+        match e.apply(&mut after).and_then(|()| after.check_size()) {
             Ok(()) => kept.push((n, e)),
             Err(err) => {
                 after = snapshot;

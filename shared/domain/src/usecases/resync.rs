@@ -74,7 +74,7 @@ where
 {
     let group = get_group(store, t, id).await?;
     if group.kind != GroupKind::Dynamic {
-        return Err(DomainError::validation(
+        return Err(DomainError::conflict(
             "type",
             "only dynamic groups are resynced; a static group's members are exactly the ones added",
         ));

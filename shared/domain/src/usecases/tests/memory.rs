@@ -42,6 +42,8 @@ pub struct State {
     pub settings: crate::settings::TenantSettings,
     /// The tenant's queued resync.
     pub slot: Option<JobId>,
+    /// The commit call (1-based) that fails as a worker dying would; `None`: none fails.
+    pub fail_commit: Option<usize>,
     /// What the clock port answers.
     pub clock: DateTime<Utc>,
 }
@@ -235,6 +237,13 @@ impl JobQueue for Memory {
 
 impl MembershipCommit for Memory {
     async fn commit(&self, _t: &TenantId, commits: Vec<Commit>, _now: DateTime<Utc>) -> Result<Vec<CommitResult>> {
+        if self.with(|s| s.fail_commit == Some(s.commits + 1)) {
+            self.with(|s| {
+                s.commits += 1;
+                s.fail_commit = None;
+            });
+            return Err(DomainError::Unavailable("the worker died".into()));
+        }
         Ok(self.with(|s| {
             s.commits += 1;
             commits

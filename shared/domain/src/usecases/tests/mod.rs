@@ -159,7 +159,7 @@ async fn a_static_group_cannot_take_rules_and_a_referenced_group_cannot_be_delet
     .await
     .unwrap_err();
     assert!(
-        matches!(err, DomainError::Validation { ref field, .. } if field == "type"),
+        matches!(err, DomainError::Conflict { ref field, .. } if field == "type"),
         "{err:?}"
     );
     dynamic_group(&store, "In list", json!({"member_of": {"group_id": list.id.as_str()}})).await;
@@ -246,4 +246,30 @@ async fn a_finished_resync_repairs_a_drifted_member_count() {
         .await
         .unwrap();
     store.with(|s| assert_eq!(s.groups[&g].member_count, 2, "recounted from the members"));
+}
+
+#[tokio::test]
+async fn five_hundred_events_for_one_customer_apply_once_even_after_a_crash_between_commits() {
+    let store = store_with(&[customer("a", &[])]);
+    let events: Vec<Value> = (0..500)
+        .map(|i| {
+            json!({"event_id": format!("e{i}"), "customer_id": "a", "type": "booking.created",
+                   "occurred_at": "2026-11-24T09:00:00Z"})
+        })
+        .collect();
+    let batch = EventBatch::try_from(json!({ "events": events })).unwrap();
+    // The third commit (events 81..120) dies; the request fails retryably.
+    store.with(|s| s.fail_commit = Some(3));
+    let err = events::ingest_events(&store, &tenant(), &batch, now())
+        .await
+        .unwrap_err();
+    assert!(err.is_retryable(), "{err:?}");
+    store.with(|s| assert_eq!(s.customers[&id("a")].activity.bookings, 80, "two commits landed"));
+    // The client retries the same request: recorded events are duplicates, the rest apply once.
+    let report = events::ingest_events(&store, &tenant(), &batch, now()).await.unwrap();
+    assert_eq!((report.accepted, report.duplicates), (420, 80));
+    store.with(|s| {
+        assert_eq!(s.customers[&id("a")].activity.bookings, 500);
+        assert_eq!(s.commits, 2 + 1 + 13, "500 events are 13 commits of at most 40");
+    });
 }
