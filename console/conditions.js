@@ -21,7 +21,7 @@ export const CATALOGUE = {
   all_customers: { label: 'All clients', params: [] },
   member_of: { label: 'Client group', params: [{ name: 'group_id', label: 'Group', kind: 'group' }] },
   lifecycle: {
-    label: 'Lifecycle state (Tonos events)',
+    label: 'Lifecycle (Tonos events)',
     params: [
       { name: 'states', label: 'States', kind: 'states' },
       { name: 'applications', label: 'Applications (comma separated)', kind: 'list' },

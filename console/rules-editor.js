@@ -12,7 +12,8 @@ export function conditionEditor(initial, groups = []) {
 
   function draw() {
     const focusKey = document.activeElement && document.activeElement.dataset.key;
-    root.replaceChildren(
+    // replaceChildren would write a null as the text "null": the builder's arrays are filtered.
+    root.replaceChildren(...[
       ...model.flatMap((grp, i) => [
         i > 0 ? h('p', { class: 'joiner', 'aria-hidden': 'true' }, 'AND') : null,
         h('fieldset', { class: 'cg-group' },
@@ -27,7 +28,7 @@ export function conditionEditor(initial, groups = []) {
           h('p', { class: 'field-error', 'data-error-for': `condition_groups[${i}]` })),
       ]),
       h('button', { type: 'button', class: 'secondary', 'data-key': 'add-group', onclick: () => { model.push([{ type: 'all_customers', values: {} }]); draw(); } }, 'Add condition group (AND)'),
-      h('p', { class: 'field-error', 'data-error-for': 'condition_groups' }));
+      h('p', { class: 'field-error', 'data-error-for': 'condition_groups' })].filter(Boolean));
     if (focusKey) { const el = root.querySelector(`[data-key="${focusKey}"]`); if (el) el.focus(); }
   }
 

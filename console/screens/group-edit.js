@@ -140,11 +140,11 @@ function staticForm(group) {
 
 /** The per-line report of an add-members request, beside the box. */
 export function showReport(into, r) {
-  into.replaceChildren(
+  into.replaceChildren(...[
     h('h2', {}, 'Report'),
     h('p', {}, `Added ${r.added}, already members ${r.already_members}, rejected ${r.rejected.length}.`),
     r.rejected.length ? h('ul', { class: 'rejected', 'aria-label': 'Rejected lines' }, r.rejected.map((x) =>
-      h('li', {}, h('strong', {}, `Line ${x.line}: `), h('code', {}, x.value), ` — ⚠ ${x.message} (${x.reason})`))) : null);
+      h('li', {}, h('strong', {}, `Line ${x.line}: `), h('code', {}, x.value), ` — ⚠ ${x.message} (${x.reason})`))) : null].filter(Boolean));
 }
 
 async function rulesForm(group) {
@@ -163,7 +163,7 @@ async function rulesForm(group) {
     h('div', { class: 'row' },
       field('Bookings comparison', select(['', '=', '!=', '<', '<=', '>', '>='].map((o) => [o, o || 'any']), { name: 'bookings_op' }), { name: 'extra.bookings' }),
       field('Number of bookings', input({ type: 'number', min: '0', name: 'bookings_value' }), { name: 'extra.bookings.value' })));
-  const preview = h('section', { class: 'preview', 'aria-live': 'polite', 'aria-label': 'Preview' });
+  const preview = h('section', { class: 'preview', 'aria-live': 'polite', 'aria-label': 'Preview' }, h('h2', {}, 'Preview'), h('p', { class: 'hint' }, 'Preview counts the customers the draft matches now, before you save.'));
   const err = formError();
   const form = h('form', { novalidate: true, class: 'stack' },
     nameField(group),
@@ -173,8 +173,7 @@ async function rulesForm(group) {
     h('div', { class: 'actions' },
       h('button', { type: 'button', class: 'secondary', id: 'preview-button', onclick: () => runPreview() }, 'Preview'),
       h('button', { type: 'submit' }, group ? 'Save' : 'Create'),
-      h('a', { class: 'button secondary', href: '#/groups' }, 'Cancel')),
-    preview);
+      h('a', { class: 'button secondary', href: '#/groups' }, 'Cancel')));
   const sync = () => {
     const t = templates.items.find((x) => x.id === source.value);
     form.querySelector('.editor-slot').hidden = !!t;
@@ -210,7 +209,6 @@ async function rulesForm(group) {
         table([
           { label: 'Customer', value: (c) => h('a', { href: `#/customers/${enc(c.customer_id)}` }, c.name || c.customer_id) },
           { label: 'Email', value: (c) => c.email },
-          { label: 'Phone', value: (c) => c.phone },
         ], p.sample, 'Sample of matching customers'));
     } catch (e) { preview.replaceChildren(); showError(form, e); }
   }
@@ -223,7 +221,8 @@ async function rulesForm(group) {
     const saved = await save(form, group, body);
     if (saved) { flash(`Group "${saved.name}" saved; its members appear as the resync runs.`); location.hash = `#/groups/${enc(saved.id)}`; }
   });
-  return form;
+  // Wide windows: the preview stays beside the editor; narrow ones stack it below.
+  return h('div', { class: 'rules-layout' }, form, h('aside', {}, preview));
 }
 
 /** A rule tree of the shape all[any[...]] (or one condition) as condition groups; else null. */

@@ -82,11 +82,11 @@ async function customers(panel, g) {
 }
 
 async function definition(panel, g) {
-  panel.append(h('h2', {}, 'Definition'),
+  panel.append(...[h('h2', {}, 'Definition'),
     g.template ? h('p', {}, `Template: ${g.template}`) : null,
     h('pre', { class: 'json', tabindex: '0', 'aria-label': 'Rules as JSON' }, JSON.stringify(g.condition_groups || g.rules, null, 2)),
     g.settings ? h('p', {}, `Renewing ${g.settings.renewing_days} days, expiring ${g.settings.expiring_days} days, inactive ${g.settings.inactive_days} days.`) : null,
-    h('p', {}, h('a', { class: 'button', href: `#/groups/${enc(g.id)}/edit` }, 'Edit the rules')));
+    h('p', {}, h('a', { class: 'button', href: `#/groups/${enc(g.id)}/edit` }, 'Edit the rules'))].filter(Boolean));
 }
 
 async function history(panel, g) {

@@ -144,10 +144,10 @@ function mappingStep(step, imp) {
 
 function doneStep(step, imp) {
   const c = imp.counts;
-  step.replaceChildren(
+  step.replaceChildren(...[
     h('h2', {}, `Import ${imp.status}`),
     h('p', { class: 'count' }, `${c.created} created, ${c.updated} updated, ${c.unchanged} unchanged, ${c.failed} failed.`),
     imp.last_error ? h('p', { class: 'error' }, '⚠ ' + imp.last_error) : null,
     imp.failure_report_url ? h('p', {}, h('a', { class: 'button', href: imp.failure_report_url, download: '' }, 'Download the failure report')) : null,
-    h('p', {}, h('a', { href: '#/imports', onclick: () => setTimeout(() => location.reload()) }, 'Import another file')));
+    h('p', {}, h('a', { href: '#/imports', onclick: () => setTimeout(() => location.reload()) }, 'Import another file'))].filter(Boolean));
 }

@@ -5,16 +5,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-/// Served extensions and their content types; other files (notes, editor files) are not embedded.
-const TYPES: &[(&str, &str)] = &[
-    ("html", "text/html; charset=utf-8"),
-    ("js", "text/javascript; charset=utf-8"),
-    ("css", "text/css; charset=utf-8"),
-    ("svg", "image/svg+xml"),
-    ("png", "image/png"),
-    ("ico", "image/x-icon"),
-    ("json", "application/json"),
-];
+include!("src/console_types.rs");
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };

@@ -77,6 +77,8 @@ before(async () => {
   await page.goto(`${BASE}/console#token=${encodeURIComponent(TOKEN)}`);
   await page.getByRole('heading', { name: 'Customer groups' }).waitFor();
   assert.ok(!page.url().includes('token='), 'the token leaves the address bar');
+  // The style sheet is served and applied (the header is a flex row, not the unstyled page).
+  assert.equal(await page.locator('header.top').evaluate((e) => getComputedStyle(e).display), 'flex');
 });
 
 after(async () => {
@@ -161,17 +163,21 @@ test('rules edited in the condition-group editor are previewed, then saved', asy
   await g2.getByLabel('Condition type').selectOption('attribute');
   await g2.getByLabel('Field', { exact: true }).selectOption('email');
   await g2.getByLabel('Comparison').selectOption('contains');
-  await g2.getByLabel('Value', { exact: true }).fill('a');
+  await g2.getByLabel('Value', { exact: true }).fill('an');
   await page.getByRole('button', { name: 'Preview' }).click();
-  // ana (renewing, vip), carla (vip), dmytro (renewing) have an "a" in their email; bohdan too.
-  await page.getByText(/^4 of 4 customers match/).waitFor();
+  // Everyone is renewing or vip (group 1); only ana and bohdan have "an" in their email (group 2).
+  await page.getByText(/^2 of 4 customers match/).waitFor();
+  const sample = (await page.locator('.preview tbody tr th, .preview tbody tr td:first-child').allTextContents()).sort();
+  assert.deepEqual(sample, ['Ana Kovalenko', 'Bohdan Shevchenko']);
+  assert.doesNotMatch(await page.locator('main').innerText(), /\bnull\b|undefined/);
+  await page.evaluate(() => document.querySelector('.cg-editor').scrollIntoView());
   await shot('rule-editor-preview');
   await page.getByRole('button', { name: 'Create' }).click();
   await page.getByRole('heading', { name: 'VIP or renewing' }).waitFor();
   const g = (await call('GET', '/groups?limit=100')).body.items.find((x) => x.name === 'VIP or renewing');
   assert.deepEqual(g.condition_groups, [
     [{ lifecycle: { states: ['renewing'] } }, { tags: { has_any: ['vip'] } }],
-    [{ attribute: { field: 'email', op: 'contains', value: 'a' } }],
+    [{ attribute: { field: 'email', op: 'contains', value: 'an' } }],
   ]);
 });
 
