@@ -240,6 +240,13 @@ test('customer detail, import wizard and settings render (screenshots)', async (
   await page.getByText(/1 created, 0 updated, 0 unchanged, 1 failed/).waitFor();
   const report = await page.getByRole('link', { name: 'Download the failure report' }).getAttribute('href');
   assert.ok(report && report.startsWith('http'), String(report));
+  // A file above the inline limit goes through the presigned upload link (a cross-origin PUT).
+  await page.goto(`${BASE}/console#/imports`);
+  const big = 'email,name\n' + Array.from({ length: 6000 }, (_, i) => `big${i}.${RUN}@example.com,Customer number ${i}`).join('\n');
+  assert.ok(big.length > 180 * 1024);
+  await page.setInputFiles('input[type=file]', { name: 'big.csv', mimeType: 'text/csv', buffer: Buffer.from(big) });
+  await page.getByRole('button', { name: 'Upload' }).click();
+  await page.getByText('Step 2 of 3: match the columns (6000 rows)').waitFor({ timeout: 60000 });
   await page.goto(`${BASE}/console#/settings`);
   await page.getByLabel('Renewal grace (days)').waitFor();
   await page.setViewportSize({ width: 390, height: 844 });
