@@ -52,3 +52,21 @@ export_local_aws() {
   export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
   export AWS_EC2_METADATA_DISABLED=true
 }
+
+# The console's browser tests: Debian's chromium (installed only when missing) and playwright-core
+# pinned by tests/browser/package-lock.json (`npm ci` again only when the lock file changes).
+ensure_browser() {
+  if [ ! -x /usr/bin/chromium ]; then
+    log "installing Debian's chromium"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+  local dir="$ROOT/tests/browser"
+  local stamp="$dir/node_modules/.package-lock.sha"
+  local want; want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    log "installing playwright-core (npm ci in tests/browser)"
+    (cd "$dir" && npm ci --no-audit --no-fund --silent)
+    echo "$want" > "$stamp"
+  fi
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: format, clippy, cfn-lint, unit and property tests, emulator-backed integration tests,
-# HTTP end-to-end tests against the dev server, and schemathesis against the dev server from the
-# OpenAPI document. Starts and stops its own moto server on free ports.
+# HTTP end-to-end tests against the dev server, schemathesis against the dev server from the
+# OpenAPI document, and the console's browser tests (headless chromium) against the same dev server.
+# Starts and stops its own moto server on free ports.
 source "$(dirname "$0")/lib.sh"
 set -o pipefail
 cd "$ROOT"
@@ -50,5 +51,12 @@ for run in 20261124:"${SCHEMATHESIS_EXAMPLES:-40}" 7:"${SCHEMATHESIS_EXAMPLES_2:
 done
 st_passed=$(grep -Eo '[0-9]+ generated, [0-9]+ passed' "$STATE/schemathesis.log" | awk '{s+=$3} END {print s+0}')
 
-log "all tests passed in $(( $(date +%s) - started ))s: $cargo_passed cargo tests, ${st_passed:-0} schemathesis cases"
-echo "tests: $(( cargo_passed + ${st_passed:-0} )) passed, 0 failed"
+log "browser tests of the console (chromium + playwright-core) against the same dev server"
+ensure_browser
+CG_URL="http://127.0.0.1:$API_PORT" CG_TOKEN="$("$BIN" token "browser-$(date +%s)")" \
+  CG_SCREENSHOTS="$ROOT/docs/screenshots" \
+  node --test --test-concurrency=1 --test-reporter=spec tests/browser/console.test.mjs 2>&1 | tee "$STATE/browser.log"
+br_passed=$(grep -Eo '(ℹ|#) pass [0-9]+' "$STATE/browser.log" | awk '{print $3}' | tail -n1)
+
+log "all tests passed in $(( $(date +%s) - started ))s: $cargo_passed cargo tests, ${st_passed:-0} schemathesis cases, ${br_passed:-0} browser tests"
+echo "tests: $(( cargo_passed + ${st_passed:-0} + ${br_passed:-0} )) passed, 0 failed"

@@ -205,10 +205,10 @@ async fn another_tenants_ids_are_404_on_every_route_and_change_nothing() {
         ("POST", format!("/imports/{iid}/start"), Some(json!({"columns": []}))),
         ("POST", format!("/imports/{iid}/cancel"), None),
     ];
-    // Every route that takes an id is walked.
+    // Every route that takes an id is walked (the console's files are no tenant's: tests/api/console.rs).
     let with_ids = cg_lambda::routes::ROUTES
         .iter()
-        .filter(|r| r.path.contains('{'))
+        .filter(|r| r.path.contains('{') && !cg_lambda::routes::PUBLIC.contains(&r.action))
         .count();
     assert_eq!(attempts.len(), with_ids);
     for (method, path, body) in attempts {

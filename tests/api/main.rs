@@ -2,6 +2,7 @@
 //! emulator at `AWS_ENDPOINT_URL` through the real SDK clients, started by `infra/test.sh`.
 
 mod concurrency;
+mod console;
 mod contract;
 mod dynamic_e2e;
 mod dynamic_props;

@@ -23,7 +23,7 @@ const REQUIRED: [&str; 5] = [
 ];
 
 /// The binaries the scenarios below invoke; a new function needs a case here.
-const COVERED: [&str; 34] = [
+const COVERED: [&str; 35] = [
     "api-customers-create",
     "api-customers-list",
     "api-customers-get",
@@ -54,6 +54,7 @@ const COVERED: [&str; 34] = [
     "api-imports-get",
     "api-imports-start",
     "api-imports-cancel",
+    "api-console",
     "worker-group-jobs",
     "worker-bulk-jobs",
     "worker-exports",
@@ -194,6 +195,30 @@ async fn settings_functions_answer_http_api_events() {
         call(&get, request(&get, "/settings", &t)).await.body["renewal_grace_days"],
         5
     );
+}
+
+#[tokio::test]
+async fn the_console_function_serves_its_files_without_a_token() {
+    let console = start("api-console").await;
+    let anonymous = |route: &str, path: &str| {
+        let mut r = events::HttpRequest::new("GET", route, path, "nobody");
+        (r.claims, r.bearer) = (None, None);
+        r
+    };
+    let page = call(&console, anonymous("/console", "/console")).await;
+    assert_eq!(page.status, 200, "{}", page.raw);
+    assert_eq!(page.header("content-type"), Some("text/html; charset=utf-8"));
+    assert!(page.raw.contains("<script type=\"module\""), "{}", page.raw);
+    let module = call(&console, anonymous("/console/{proxy+}", "/console/screens/groups.js")).await;
+    assert_eq!(module.status, 200, "{}", module.raw);
+    assert_eq!(module.header("content-type"), Some("text/javascript; charset=utf-8"));
+    assert!(module.header("etag").is_some_and(|e| e.starts_with('"')));
+    let missing = call(
+        &console,
+        anonymous("/console/{proxy+}", "/console/nope/../../etc/passwd"),
+    )
+    .await;
+    expect(&missing, 404);
 }
 
 #[tokio::test]

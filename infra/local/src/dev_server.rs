@@ -5,7 +5,7 @@
 use crate::auth;
 use bytes::Bytes;
 use cg_lambda::http_error::error_response;
-use cg_lambda::routes::{dispatch, match_route, Matched};
+use cg_lambda::routes::{dispatch, match_route, Matched, PUBLIC};
 use cg_lambda::App;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -61,9 +61,12 @@ pub async fn handle(app: &App, secret: &str, req: hyper::Request<Incoming>) -> h
         .headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    // API Gateway's authorizer runs before routing to the function.
+    // API Gateway's authorizer runs before routing to the function, except on the routes that have
+    // none (the console's static files).
+    let public = matches!(match_route(&method, &path), Matched::Route(r, _) if PUBLIC.contains(&r.action));
     let claims = match auth::verify(secret, authorization) {
-        Ok(c) => c,
+        Ok(c) => Some(c),
+        Err(_) if public => None,
         Err(why) => return to_hyper(error_response(401, "unauthorized", why)),
     };
     if path == DEV_CLOCK_PATH {
@@ -115,13 +118,15 @@ pub async fn handle(app: &App, secret: &str, req: hyper::Request<Incoming>) -> h
         query_map.entry(k).or_default().push(v);
     }
 
-    let mut jwt = ApiGatewayRequestAuthorizerJwtDescription::default();
-    jwt.claims = claims;
-    let mut authorizer = ApiGatewayRequestAuthorizer::default();
-    authorizer.jwt = Some(jwt);
     let mut ctx = ApiGatewayV2httpRequestContext::default();
     ctx.route_key = Some(format!("{} {}", route.method, route.path));
-    ctx.authorizer = Some(authorizer);
+    if let Some(claims) = claims.filter(|_| !public) {
+        let mut jwt = ApiGatewayRequestAuthorizerJwtDescription::default();
+        jwt.claims = claims;
+        let mut authorizer = ApiGatewayRequestAuthorizer::default();
+        authorizer.jwt = Some(jwt);
+        ctx.authorizer = Some(authorizer);
+    }
 
     let body = if bytes.is_empty() {
         Body::Empty

@@ -99,6 +99,23 @@ pub async fn provision_named(
             Err(e) => return Err(e.into()),
         }
     }
+    // template.yaml lets the console's origin PUT to presigned upload links; locally that origin is
+    // the dev server on whatever port it has, so any origin may (the link itself is the authority).
+    let rule = aws_sdk_s3::types::CorsRule::builder()
+        .allowed_methods("PUT")
+        .allowed_origins("*")
+        .allowed_headers("*")
+        .max_age_seconds(3600)
+        .build()?;
+    s3.put_bucket_cors()
+        .bucket(&bucket_name)
+        .cors_configuration(
+            aws_sdk_s3::types::CorsConfiguration::builder()
+                .cors_rules(rule)
+                .build()?,
+        )
+        .send()
+        .await?;
 
     // Dead-letter queues first, so the queues that redrive into them can name their ARNs.
     let sqs = aws_sdk_sqs::Client::new(sdk);

@@ -52,13 +52,19 @@ fn percent_encode(s: &str) -> String {
 
 /// The path parameters of `path` under the template `route`.
 fn path_parameters(route: &str, path: &str) -> Map<String, Value> {
+    let given: Vec<&str> = path.trim_matches('/').split('/').collect();
     route
         .trim_matches('/')
         .split('/')
-        .zip(path.trim_matches('/').split('/'))
-        .filter_map(|(t, p)| {
+        .enumerate()
+        .zip(given.iter())
+        .filter_map(|((i, t), p)| {
             let name = t.strip_prefix('{')?.strip_suffix('}')?;
-            Some((name.to_owned(), Value::String(p.to_owned())))
+            // A greedy `{proxy+}` takes the rest of the path, under the name without the `+`.
+            match name.strip_suffix('+') {
+                Some(name) => Some((name.to_owned(), Value::String(given[i..].join("/")))),
+                None => Some((name.to_owned(), Value::String((*p).to_owned()))),
+            }
         })
         .collect()
 }

@@ -61,6 +61,19 @@ impl ApiError {
         }
     }
 
+    /// The input a 422 or a uniqueness 409 is about (a body field or a rule path), for clients (the
+    /// console) that show the message next to that input.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            ApiError::Domain(DomainError::Validation { field, .. } | DomainError::Conflict { field, .. })
+                if !field.is_empty() =>
+            {
+                Some(field)
+            }
+            _ => None,
+        }
+    }
+
     /// The JSON error response; internal and unavailable details are logged here, never sent.
     pub fn into_response(self) -> Response<Body> {
         let (status, code) = self.status_and_code();
@@ -73,13 +86,21 @@ impl ApiError {
             }
             _ => tracing::info!(status, code, "request rejected"),
         }
-        error_response(status, code, &self.message())
+        let mut body = json!({"error": {"code": code, "message": self.message()}});
+        if let Some(field) = self.field() {
+            body["error"]["field"] = field.into();
+        }
+        json_error(status, body)
     }
 }
 
 /// Builds `{"error":{"code":..,"message":..}}` with the given status.
 pub fn error_response(status: u16, code: &str, message: &str) -> Response<Body> {
-    let body = json!({"error": {"code": code, "message": message}}).to_string();
+    json_error(status, json!({"error": {"code": code, "message": message}}))
+}
+
+fn json_error(status: u16, body: serde_json::Value) -> Response<Body> {
+    let body = body.to_string();
     let mut resp = Response::new(Body::Text(body));
     *resp.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     resp.headers_mut().insert(
@@ -120,5 +141,13 @@ mod tests {
         for (e, status) in cases {
             assert_eq!(ApiError::Domain(e).into_response().status(), status);
         }
+    }
+
+    #[test]
+    fn a_validation_error_names_its_field() {
+        let r = ApiError::Domain(DomainError::validation("rules.all[0].tags", "bad")).into_response();
+        assert_eq!(body_of(&r)["error"]["field"], "rules.all[0].tags");
+        let r = ApiError::Domain(DomainError::not_found("no")).into_response();
+        assert!(body_of(&r)["error"].get("field").is_none());
     }
 }

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod batch;
 pub mod bulk_worker;
+pub mod console;
 pub mod export_api;
 pub mod export_worker;
 pub mod http_error;

@@ -2,6 +2,7 @@
 //! serves it. The dev server routes with it; tests check it against template.yaml and the OpenAPI document.
 
 use crate::api;
+use crate::console;
 use crate::export_api;
 use crate::import_api;
 use crate::settings_api;
@@ -68,7 +69,13 @@ route_table! {
     ImportsGet: GET "/imports/{importId}" => import_api::imports_get, "api-imports-get", "one import: analysis once uploaded, the failure report once done.";
     ImportsStart: POST "/imports/{importId}/start" => import_api::imports_start, "api-imports-start", "start an analysed import with its mapping (202).";
     ImportsCancel: POST "/imports/{importId}/cancel" => import_api::imports_cancel, "api-imports-cancel", "cancel an import after the batch in flight.";
+    ConsolePage: GET "/console" => console::console, "api-console", "the admin console's page (no authorizer).";
+    ConsoleAsset: GET "/console/{proxy+}" => console::console, "api-console", "a module, style sheet or image of the admin console (no authorizer).";
 }
+
+/// The routes API Gateway serves without the JWT authorizer: the console's static files, which carry
+/// no tenant data (the page's API calls send the token).
+pub const PUBLIC: &[Action] = &[Action::ConsolePage, Action::ConsoleAsset];
 
 /// One row of the route table: an endpoint and what serves it.
 pub struct Route {
@@ -127,7 +134,17 @@ pub fn match_route(method: &str, path: &str) -> Matched {
     // so `/customers/exports` is not `/customers/{customerId}`; a 405 lists that template's methods.
     let mut fits: Vec<(usize, &'static Route, Params)> = Vec::new();
     for route in ROUTES {
-        let template: Vec<&str> = route.path.trim_matches('/').split('/').collect();
+        let mut template: Vec<&str> = route.path.trim_matches('/').split('/').collect();
+        // A greedy last segment (`{proxy+}`) takes the rest of the path, one segment or more.
+        let mut greedy = None;
+        if let Some(name) = template.last().and_then(|t| t.strip_prefix('{')?.strip_suffix("+}")) {
+            if given.len() < template.len() || given[template.len() - 1..].iter().any(String::is_empty) {
+                continue;
+            }
+            greedy = Some((name.to_owned(), given[template.len() - 1..].join("/")));
+            template.pop();
+        }
+        let given = &given[..if greedy.is_some() { template.len() } else { given.len() }];
         if template.len() != given.len() {
             continue;
         }
@@ -136,7 +153,7 @@ pub fn match_route(method: &str, path: &str) -> Matched {
         let fit =
             template
                 .iter()
-                .zip(&given)
+                .zip(given)
                 .all(|(t, g)| match t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
                     Some(name) => {
                         params.push((name.to_owned(), g.clone()));
@@ -148,6 +165,7 @@ pub fn match_route(method: &str, path: &str) -> Matched {
                     }
                 });
         if fit {
+            params.extend(greedy);
             fits.push((literal, route, params));
         }
     }
@@ -202,10 +220,28 @@ mod tests {
     }
 
     #[test]
+    fn a_greedy_segment_takes_the_rest_of_the_path() {
+        match match_route("GET", "/console/screens/groups.js") {
+            Matched::Route(r, p) => {
+                assert_eq!(r.action, Action::ConsoleAsset);
+                assert_eq!(p, vec![("proxy".into(), "screens/groups.js".into())]);
+            }
+            _ => panic!("should match"),
+        }
+        assert!(matches!(match_route("GET", "/console"), Matched::Route(r, _) if r.action == Action::ConsolePage));
+        assert!(matches!(
+            match_route("POST", "/console/app.js"),
+            Matched::MethodNotAllowed(_)
+        ));
+    }
+
+    #[test]
     fn every_binary_name_is_unique() {
-        let mut names: Vec<_> = ROUTES.iter().map(|r| r.binary).collect();
+        // The console's page and assets are one function (one HttpApi integration, two routes).
+        let routes: Vec<_> = ROUTES.iter().filter(|r| r.action != Action::ConsolePage).collect();
+        let mut names: Vec<_> = routes.iter().map(|r| r.binary).collect();
         names.sort();
         names.dedup();
-        assert_eq!(names.len(), ROUTES.len());
+        assert_eq!(names.len(), routes.len());
     }
 }

@@ -2,6 +2,7 @@
 //! provisioned once, and small helpers to invoke a function with an HTTP request or an SQS batch.
 
 use cg_runtime::events::{self, HttpRequest, HttpResponse};
+use cg_runtime::functions::Trigger;
 use cg_runtime::process::{Binaries, InvokeError, LambdaProcess};
 use cg_runtime::runtime_api::Outcome;
 use cg_runtime::stack::Stack;
@@ -53,13 +54,18 @@ pub async fn invoke(f: &LambdaProcess, event: &Value) -> Value {
     }
 }
 
-/// One HTTP API request through `f`, whose route it must be.
+/// One HTTP API request through `f`, which must serve its route (a function may serve several).
 pub async fn call(f: &LambdaProcess, req: HttpRequest) -> HttpResponse {
-    let (method, route) = f.def.route().expect("an API function");
-    assert_eq!(
-        (method, route),
-        (req.method.as_str(), req.route.as_str()),
-        "request sent to the wrong function"
+    assert!(
+        f.def
+            .triggers
+            .iter()
+            .any(|t| matches!(t, Trigger::HttpApi { method, path }
+            if (method.as_str(), path.as_str()) == (req.method.as_str(), req.route.as_str()))),
+        "request sent to the wrong function: {} {} to {}",
+        req.method,
+        req.route,
+        f.def.binary
     );
     match f.invoke(&req.event()).await {
         Ok(Outcome::Response { body, .. }) => {

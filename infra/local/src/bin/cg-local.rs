@@ -60,7 +60,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             .await?;
             println!("customer groups API on http://{addr}");
             println!("demo tenant {:?}; bearer token (12 h):", demo::DEMO_TENANT);
-            println!("export CG_TOKEN={}", auth::issue(&secret, demo::DEMO_TENANT, 12 * 3600));
+            let token = auth::issue(&secret, demo::DEMO_TENANT, 12 * 3600);
+            println!("export CG_TOKEN={token}");
+            // The fragment never reaches the server; the console moves it into sessionStorage.
+            println!("admin console (demo tenant): http://{addr}/console#token={token}");
             println!(
                 "workers poll the group-jobs and export-jobs queues; the scheduler ticks every {tick} s. Ctrl-C stops."
             );

@@ -1,0 +1,8 @@
+//! Lambda for `GET /console` and `GET /console/{proxy+}`: the admin console's embedded files.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    cg_lambda::init_tracing();
+    let app = cg_lambda::startup::app().await;
+    lambda_http::run(lambda_http::service_fn(|req| cg_lambda::console::console(&app, req))).await
+}

@@ -1,0 +1,257 @@
+// Browser tests of the admin console: Debian's chromium driven by playwright-core against the dev
+// server and moto that infra/test.sh runs (CG_URL, CG_TOKEN of a fresh tenant). Each flow works the
+// console as a user would and checks what the API then holds; the main screens are saved as
+// screenshots into docs/screenshots/ (CG_SCREENSHOTS) for the README.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const BASE = process.env.CG_URL || 'http://127.0.0.1:8080';
+const TOKEN = process.env.CG_TOKEN;
+const SHOTS = process.env.CG_SCREENSHOTS || '';
+assert.ok(TOKEN, 'CG_TOKEN: a bearer token of a fresh tenant');
+
+let context, page, profile;
+const RUN = Date.now().toString(36);
+const DIGITS = String(Date.now()).slice(-4);
+const phone = (n) => `+38098${DIGITS}${String(n).padStart(3, '0')}`;
+
+async function call(method, path, body) {
+  const resp = await fetch(BASE + path, {
+    method,
+    headers: { Authorization: `Bearer ${TOKEN}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await resp.text();
+  return { status: resp.status, body: text ? JSON.parse(text) : null };
+}
+
+async function shot(name) {
+  if (!SHOTS) return;
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false });
+}
+
+async function until(what, f, ms = 60000) {
+  const started = Date.now();
+  for (;;) {
+    const v = await f();
+    if (v) return v;
+    if (Date.now() - started > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+const CUSTOMERS = [
+  ['ana', 'Ana Kovalenko', 5, ['vip']],
+  ['bohdan', 'Bohdan Shevchenko', 6, []],
+  ['carla', 'Carla Mendes', 40, ['vip']],
+  ['dmytro', 'Dmytro Bondar', 3, []],
+];
+
+before(async () => {
+  const now = Date.now();
+  for (const [i, [id, name, days, tags]] of CUSTOMERS.entries()) {
+    const r = await call('POST', '/customers', {
+      id: `${id}-${RUN}`, name, email: `${id}.${RUN}@example.com`, phone: phone(i + 1), order_number: `ORD-${1000 + i}`,
+      signup_date: '2025-03-0' + (i + 1), tags,
+      subscriptions: [{ application: 'news', product: 'digital', plan: 'monthly', status: 'active', renews_at: new Date(now + days * 86400e3).toISOString() }],
+    });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+  }
+  profile = mkdtempSync(join(tmpdir(), 'cg-console-chromium-'));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic',
+      '--no-first-run', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1280, height: 800 },
+    acceptDownloads: true,
+  });
+  page = context.pages()[0] || await context.newPage();
+  page.on('pageerror', (e) => { console.error('page error:', e.message); });
+  // The link ./infra/run.sh prints: the token arrives in the fragment and moves to sessionStorage.
+  await page.goto(`${BASE}/console#token=${encodeURIComponent(TOKEN)}`);
+  await page.getByRole('heading', { name: 'Customer groups' }).waitFor();
+  assert.ok(!page.url().includes('token='), 'the token leaves the address bar');
+  // The style sheet is served and applied (the header is a flex row, not the unstyled page).
+  assert.equal(await page.locator('header.top').evaluate((e) => getComputedStyle(e).display), 'flex');
+});
+
+after(async () => {
+  await context?.close();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+});
+
+test('a Tonos-style group shows its members after the resync', async () => {
+  await page.getByRole('link', { name: 'Add', exact: true }).click();
+  await page.getByLabel('Name').fill('Renewing this week');
+  const timing = page.getByLabel('Select timing event');
+  // Before cannot apply to Registered: it is hidden and cannot be chosen.
+  await page.getByLabel('Registered', { exact: true }).check();
+  assert.equal(await timing.locator('option[value=before]').evaluate((o) => o.hidden && o.disabled), true);
+  await page.getByLabel('Registered', { exact: true }).uncheck();
+  await page.getByLabel('Renewing', { exact: true }).check();
+  assert.equal(await timing.locator('option[value=before]').evaluate((o) => o.hidden), false);
+  await timing.selectOption('before');
+  await page.getByLabel('Number of days').fill('10');
+  await page.getByLabel('Application(s)').fill('news');
+  await page.getByLabel('Product(s)').fill('digital');
+  await shot('add-group');
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.getByRole('heading', { name: 'Renewing this week' }).waitFor();
+  const group = (await call('GET', '/groups?limit=100')).body.items.find((g) => g.name === 'Renewing this week');
+  assert.deepEqual(group.rules, { lifecycle: { states: ['renewing'], applications: ['news'], products: ['digital'], timing: { before_days: 10 } } });
+
+  // Resync from the list's Actions menu: a progress bar until done, then the member count.
+  await page.getByRole('navigation').getByRole('link', { name: 'Customer groups' }).click();
+  const row = page.locator('tr[data-group="Renewing this week"]');
+  await row.getByText('Actions').click();
+  await row.getByRole('button', { name: 'Resync' }).click();
+  await row.locator('progress').waitFor();
+  await row.getByText(/done: 3 members/).waitFor({ timeout: 60000 });
+  assert.equal(await row.locator('td.members').textContent(), '3');
+  await shot('groups');
+  await row.getByText('Actions').click();
+  await row.getByRole('button', { name: 'View Members' }).click();
+  for (const name of ['Ana Kovalenko', 'Bohdan Shevchenko', 'Dmytro Bondar']) {
+    await page.getByRole('link', { name }).waitFor();
+  }
+  assert.equal(await page.getByRole('link', { name: 'Carla Mendes' }).count(), 0, 'renews in 40 days: not a member');
+  await shot('group-members');
+});
+
+test('a static group from a phone list shows its two bad lines beside the box', async () => {
+  await page.goto(`${BASE}/console#/groups/new?kind=static`);
+  await page.getByLabel('Name').fill('Phone list');
+  await page.getByLabel('Customer phone numbers').fill([phone(1), 'not a phone', phone(2), '+380 99 000 0000', ''].join('\n'));
+  await page.getByRole('button', { name: 'Save' }).click();
+  const report = page.locator('#phone-report');
+  await report.getByText('Added 2').waitFor();
+  const lines = await report.locator('.rejected li').allTextContents();
+  assert.equal(lines.length, 2, lines.join('\n'));
+  assert.match(lines[0], /^Line 2: not a phone/);
+  assert.match(lines[1], /^Line 4: \+380 99 000 0000.*not_found/);
+  await shot('static-group-report');
+
+  // The Customers tab: add by phone, delete a member.
+  await report.getByRole('link', { name: 'Open Phone list' }).click();
+  await page.getByLabel('Customers to add, one per line').fill(phone(3));
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.getByRole('link', { name: 'Carla Mendes' }).waitFor();
+  await page.getByRole('button', { name: 'Delete Ana Kovalenko from the group' }).click();
+  await until('Ana to leave', async () => (await page.getByRole('link', { name: 'Ana Kovalenko' }).count()) === 0);
+  const g = (await call('GET', '/groups?limit=100')).body.items.find((x) => x.name === 'Phone list');
+  const members = (await call('GET', `/groups/${g.id}/members`)).body.items.map((m) => m.name).sort();
+  assert.deepEqual(members, ['Bohdan Shevchenko', 'Carla Mendes']);
+});
+
+test('rules edited in the condition-group editor are previewed, then saved', async () => {
+  await page.goto(`${BASE}/console#/groups/new?kind=rules`);
+  await page.getByLabel('Name').fill('VIP or renewing');
+  const g1 = page.locator('fieldset.cg-group').nth(0);
+  await g1.getByLabel('renewing').check();
+  await g1.getByRole('button', { name: 'Add condition (OR) to group 1' }).click();
+  const second = g1.locator('.condition').nth(1);
+  await second.getByLabel('Condition type').selectOption('tags');
+  await second.getByLabel('Tags (comma separated)').fill('vip');
+  await page.getByRole('button', { name: 'Add condition group (AND)' }).click();
+  const g2 = page.locator('fieldset.cg-group').nth(1);
+  await g2.getByLabel('Condition type').selectOption('attribute');
+  await g2.getByLabel('Field', { exact: true }).selectOption('email');
+  await g2.getByLabel('Comparison').selectOption('contains');
+  await g2.getByLabel('Value', { exact: true }).fill('an');
+  await page.getByRole('button', { name: 'Preview' }).click();
+  // Everyone is renewing or vip (group 1); only ana and bohdan have "an" in their email (group 2).
+  await page.getByText(/^2 of 4 customers match/).waitFor();
+  const sample = (await page.locator('.preview tbody tr th, .preview tbody tr td:first-child').allTextContents()).sort();
+  assert.deepEqual(sample, ['Ana Kovalenko', 'Bohdan Shevchenko']);
+  assert.doesNotMatch(await page.locator('main').innerText(), /\bnull\b|undefined/);
+  await page.evaluate(() => document.querySelector('.cg-editor').scrollIntoView());
+  await shot('rule-editor-preview');
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.getByRole('heading', { name: 'VIP or renewing' }).waitFor();
+  const g = (await call('GET', '/groups?limit=100')).body.items.find((x) => x.name === 'VIP or renewing');
+  assert.deepEqual(g.condition_groups, [
+    [{ lifecycle: { states: ['renewing'] } }, { tags: { has_any: ['vip'] } }],
+    [{ attribute: { field: 'email', op: 'contains', value: 'an' } }],
+  ]);
+});
+
+test('export CSV downloads the file of the members', async () => {
+  await page.goto(`${BASE}/console#/groups`);
+  const row = page.locator('tr[data-group="Renewing this week"]');
+  await row.getByText('Actions').click();
+  const downloaded = page.waitForEvent('download', { timeout: 60000 });
+  await row.getByRole('button', { name: 'Export CSV' }).click();
+  const file = await downloaded;
+  assert.match(file.suggestedFilename(), /^Renewing this week.*\.csv$/);
+  const text = readFileSync(await file.path(), 'utf8');
+  const [header, ...rows] = text.trim().split(/\r?\n/).map((l) => l.split(','));
+  // Seed 000's columns: Order Number, Email and Signup Date.
+  assert.deepEqual(header, ['Order Number', 'Email', 'Signup Date']);
+  const emails = rows.map((r) => r[header.indexOf('Email')]).sort();
+  assert.deepEqual(emails, ['ana', 'bohdan', 'dmytro'].map((n) => `${n}.${RUN}@example.com`));
+  await row.getByRole('link', { name: /^Download / }).waitFor();
+});
+
+test('a 422 is shown next to the field it names', async () => {
+  await page.goto(`${BASE}/console#/customers`);
+  await page.getByRole('cell', { name: 'Ana Kovalenko' }).waitFor();
+  await shot('customers');
+  await page.getByRole('button', { name: 'Create customer' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Create customer' });
+  await dialog.getByLabel('Name').fill('Broken');
+  await dialog.getByLabel('Email').fill('ana@');
+  await dialog.getByRole('button', { name: 'Create' }).click();
+  const slot = dialog.locator('[data-field=email] .field-error');
+  await slot.getByText(/email/).waitFor();
+  assert.equal(await dialog.getByLabel('Email').getAttribute('aria-invalid'), 'true');
+  assert.equal(await dialog.getByLabel('Email').evaluate((e) => e === document.activeElement), true, 'focus moves to the field');
+  assert.equal(await dialog.locator('[data-field=name] .field-error').textContent(), '');
+  await shot('error-next-to-field');
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+
+  // A rule error names the condition's path: it shows beside that condition.
+  await page.goto(`${BASE}/console#/groups/new?kind=rules`);
+  await page.getByLabel('Name').fill('No states');
+  await page.getByRole('button', { name: 'Preview' }).click();
+  const cond = page.locator('.condition').nth(0).locator(':scope > .field-error');
+  await cond.getByText(/states/).waitFor();
+});
+
+test('customer detail, import wizard and settings render (screenshots)', async () => {
+  await page.goto(`${BASE}/console#/customers/${encodeURIComponent(`ana-${RUN}`)}`);
+  await page.getByRole('heading', { name: 'Ana Kovalenko' }).waitFor();
+  await page.getByRole('link', { name: 'Renewing this week' }).waitFor();
+  await shot('customer-detail');
+  await page.goto(`${BASE}/console#/imports`);
+  await page.getByRole('heading', { name: 'Import customers' }).waitFor();
+  await page.setInputFiles('input[type=file]', { name: 'people.csv', mimeType: 'text/csv',
+    buffer: Buffer.from(`email,name,Score\nzoe.${RUN}@example.com,Zoe,5\nbroken@,Bad,x\n`) });
+  await page.getByRole('button', { name: 'Upload' }).click();
+  await page.getByText(/Step 2 of 3/).waitFor({ timeout: 60000 });
+  await shot('import-mapping');
+  await page.getByRole('button', { name: 'Next: start the import' }).click();
+  await page.getByText(/Import done/).waitFor({ timeout: 60000 });
+  await page.getByText(/1 created, 0 updated, 0 unchanged, 1 failed/).waitFor();
+  const report = await page.getByRole('link', { name: 'Download the failure report' }).getAttribute('href');
+  assert.ok(report && report.startsWith('http'), String(report));
+  // A file above the inline limit goes through the presigned upload link (a cross-origin PUT).
+  await page.goto(`${BASE}/console#/imports`);
+  const big = 'email,name\n' + Array.from({ length: 6000 }, (_, i) => `big${i}.${RUN}@example.com,Customer number ${i}`).join('\n');
+  assert.ok(big.length > 180 * 1024);
+  await page.setInputFiles('input[type=file]', { name: 'big.csv', mimeType: 'text/csv', buffer: Buffer.from(big) });
+  await page.getByRole('button', { name: 'Upload' }).click();
+  await page.getByText('Step 2 of 3: match the columns (6000 rows)').waitFor({ timeout: 60000 });
+  await page.goto(`${BASE}/console#/settings`);
+  await page.getByLabel('Renewal grace (days)').waitFor();
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(`${BASE}/console#/groups`);
+  await page.locator('tr[data-group="Renewing this week"]').waitFor();
+  await shot('groups-narrow');
+  await page.setViewportSize({ width: 1280, height: 800 });
+});
