@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 pub mod activity;
+pub mod balance;
 pub mod bulk;
 pub mod contact;
 pub mod customer;
