@@ -1,6 +1,7 @@
 //! The one integration-test binary (the AWS SDK links once): a module per feature, all against the
 //! emulator at `AWS_ENDPOINT_URL` through the real SDK clients, started by `infra/test.sh`.
 
+mod balances;
 mod concurrency;
 mod contract;
 mod dynamic_e2e;

@@ -167,15 +167,15 @@ pub fn ledger_pk(t: &TenantId, c: &CustomerId) -> String {
 /// Sort-key prefix of ledger entries.
 pub const LEDGER_SK_PREFIX: &str = "E#";
 
-/// Sort key of a ledger entry: `E#<instant with nanoseconds>#<operation kind>#<operation id>`
-/// (fixed-width UTC, so a descending Query lists the newest first; an operation changes a customer
-/// once, so the pair is unique).
-pub fn ledger_sk(at: DateTime<Utc>, op: &Operation) -> String {
+/// Sort key of a ledger entry: `E#<customer created_at, nanoseconds>#<customer version after the
+/// change, 20 digits>`. The version is written under the condition that it is the next one, so the
+/// keys are in commit order (a descending Query lists the newest first) and never collide; the
+/// creation instant keeps a customer re-created under the same id from colliding with its
+/// predecessor's entries.
+pub fn ledger_sk(customer_created_at: DateTime<Utc>, version: u64) -> String {
     format!(
-        "{LEDGER_SK_PREFIX}{}#{}#{}",
-        at.to_rfc3339_opts(SecondsFormat::Nanos, true),
-        op.kind.as_str(),
-        op.id
+        "{LEDGER_SK_PREFIX}{}#{version:020}",
+        customer_created_at.to_rfc3339_opts(SecondsFormat::Nanos, true)
     )
 }
 

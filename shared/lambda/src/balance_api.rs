@@ -32,7 +32,7 @@ pub async fn balance_adjustments_create(app: &App, req: Request) -> Result<Respo
         let t = tenant(&req, &app.tenant_claim)?;
         let id = path_id(&req, "customerId")?;
         let input = ChangeInput::try_from(json_body::<ChangeBody>(&req)?)?;
-        let view = balances::adjust_balance(&app.store, &t, &id, input, &actor(&req)?, app.now()).await?;
+        let view = balances::adjust_balance(&app.store, &t, &id, input, &actor(&req)?).await?;
         let created = view.status == balances::AdjustmentStatus::Applied && !view.replayed;
         json(if created { 201 } else { 200 }, &view)
     })

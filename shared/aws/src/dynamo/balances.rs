@@ -1,5 +1,5 @@
 //! Balances on DynamoDB. A customer's balances are a small map on its item; every change is a ledger
-//! entry item (`T#{t}#BAL#{customer}` / `E#{instant}#{kind}#{op}`) and an (operation, customer)
+//! entry item (`T#{t}#BAL#{customer}` / `E#{created_at}#{version}`, in commit order) and an (operation, customer)
 //! marker (`T#{t}#BOP#{kind}#{op}` / `C#{customer}`, holding a copy of the entry, kept for
 //! [`MARKER_RETENTION_DAYS`]), written with the customer under its version in one transaction; the
 //! marker's `attribute_not_exists` is what makes an operation change a customer once. A group
@@ -127,7 +127,7 @@ impl Store {
         let e = &w.entry;
         let entry = EntryItem::new(
             keys::ledger_pk(t, &e.customer_id),
-            keys::ledger_sk(e.at, &e.operation),
+            keys::ledger_sk(w.after.created_at, w.after.version),
             e,
             None,
         );

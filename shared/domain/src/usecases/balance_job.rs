@@ -15,7 +15,7 @@ use crate::bulk::{BulkCounts, BulkJob, BulkKind, BulkSpec, BulkStatus, BulkTask,
 use crate::error::{DomainError, Result};
 use crate::ids::{BulkJobId, GroupId, TenantId};
 use crate::page::PageRequest;
-use crate::ports::{MembershipPass, MembershipStore};
+use crate::ports::{Clock, MembershipPass, MembershipStore};
 use crate::usecases::bulk_job::{
     claim, fail_unless_final, failure_reason, finish, follow_up, hand_on, Budget, BulkSettings, FaultPoint, JobEnd,
     RunOutcome,
@@ -24,8 +24,8 @@ use crate::usecases::lookup::{get_group, load_plan};
 use chrono::{DateTime, Utc};
 
 /// What a group balance operation needs.
-pub trait BalancePorts: MembershipPass + MembershipStore + BulkJobStore + BalanceStore + BulkQueue {}
-impl<T: MembershipPass + MembershipStore + BulkJobStore + BalanceStore + BulkQueue> BalancePorts for T {}
+pub trait BalancePorts: MembershipPass + MembershipStore + BulkJobStore + BalanceStore + BulkQueue + Clock {}
+impl<T: MembershipPass + MembershipStore + BulkJobStore + BalanceStore + BulkQueue + Clock> BalancePorts for T {}
 
 /// Rounds of re-reading a page whose customers changed under the commit before the run retries later.
 const PAGE_ATTEMPTS: usize = 8;
@@ -178,7 +178,7 @@ async fn run<S: BalancePorts>(
             report.outcome = hand_on(store, task).await?;
             return Ok(report);
         }
-        match commit_page(store, t, &job, settings, &mut report, now).await? {
+        match commit_page(store, t, &job, settings, &mut report).await? {
             None => {
                 report.outcome = RunOutcome::Superseded;
                 return Ok(report);
@@ -209,7 +209,6 @@ async fn commit_page<S: BalancePorts>(
     job: &BulkJob,
     settings: &BulkSettings,
     report: &mut OperationReport,
-    now: DateTime<Utc>,
 ) -> Result<Option<(BulkJob, Vec<crate::customer::Customer>)>> {
     let spec = job.balance()?.clone();
     let request = PageRequest {
@@ -228,6 +227,8 @@ async fn commit_page<S: BalancePorts>(
     let expect = Expect::of(job);
     let mut already = std::collections::BTreeSet::new();
     for _ in 0..PAGE_ATTEMPTS {
+        // Entries carry the time of their commit's attempt, not the run's start.
+        let now = store.now();
         // Consistent reads, in member order; a customer deleted since it was listed is skipped.
         let mut customers = store.get_customers(t, &ids).await?;
         customers.sort_by(|a, b| a.id.cmp(&b.id));

@@ -8,7 +8,7 @@ use crate::error::{DomainError, Result};
 use crate::ids::{CustomerId, TenantId};
 use crate::membership::ChangeReason;
 use crate::page::{Page, PageRequest};
-use crate::ports::MembershipPass;
+use crate::ports::{Clock, MembershipPass};
 use crate::usecases::lookup::get_customer;
 use crate::usecases::membership::settle;
 use chrono::{DateTime, Utc};
@@ -45,13 +45,12 @@ pub struct AdjustmentView {
 /// Applies a set or adjust to one customer's balance, once per (idempotency key, customer): a repeat
 /// returns the first answer's entry. A deduction below zero without `allow_negative` is 422 naming
 /// `amount` with the reason `insufficient_balance`.
-pub async fn adjust_balance<S: MembershipPass + BalanceStore>(
+pub async fn adjust_balance<S: MembershipPass + BalanceStore + Clock>(
     store: &S,
     t: &TenantId,
     id: &CustomerId,
     input: ChangeInput,
     actor: &str,
-    now: DateTime<Utc>,
 ) -> Result<AdjustmentView> {
     let op = Operation::adjustment(&input.key);
     let ctx = EntryContext {
@@ -61,6 +60,8 @@ pub async fn adjust_balance<S: MembershipPass + BalanceStore>(
         actor,
     };
     for _ in 0..WRITE_ATTEMPTS {
+        // Read the clock per attempt: an entry's time is when its commit was tried.
+        let now: DateTime<Utc> = store.now();
         let customer = get_customer(store, t, id).await?;
         if let Some(entry) = store.applied_entry(t, &op, id).await? {
             return Ok(replay(entry, customer.balances));
