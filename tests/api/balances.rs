@@ -61,8 +61,26 @@ async fn static_group(app: &App, t: &TenantId, ids: &[String]) -> GroupId {
     g
 }
 
+/// One adjustment, sent again while the answer is a retryable conflict (409 `concurrent_update`, as a
+/// client would).
 async fn adjust(app: &App, t: &TenantId, id: &str, c: ChangeInput) -> Result<balances::AdjustmentView, DomainError> {
-    balances::adjust_balance(&app.store, t, &cid(id), c, "tester").await
+    loop {
+        match balances::adjust_balance(&app.store, t, &cid(id), c.clone(), "tester").await {
+            Err(DomainError::ConcurrentUpdate) => continue,
+            other => return other,
+        }
+    }
+}
+
+/// One delivery of the task, delivered again while it fails retryably, as the queue would.
+async fn deliver(app: &App, task: &BulkTask, settings: &BulkSettings) -> RunOutcome {
+    loop {
+        match run_balance_task(&app.store, task, settings, false, Utc::now()).await {
+            Ok(report) => return report.outcome,
+            Err(e) if e.is_retryable() => continue,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
 }
 
 async fn ledger(app: &App, t: &TenantId, id: &CustomerId) -> Vec<BalanceEntry> {
@@ -228,16 +246,13 @@ async fn killed_then_redelivered(app: &App, task: &BulkTask, point: FaultPoint) 
         ..Default::default()
     };
     tokio::select! {
-        r = run_balance_task(&app.store, task, &settings, false, Utc::now()) => {
-            assert_eq!(r.unwrap().outcome, RunOutcome::Finished, "the run ended before {point:?}");
+        r = deliver(app, task, &settings) => {
+            assert_eq!(r, RunOutcome::Finished, "the run ended before {point:?}");
             return;
         }
         _ = died.notified() => {}
     }
-    let report = run_balance_task(&app.store, task, &BulkSettings::default(), false, Utc::now())
-        .await
-        .unwrap();
-    assert_eq!(report.outcome, RunOutcome::Finished);
+    assert_eq!(deliver(app, task, &BulkSettings::default()).await, RunOutcome::Finished);
 }
 
 /// How a group operation is delivered to the worker.
@@ -258,19 +273,11 @@ async fn run_operation(app: &App, t: &TenantId, g: &GroupId, c: ChangeInput, how
     };
     let plain = BulkSettings::default();
     match how {
-        Delivery::Once => {
-            let r = run_balance_task(&app.store, &task, &plain, false, Utc::now())
-                .await
-                .unwrap();
-            assert_eq!(r.outcome, RunOutcome::Finished);
-        }
+        Delivery::Once => assert_eq!(deliver(app, &task, &plain).await, RunOutcome::Finished),
         Delivery::Killed(point) => killed_then_redelivered(app, &task, point).await,
         Delivery::TwiceAtOnce => {
-            let (a, b) = tokio::join!(
-                run_balance_task(&app.store, &task, &plain, false, Utc::now()),
-                run_balance_task(&app.store, &task, &plain, false, Utc::now()),
-            );
-            let outcomes = [a.unwrap().outcome, b.unwrap().outcome];
+            let (a, b) = tokio::join!(deliver(app, &task, &plain), deliver(app, &task, &plain));
+            let outcomes = [a, b];
             assert!(outcomes.contains(&RunOutcome::Finished), "{outcomes:?}");
             // Whichever lost either stopped at its next fenced write or found the job over.
             let ok = |o: &RunOutcome| {
@@ -283,10 +290,7 @@ async fn run_operation(app: &App, t: &TenantId, g: &GroupId, c: ChangeInput, how
         }
     }
     // A delivery after the end changes nothing.
-    let late = run_balance_task(&app.store, &task, &plain, false, Utc::now())
-        .await
-        .unwrap();
-    assert_eq!(late.outcome, RunOutcome::AlreadyFinished);
+    assert_eq!(deliver(app, &task, &plain).await, RunOutcome::AlreadyFinished);
     view.id
 }
 

@@ -2,6 +2,7 @@
 //! emulator at `AWS_ENDPOINT_URL` through the real SDK clients, started by `infra/test.sh`.
 
 mod balances;
+mod balances_http;
 mod concurrency;
 mod contract;
 mod dynamic_e2e;

@@ -89,6 +89,12 @@ impl EntryItem {
     }
 }
 
+/// A member row's customer id (the projection a group operation reads).
+#[derive(Debug, Deserialize)]
+struct MemberId {
+    customer_id: CustomerId,
+}
+
 /// Maps a group operation's idempotency key to the operation.
 #[derive(Debug, Serialize, Deserialize)]
 struct KeyItem {
@@ -217,6 +223,24 @@ impl BalanceStore for Store {
             .query_page::<EntryItem>(&q, "ledger entry")
             .await?
             .into_page(EntryItem::into_entry))
+    }
+
+    async fn member_ids(
+        &self,
+        t: &TenantId,
+        g: &GroupId,
+        after: Option<&CustomerId>,
+        limit: u32,
+    ) -> Result<(Vec<CustomerId>, bool)> {
+        let q = PartitionQuery::new(keys::members_pk(t, g))
+            .after(after.map(keys::member_sk))
+            .limit(limit)
+            .project("PK, SK, customer_id");
+        let page = self.query_page::<MemberId>(&q, "member").await?;
+        Ok((
+            page.items.into_iter().map(|m| m.customer_id).collect(),
+            page.last_sk.is_some(),
+        ))
     }
 
     async fn create_balance_operation(

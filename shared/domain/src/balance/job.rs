@@ -4,7 +4,7 @@
 use super::{Change, ChangeKind, IdempotencyKey, Rejection, Unit};
 use crate::bulk::{BulkJob, BulkStatus, FailedRow};
 use crate::error::Result;
-use crate::ids::{BulkJobId, GroupId};
+use crate::ids::{BulkJobId, CustomerId, GroupId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -23,9 +23,9 @@ pub struct BalanceOperationSpec {
     pub idempotency_key: IdempotencyKey,
     /// Who asked (the token subject).
     pub actor: String,
-    /// The member-page cursor after the last committed page (`None`: from the first member).
+    /// The last member committed (`None`: from the first member).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cursor: Option<String>,
+    pub after: Option<CustomerId>,
     /// Set by the commit of the last page: only the end remains to be recorded.
     #[serde(default)]
     pub members_exhausted: bool,

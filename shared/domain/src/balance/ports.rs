@@ -3,7 +3,7 @@
 use super::{BalanceEntry, BalanceWrite, IdempotencyKey, Operation};
 use crate::bulk::{BulkJob, Expect, FailedRow};
 use crate::error::Result;
-use crate::ids::{BulkJobId, CustomerId, TenantId};
+use crate::ids::{BulkJobId, CustomerId, GroupId, TenantId};
 use crate::page::{Page, PageRequest};
 use std::future::Future;
 
@@ -48,6 +48,15 @@ pub trait BalanceStore: Send + Sync {
         c: &CustomerId,
         page: &PageRequest,
     ) -> impl Future<Output = Result<Page<BalanceEntry>>> + Send;
+    /// Up to `limit` member ids of a group after `after`, in id order, and whether more may follow
+    /// (one Query reading the ids only).
+    fn member_ids(
+        &self,
+        t: &TenantId,
+        g: &GroupId,
+        after: Option<&CustomerId>,
+        limit: u32,
+    ) -> impl Future<Output = Result<(Vec<CustomerId>, bool)>> + Send;
     /// Creates a group operation's record unless its idempotency key was used before (one
     /// transaction: the record and the key's item); returns the earlier operation's id if it was.
     fn create_balance_operation(
@@ -58,5 +67,7 @@ pub trait BalanceStore: Send + Sync {
     ) -> impl Future<Output = Result<Option<BulkJobId>>> + Send;
 }
 
-/// Customers per group-operation batch: 3 items each plus the record fit in one transaction.
+/// Customers per group-operation commit: 3 items each plus the record fit in one transaction.
 pub const BATCH_CUSTOMERS: usize = 33;
+/// Member ids read per Query (ten commits' worth; their customers are read 100 per BatchGetItem).
+pub const MEMBER_PAGE: u32 = 330;

@@ -1,20 +1,21 @@
 //! Group balance operations (seed 001's cashback tab) as bulk jobs: `POST /groups/{id}/balance-operations`
 //! creates the record under its idempotency key and queues it; the bulk worker walks the group's
-//! member rows in customer-id order, a page of [`BATCH_CUSTOMERS`] at a time, and commits each page's
-//! balances, ledger entries, (operation, customer) markers, rejected members and the record's advanced
-//! cursor and counts in ONE transaction under the job's fencing token. A run killed anywhere leaves
-//! the page wholly applied or not at all; the redelivery resumes at the stored cursor. The follow-up
-//! of a page (the membership pass of its customers) is idempotent and redone from `pending`.
+//! member rows in customer-id order ([`MEMBER_PAGE`] ids per Query, their customers 100 per
+//! BatchGetItem) and commits each chunk of [`BATCH_CUSTOMERS`]: balances, ledger entries, (operation,
+//! customer) markers, rejected members and the record's advanced position (the chunk's last member)
+//! and counts in ONE transaction under the job's fencing token. A run killed anywhere leaves a chunk
+//! wholly applied or not at all; the redelivery resumes after the stored member. The follow-up of a
+//! chunk (the membership pass of its customers) is idempotent and redone from `pending`.
 
 use crate::balance::job::{BalanceOperationSpec, BalanceOperationView};
-use crate::balance::ports::{BalanceCommit, BalanceStore, BATCH_CUSTOMERS};
+use crate::balance::ports::{BalanceCommit, BalanceStore, BATCH_CUSTOMERS, MEMBER_PAGE};
 use crate::balance::request::ChangeInput;
 use crate::balance::{plan_write, EntryContext, Operation};
 use crate::bulk::ports::{BulkJobStore, BulkQueue};
 use crate::bulk::{BulkCounts, BulkJob, BulkKind, BulkSpec, BulkStatus, BulkTask, Checkpoint, Expect, FailedRow};
+use crate::customer::Customer;
 use crate::error::{DomainError, Result};
-use crate::ids::{BulkJobId, GroupId, TenantId};
-use crate::page::PageRequest;
+use crate::ids::{BulkJobId, CustomerId, GroupId, TenantId};
 use crate::ports::{Clock, MembershipPass, MembershipStore};
 use crate::usecases::bulk_job::{
     claim, fail_unless_final, failure_reason, finish, follow_up, hand_on, Budget, BulkSettings, FaultPoint, JobEnd,
@@ -27,8 +28,10 @@ use chrono::{DateTime, Utc};
 pub trait BalancePorts: MembershipPass + MembershipStore + BulkJobStore + BalanceStore + BulkQueue + Clock {}
 impl<T: MembershipPass + MembershipStore + BulkJobStore + BalanceStore + BulkQueue + Clock> BalancePorts for T {}
 
-/// Rounds of re-reading a page whose customers changed under the commit before the run retries later.
-const PAGE_ATTEMPTS: usize = 8;
+/// Rounds of re-reading a chunk whose customers changed under the commit before the run gives up
+/// retryably (`ConcurrentUpdate`: the queue delivers the message again and the job goes on from its
+/// last commit).
+const PAGE_ATTEMPTS: usize = 16;
 
 /// `POST /groups/{id}/balance-operations`: a new operation (queued), or the one created earlier with
 /// the same idempotency key (whatever its body was; re-queued if it never started, so a client that
@@ -59,7 +62,7 @@ pub async fn create_group_operation<S: BalancePorts>(
             comment: input.comment,
             idempotency_key: input.key.clone(),
             actor: actor.to_owned(),
-            cursor: None,
+            after: None,
             members_exhausted: false,
             rejections: Default::default(),
         })),
@@ -178,45 +181,60 @@ async fn run<S: BalancePorts>(
             report.outcome = hand_on(store, task).await?;
             return Ok(report);
         }
-        match commit_page(store, t, &job, settings, &mut report).await? {
-            None => {
-                report.outcome = RunOutcome::Superseded;
-                return Ok(report);
-            }
-            Some((next, written)) => {
-                job = next;
-                settings.checkpoint(FaultPoint::AfterCommit(report.commits)).await;
-                follow_up(
-                    store,
-                    t,
-                    &mut plan,
-                    &[],
-                    written.into_iter().map(|c| (c, false)).collect(),
-                    now,
-                )
-                .await?;
-                settings.checkpoint(FaultPoint::AfterFollowUp(report.commits)).await;
+        let spec = job.balance()?;
+        let (ids, more) = store
+            .member_ids(t, &spec.group_id, spec.after.as_ref(), MEMBER_PAGE)
+            .await?;
+        if ids.is_empty() {
+            // No member after the last one committed: only the end is left to record.
+            job.balance_mut()?.members_exhausted = true;
+            continue;
+        }
+        let mut customers = store.get_customers(t, &ids).await?;
+        let chunks: Vec<&[CustomerId]> = ids.chunks(BATCH_CUSTOMERS).collect();
+        for (i, chunk) in chunks.iter().enumerate() {
+            let last = !more && i + 1 == chunks.len();
+            let read: Vec<Customer> = customers.extract_if(.., |c| chunk.contains(&c.id)).collect();
+            match commit_chunk(store, t, &job, chunk, read, last, settings, &mut report).await? {
+                None => {
+                    report.outcome = RunOutcome::Superseded;
+                    return Ok(report);
+                }
+                Some((next, written)) => {
+                    job = next;
+                    settings.checkpoint(FaultPoint::AfterCommit(report.commits)).await;
+                    follow_up(
+                        store,
+                        t,
+                        &mut plan,
+                        &[],
+                        written.into_iter().map(|c| (c, false)).collect(),
+                        now,
+                    )
+                    .await?;
+                    settings.checkpoint(FaultPoint::AfterFollowUp(report.commits)).await;
+                }
             }
         }
     }
 }
 
-/// Reads the next page of members and commits it with the advanced record; `None` when fenced. Returns
-/// the record as committed and the customers written (for the follow-up).
-async fn commit_page<S: BalancePorts>(
+/// Commits one chunk of members (as read, `customers`; absent ones were deleted since they were
+/// listed and are skipped) with the advanced record; `None` when fenced. A customer changed under the
+/// commit is read again and the chunk redone. Returns the record as committed and the customers
+/// written (for the follow-up).
+#[allow(clippy::too_many_arguments)]
+async fn commit_chunk<S: BalancePorts>(
     store: &S,
     t: &TenantId,
     job: &BulkJob,
+    chunk: &[CustomerId],
+    mut customers: Vec<Customer>,
+    last: bool,
     settings: &BulkSettings,
     report: &mut OperationReport,
-) -> Result<Option<(BulkJob, Vec<crate::customer::Customer>)>> {
+) -> Result<Option<(BulkJob, Vec<Customer>)>> {
     let spec = job.balance()?.clone();
-    let request = PageRequest {
-        limit: BATCH_CUSTOMERS as u32,
-        cursor: spec.cursor.clone(),
-    };
-    let members = store.list_members(t, &spec.group_id, &request).await?;
-    let ids: Vec<_> = members.items.iter().map(|m| m.customer_id.clone()).collect();
     let op = Operation::group(&job.id);
     let ctx = EntryContext {
         operation: &op,
@@ -226,11 +244,12 @@ async fn commit_page<S: BalancePorts>(
     };
     let expect = Expect::of(job);
     let mut already = std::collections::BTreeSet::new();
-    for _ in 0..PAGE_ATTEMPTS {
+    for attempt in 0..PAGE_ATTEMPTS {
+        if attempt > 0 {
+            customers = store.get_customers(t, chunk).await?;
+        }
         // Entries carry the time of their commit's attempt, not the run's start.
         let now = store.now();
-        // Consistent reads, in member order; a customer deleted since it was listed is skipped.
-        let mut customers = store.get_customers(t, &ids).await?;
         customers.sort_by(|a, b| a.id.cmp(&b.id));
         let mut next = job.clone();
         let mut counts = BulkCounts::default();
@@ -259,8 +278,8 @@ async fn commit_page<S: BalancePorts>(
                 }
             }
         }
-        next_spec.cursor = members.next_cursor.clone();
-        next_spec.members_exhausted = members.next_cursor.is_none();
+        next_spec.after = chunk.last().cloned();
+        next_spec.members_exhausted = last;
         next.counts.add(&counts);
         next.checkpoint.next_row = next.counts.total();
         next.checkpoint.pending = writes.iter().map(|w| w.after.id.clone()).collect();
