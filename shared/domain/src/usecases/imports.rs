@@ -58,7 +58,7 @@ where
     if let Some(bytes) = req.inline {
         files.put_object(&upload, bytes, "application/octet-stream").await?;
         let job = begin_analysis(store, t, job, now).await?;
-        return Ok(ImportView::try_from(&job)?);
+        return ImportView::try_from(&job);
     }
     let mut view = ImportView::try_from(&job)?;
     view.upload_url = Some(files.upload_link(&upload, secs(UPLOAD_LINK_SECS)).await?);
@@ -206,7 +206,7 @@ where
         return Err(status_conflict(&now_job, "start"));
     }
     queue(store, t, &mut job, now).await?;
-    Ok(ImportView::try_from(&job)?)
+    ImportView::try_from(&job)
 }
 
 /// `POST /imports/{id}/cancel`: stops the import after the batch in flight; rows committed before stay.
@@ -226,7 +226,7 @@ pub async fn cancel_import<S: BulkJobStore>(
         job.finished_at = Some(now);
         job.checkpoint.pending.clear();
         if store.save_bulk_job(t, &job, expect).await? {
-            return Ok(ImportView::try_from(&job)?);
+            return ImportView::try_from(&job);
         }
     }
     Err(DomainError::ConcurrentUpdate)
