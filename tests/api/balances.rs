@@ -486,3 +486,49 @@ async fn concurrent_operations_on_overlapping_groups_and_adjustments_lose_no_upd
     }
     drop_isolated(&app).await;
 }
+
+#[tokio::test]
+async fn a_dynamic_group_on_a_balance_follows_adjustments_and_group_operations() {
+    let app = isolated_app().await;
+    let t = fresh_tenant();
+    let rich = group(
+        &app,
+        &t,
+        json!({"name": "rich", "type": "dynamic", "rules": {"balance": {"unit": "EUR", "op": ">=", "amount_minor": 1000}}}),
+    )
+    .await;
+    let ids: Vec<String> = (0..3).map(id).collect();
+    for c in &ids {
+        customer(&app, &t, c, &[]).await;
+    }
+    let everyone = static_group(&app, &t, &ids).await;
+    let in_rich = |c: cg_domain::customer::Customer| c.groups.contains(&rich);
+    adjust(&app, &t, "c00", change("adjust", "EUR", 1000, "r1", false))
+        .await
+        .unwrap();
+    assert!(in_rich(
+        lookup::get_customer(&app.store, &t, &cid("c00")).await.unwrap()
+    ));
+    adjust(&app, &t, "c00", change("adjust", "EUR", -1, "r2", false))
+        .await
+        .unwrap();
+    assert!(!in_rich(
+        lookup::get_customer(&app.store, &t, &cid("c00")).await.unwrap()
+    ));
+    // A group operation's follow-up is the membership pass too.
+    run_operation(
+        &app,
+        &t,
+        &everyone,
+        change("set", "EUR", 5000, "r3", false),
+        Delivery::Once,
+    )
+    .await;
+    for c in &ids {
+        assert!(
+            in_rich(lookup::get_customer(&app.store, &t, &cid(c)).await.unwrap()),
+            "{c}"
+        );
+    }
+    drop_isolated(&app).await;
+}
