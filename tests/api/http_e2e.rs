@@ -172,6 +172,25 @@ async fn another_tenants_ids_are_404_on_every_route_and_change_nothing() {
         .await;
     assert_eq!(import.status, 201, "{}", import.raw);
     let iid = import.body["id"].as_str().unwrap().to_owned();
+    let change = json!({"type": "adjust", "unit": "EUR", "amount": 5, "comment": "c", "idempotency_key": "k"});
+    let op = api
+        .call(
+            "POST",
+            &format!("/groups/{gid}/balance-operations"),
+            &a,
+            Some(change.clone()),
+        )
+        .await;
+    assert_eq!(op.status, 202, "{}", op.raw);
+    let oid = op.body["id"].as_str().unwrap().to_owned();
+    // A's own operation finishes before the snapshot (the dev server's worker runs it).
+    for _ in 0..300 {
+        let got = api.call("GET", &format!("/balance-operations/{oid}"), &a, None).await;
+        if got.body["status"] == "done" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let before = (
         api.call("GET", "/customers/shared-id", &a, None).await.body,
         api.call("GET", &format!("/groups/{gid}"), &a, None).await.body,
@@ -204,6 +223,18 @@ async fn another_tenants_ids_are_404_on_every_route_and_change_nothing() {
         ("GET", format!("/imports/{iid}"), None),
         ("POST", format!("/imports/{iid}/start"), Some(json!({"columns": []}))),
         ("POST", format!("/imports/{iid}/cancel"), None),
+        ("GET", "/customers/shared-id/ledger".into(), None),
+        (
+            "POST",
+            "/customers/shared-id/balance-adjustments".into(),
+            Some(change.clone()),
+        ),
+        (
+            "POST",
+            format!("/groups/{gid}/balance-operations"),
+            Some(change.clone()),
+        ),
+        ("GET", format!("/balance-operations/{oid}"), None),
     ];
     // Every route that takes an id is walked (the console's files are no tenant's: tests/api/console.rs).
     let with_ids = cg_lambda::routes::ROUTES

@@ -630,7 +630,7 @@ async fn workers_killed_before_a_commit_after_it_and_between_batches_end_exact()
         let mut job = app.store_job(&t, &ready.id).await;
         let expect = cg_domain::bulk::Expect::of(&job);
         job.status = BulkStatus::Running;
-        job.import_mut().mapping = Some(mapping(&g));
+        job.import_mut().unwrap().mapping = Some(mapping(&g));
         assert!(
             cg_domain::bulk::ports::BulkJobStore::save_bulk_job(&app.store, &t, &job, expect)
                 .await

@@ -1,6 +1,8 @@
 //! The one integration-test binary (the AWS SDK links once): a module per feature, all against the
 //! emulator at `AWS_ENDPOINT_URL` through the real SDK clients, started by `infra/test.sh`.
 
+mod balances;
+mod balances_http;
 mod concurrency;
 mod console;
 mod contract;

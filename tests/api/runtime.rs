@@ -23,7 +23,7 @@ const REQUIRED: [&str; 5] = [
 ];
 
 /// The binaries the scenarios below invoke; a new function needs a case here.
-const COVERED: [&str; 35] = [
+const COVERED: [&str; 39] = [
     "api-customers-create",
     "api-customers-list",
     "api-customers-get",
@@ -55,6 +55,10 @@ const COVERED: [&str; 35] = [
     "api-imports-start",
     "api-imports-cancel",
     "api-console",
+    "api-customer-ledger-list",
+    "api-balance-adjustments-create",
+    "api-balance-operations-create",
+    "api-balance-operations-get",
     "worker-group-jobs",
     "worker-bulk-jobs",
     "worker-exports",
@@ -286,6 +290,73 @@ async fn import_functions_and_the_bulk_jobs_worker() {
     );
     let poisoned = invoke(&worker, &poison_event(&queue)).await;
     assert_eq!(failures(&poisoned), vec!["poison-1".to_owned()]);
+}
+
+#[tokio::test]
+async fn balance_functions_and_the_bulk_jobs_worker() {
+    let t = fresh_tenant();
+    let queue = fleet::stack().await.config.bulk_jobs_queue_url.clone();
+    let (customers, groups, add, adjust, ledger, create, get, worker) = tokio::join!(
+        start("api-customers-create"),
+        start("api-groups-create"),
+        start("api-group-members-add"),
+        start("api-balance-adjustments-create"),
+        start("api-customer-ledger-list"),
+        start("api-balance-operations-create"),
+        start("api-balance-operations-get"),
+        start("worker-bulk-jobs"),
+    );
+    let body = json!({"id": "b-1"});
+    expect(
+        &call(&customers, request(&customers, "/customers", &t).json(&body)).await,
+        201,
+    );
+    let g = call(
+        &groups,
+        request(&groups, "/groups", &t).json(&json!({"name": "cashback"})),
+    )
+    .await;
+    expect(&g, 201);
+    let g = g.body["id"].as_str().expect("group id").to_owned();
+    let members = request(&add, &format!("/groups/{g}/members"), &t).json(&json!({"customer_ids": ["b-1"]}));
+    expect(&call(&add, members).await, 200);
+    let credit = json!({"type": "adjust", "unit": "points", "amount": 7, "comment": "c", "idempotency_key": "r-1"});
+    let adjusted = call(
+        &adjust,
+        request(&adjust, "/customers/b-1/balance-adjustments", &t).json(&credit),
+    )
+    .await;
+    expect(&adjusted, 201);
+    let bad = json!({"type": "adjust", "unit": "points", "amount": 0, "comment": "c", "idempotency_key": "r-2"});
+    expect(
+        &call(
+            &adjust,
+            request(&adjust, "/customers/b-1/balance-adjustments", &t).json(&bad),
+        )
+        .await,
+        422,
+    );
+    let set = json!({"type": "set", "unit": "points", "amount": 50, "comment": "c", "idempotency_key": "r-3"});
+    let queued = call(
+        &create,
+        request(&create, &format!("/groups/{g}/balance-operations"), &t).json(&set),
+    )
+    .await;
+    expect(&queued, 202);
+    let id = queued.body["id"].as_str().expect("operation id").to_owned();
+    for m in fleet::receive(&queue, &t, 1).await {
+        let result = invoke(&worker, &fleet::sqs_event(&queue, std::slice::from_ref(&m))).await;
+        assert_eq!(failures(&result), Vec::<String>::new(), "{}", worker.logs());
+        fleet::delete(&queue, &[m]).await;
+    }
+    let got = call(&get, request(&get, &format!("/balance-operations/{id}"), &t)).await;
+    expect(&got, 200);
+    assert_eq!(got.body["status"], "done", "{}", got.raw);
+    assert_eq!(got.body["counts"]["applied"], 1);
+    let entries = call(&ledger, request(&ledger, "/customers/b-1/ledger", &t)).await;
+    expect(&entries, 200);
+    assert_eq!(entries.body["items"][0]["balance_after"], 50, "{}", entries.raw);
+    assert_eq!(entries.body["items"][1]["balance_after"], 7);
 }
 
 #[tokio::test]

@@ -166,6 +166,7 @@ pub fn customer(i: u64) -> Customer {
         phone_verified: false,
         activation_required: false,
         activity,
+        balances: Default::default(),
         next_wake_at: None,
         groups: BTreeSet::new(),
         created_at,

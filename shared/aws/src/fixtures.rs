@@ -82,3 +82,50 @@ async fn write_batch(store: Store, mut pending: Vec<WriteRequest>) -> Result<()>
     }
     Ok(())
 }
+
+/// Writes customer items that are already members of `g` (their `groups` set names it) and their
+/// member rows, with `parallel` BatchWriteItems in flight, and adds their number to the group's count
+/// (the balance benchmark's group of 100,000 without creating each customer through the API).
+pub async fn load_customers_in_group(
+    store: &Store,
+    t: &TenantId,
+    g: &GroupId,
+    customers: &[cg_domain::customer::Customer],
+    parallel: usize,
+) -> Result<()> {
+    let members: Vec<Member> = customers
+        .iter()
+        .map(|c| Member {
+            customer_id: c.id.clone(),
+            profile: c.member_view(),
+            added_at: c.created_at,
+        })
+        .collect();
+    let mut items = Vec::with_capacity(customers.len());
+    for c in customers {
+        items.push(store.customer_item(t, c)?);
+    }
+    let mut batches = items.chunks(BATCH);
+    let mut in_flight = tokio::task::JoinSet::new();
+    loop {
+        while in_flight.len() < parallel.max(1) {
+            let Some(batch) = batches.next() else { break };
+            let requests = batch
+                .iter()
+                .map(|item| {
+                    let put = PutRequest::builder()
+                        .set_item(Some(item.clone()))
+                        .build()
+                        .map_err(|e| DomainError::Internal(e.to_string()))?;
+                    Ok(WriteRequest::builder().put_request(put).build())
+                })
+                .collect::<Result<Vec<_>>>()?;
+            in_flight.spawn(write_batch(store.clone(), requests));
+        }
+        match in_flight.join_next().await {
+            Some(done) => done.map_err(|e| DomainError::Internal(e.to_string()))??,
+            None => break,
+        }
+    }
+    load_member_rows(store, t, g, &members, parallel).await
+}

@@ -1,6 +1,7 @@
 //! Every DynamoDB key string is built here and nowhere else. All keys start with the tenant, and ids
 //! cannot contain `#`, so no id can address another tenant's or another entity's items.
 
+use cg_domain::balance::{IdempotencyKey, Operation};
 use cg_domain::bulk::BulkKind;
 use cg_domain::customer::Identity;
 use cg_domain::export::file_name::ascii_file_name;
@@ -155,6 +156,39 @@ pub fn bulk_rows_pk(t: &TenantId, id: &BulkJobId) -> String {
 /// Sort key of a failed row: the row number, zero-padded so string order is row order.
 pub fn bulk_row_sk(row: u64) -> String {
     format!("R#{row:010}")
+}
+
+/// Partition key of a customer's balance ledger: `T#<tenant>#BAL#<customer id>` (entries are items of
+/// their own, so the customer item holds only the balances).
+pub fn ledger_pk(t: &TenantId, c: &CustomerId) -> String {
+    format!("T#{t}#BAL#{c}")
+}
+
+/// Sort-key prefix of ledger entries.
+pub const LEDGER_SK_PREFIX: &str = "E#";
+
+/// Sort key of a ledger entry: `E#<customer created_at, nanoseconds>#<customer version after the
+/// change, 20 digits>`. The version is written under the condition that it is the next one, so the
+/// keys are in commit order (a descending Query lists the newest first) and never collide; the
+/// creation instant keeps a customer re-created under the same id from colliding with its
+/// predecessor's entries.
+pub fn ledger_sk(customer_created_at: DateTime<Utc>, version: u64) -> String {
+    format!(
+        "{LEDGER_SK_PREFIX}{}#{version:020}",
+        customer_created_at.to_rfc3339_opts(SecondsFormat::Nanos, true)
+    )
+}
+
+/// Partition key of an operation's markers, one per customer it changed:
+/// `T#<tenant>#BOP#<kind>#<operation id>` (sort key: the customer's `C#<id>`).
+pub fn balance_marker_pk(t: &TenantId, op: &Operation) -> String {
+    format!("T#{t}#BOP#{}#{}", op.kind.as_str(), op.id)
+}
+
+/// Sort key, in the tenant partition, of the item that maps a group operation's idempotency key to
+/// the operation: `BOPKEY#<key>`.
+pub fn balance_key_sk(key: &IdempotencyKey) -> String {
+    format!("BOPKEY#{}", key.as_str())
 }
 
 /// The folder of an import's objects: the tenant first, then the import's unguessable id.

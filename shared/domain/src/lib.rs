@@ -5,6 +5,7 @@
 
 pub mod activity;
 pub mod bounds;
+pub mod balance;
 pub mod bulk;
 pub mod contact;
 pub mod customer;

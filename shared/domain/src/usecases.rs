@@ -1,9 +1,11 @@
 //! Use cases: what each API action and background job does, over the ports. Dependencies go one way,
 //! down this list: `lookup` (read what the caller named) <- `membership` (the one pass that decides
 //! and commits membership) <- `events`, `resync`, `wake`, `inspect` <- `customers`, `groups` <-
-//! `exports`, `export_job`, `jobs`, `bulk_job` <- `import_rows` <- `import_batch` <- `import_job`,
+//! `balances`, `exports`, `export_job`, `jobs`, `bulk_job` <- `balance_job`, `import_rows` <- `import_batch` <- `import_job`,
 //! `imports`. No module calls one above it.
 
+pub mod balance_job;
+pub mod balances;
 pub mod bulk_job;
 pub mod customers;
 pub mod events;

@@ -8,6 +8,7 @@ use crate::batch::{run_batch, Delivery, Heartbeat, Outcome, Worker};
 use crate::App;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use cg_domain::bulk::BulkTask;
+use cg_domain::usecases::balance_job::run_balance_task;
 use cg_domain::usecases::bulk_job::{fail_unless_final, BulkSettings};
 use cg_domain::usecases::import_job::run_import_task;
 use lambda_runtime::LambdaEvent;
@@ -45,17 +46,25 @@ impl Worker for BulkJobs<'_> {
 
     async fn run(&self, task: &BulkTask, delivery: &Delivery) -> Outcome {
         let store = &self.app.store;
-        let result = match task {
+        let (tenant, job) = task.target();
+        match task {
             BulkTask::Import { .. } => {
-                run_import_task(store, store, task, self.settings, delivery.last, self.app.now()).await
+                let result = run_import_task(store, store, task, self.settings, delivery.last, self.app.now()).await;
+                if let Ok(report) = &result {
+                    tracing::info!(tenant = %tenant, job = %job, outcome = ?report.outcome, rows = report.engine.rows,
+                        commits = report.engine.commits, redos = report.engine.redos, "bulk job report");
+                }
+                Outcome::of(&result)
             }
-        };
-        if let Ok(report) = &result {
-            let (tenant, job) = task.target();
-            tracing::info!(tenant = %tenant, job = %job, outcome = ?report.outcome, rows = report.engine.rows,
-                commits = report.engine.commits, redos = report.engine.redos, "bulk job report");
+            BulkTask::BalanceOperation { .. } => {
+                let result = run_balance_task(store, task, self.settings, delivery.last, self.app.now()).await;
+                if let Ok(report) = &result {
+                    tracing::info!(tenant = %tenant, job = %job, outcome = ?report.outcome,
+                        commits = report.commits, redos = report.redos, "balance operation report");
+                }
+                Outcome::of(&result)
+            }
         }
-        Outcome::of(&result)
     }
 
     /// The job normally records its own failure; this covers a give-up the job did not see.
@@ -66,7 +75,7 @@ impl Worker for BulkJobs<'_> {
             &self.app.store,
             tenant,
             task,
-            "the import failed repeatedly; start a new one",
+            "the job failed repeatedly; start a new one",
             self.app.now(),
         )
         .await;

@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod balance_api;
 pub mod batch;
 pub mod bulk_worker;
 pub mod console;

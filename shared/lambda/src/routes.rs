@@ -3,6 +3,7 @@
 
 use crate::api;
 use crate::console;
+use crate::balance_api;
 use crate::export_api;
 use crate::import_api;
 use crate::settings_api;
@@ -68,6 +69,10 @@ route_table! {
     ImportsList: GET "/imports" => import_api::imports_list, "api-imports-list", "a page of imports, newest first.";
     ImportsGet: GET "/imports/{importId}" => import_api::imports_get, "api-imports-get", "one import: analysis once uploaded, the failure report once done.";
     ImportsStart: POST "/imports/{importId}/start" => import_api::imports_start, "api-imports-start", "start an analysed import with its mapping (202).";
+    CustomerLedgerList: GET "/customers/{customerId}/ledger" => balance_api::customer_ledger_list, "api-customer-ledger-list", "a customer's balance ledger, newest first.";
+    BalanceAdjustmentsCreate: POST "/customers/{customerId}/balance-adjustments" => balance_api::balance_adjustments_create, "api-balance-adjustments-create", "set or adjust one customer's balance, once per idempotency key.";
+    BalanceOperationsCreate: POST "/groups/{groupId}/balance-operations" => balance_api::balance_operations_create, "api-balance-operations-create", "set or adjust the balance of every member of a group (202).";
+    BalanceOperationsGet: GET "/balance-operations/{operationId}" => balance_api::balance_operations_get, "api-balance-operations-get", "one group balance operation with its progress and counts.";
     ImportsCancel: POST "/imports/{importId}/cancel" => import_api::imports_cancel, "api-imports-cancel", "cancel an import after the batch in flight.";
     ConsolePage: GET "/console" => console::console, "api-console", "the admin console's page (no authorizer).";
     ConsoleAsset: GET "/console/{proxy+}" => console::console, "api-console", "a module, style sheet or image of the admin console (no authorizer).";

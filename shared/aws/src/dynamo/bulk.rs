@@ -69,7 +69,7 @@ struct FailedRowItem {
     ttl: i64,
 }
 
-fn ttl(created: DateTime<Utc>) -> i64 {
+pub(super) fn ttl(created: DateTime<Utc>) -> i64 {
     (created + Duration::days(BULK_RETENTION_DAYS)).timestamp()
 }
 
@@ -131,7 +131,12 @@ fn status_value(s: BulkStatus) -> aws_sdk_dynamodb::types::AttributeValue {
 }
 
 impl Store {
-    fn fenced_put(&self, t: &TenantId, job: &BulkJob, expect: Expect) -> Result<Put> {
+    /// A record as stored (for a kind's own creating transaction).
+    pub(super) fn bulk_job_item(&self, t: &TenantId, job: &BulkJob) -> Result<Item> {
+        encode(t, job)
+    }
+
+    pub(super) fn fenced_put(&self, t: &TenantId, job: &BulkJob, expect: Expect) -> Result<Put> {
         Put::builder()
             .table_name(&self.table)
             .set_item(Some(encode(t, job)?))
@@ -143,7 +148,7 @@ impl Store {
             .map_err(build_err)
     }
 
-    fn failed_row_put(&self, t: &TenantId, job: &BulkJob, r: &FailedRow) -> Result<TransactWriteItem> {
+    pub(super) fn failed_row_put(&self, t: &TenantId, job: &BulkJob, r: &FailedRow) -> Result<TransactWriteItem> {
         let item = FailedRowItem {
             pk: keys::bulk_rows_pk(t, &job.id),
             sk: keys::bulk_row_sk(r.row),

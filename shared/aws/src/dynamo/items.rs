@@ -46,6 +46,8 @@ pub(crate) struct CustomerItem {
     pub activation_required: bool,
     #[serde(default)]
     pub activity: Activity,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub balances: cg_domain::balance::Balances,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_wake_at: Option<DateTime<Utc>>,
     /// WakeIndex keys, present only while `next_wake_at` is set (a sparse index of customers to wake).
@@ -86,6 +88,7 @@ impl CustomerItem {
             phone_verified: c.phone_verified,
             activation_required: c.activation_required,
             activity: c.activity.clone(),
+            balances: c.balances.clone(),
             next_wake_at: c.next_wake_at,
             wake_pk,
             wake_sk,
@@ -113,6 +116,7 @@ impl CustomerItem {
             phone_verified: self.phone_verified,
             activation_required: self.activation_required,
             activity: self.activity,
+            balances: self.balances,
             next_wake_at: self.next_wake_at,
             groups: self.groups,
             created_at: self.created_at,

@@ -1,5 +1,6 @@
 //! DynamoDB implementations of the domain's stores, over the one table (keys in `crate::keys`).
 
+mod balances;
 mod batch;
 mod bulk;
 mod customers;

@@ -30,6 +30,8 @@
 
 pub mod ports;
 
+pub use crate::balance::job::BalanceOperationSpec;
+use crate::error::{DomainError, Result};
 use crate::ids::{BulkJobId, CustomerId, TenantId};
 use crate::import::ImportSpec;
 use chrono::{DateTime, Utc};
@@ -44,6 +46,8 @@ pub const BULK_RETENTION_DAYS: i64 = 30;
 pub enum BulkKind {
     /// A file of customers imported (issue 13).
     Import,
+    /// A balance set or adjust for every member of a group (issue 15).
+    BalanceOperation,
 }
 
 impl BulkKind {
@@ -51,6 +55,7 @@ impl BulkKind {
     pub fn as_str(self) -> &'static str {
         match self {
             BulkKind::Import => "import",
+            BulkKind::BalanceOperation => "balance_operation",
         }
     }
 }
@@ -141,6 +146,8 @@ pub struct Checkpoint {
 pub enum BulkSpec {
     /// An import: the file, its analysis and the mapping.
     Import(Box<ImportSpec>),
+    /// A group balance operation: the group, the change and the member cursor.
+    BalanceOperation(Box<BalanceOperationSpec>),
 }
 
 impl BulkSpec {
@@ -148,6 +155,7 @@ impl BulkSpec {
     pub fn kind(&self) -> BulkKind {
         match self {
             BulkSpec::Import(_) => BulkKind::Import,
+            BulkSpec::BalanceOperation(_) => BulkKind::BalanceOperation,
         }
     }
 }
@@ -185,18 +193,42 @@ impl BulkJob {
         self.spec.kind()
     }
 
-    /// The import spec (every job is an import today).
-    pub fn import(&self) -> &ImportSpec {
+    /// The import spec (`Internal` if the job is of another kind: records are read by kind).
+    pub fn import(&self) -> Result<&ImportSpec> {
         match &self.spec {
-            BulkSpec::Import(s) => s,
+            BulkSpec::Import(s) => Ok(s),
+            _ => Err(self.wrong_kind()),
         }
     }
 
     /// The import spec, to change it.
-    pub fn import_mut(&mut self) -> &mut ImportSpec {
+    pub fn import_mut(&mut self) -> Result<&mut ImportSpec> {
+        let wrong = self.wrong_kind();
         match &mut self.spec {
-            BulkSpec::Import(s) => s,
+            BulkSpec::Import(s) => Ok(s),
+            _ => Err(wrong),
         }
+    }
+
+    /// The balance operation's spec (`Internal` if the job is of another kind).
+    pub fn balance(&self) -> Result<&BalanceOperationSpec> {
+        match &self.spec {
+            BulkSpec::BalanceOperation(s) => Ok(s),
+            _ => Err(self.wrong_kind()),
+        }
+    }
+
+    /// The balance operation's spec, to change it.
+    pub fn balance_mut(&mut self) -> Result<&mut BalanceOperationSpec> {
+        let wrong = self.wrong_kind();
+        match &mut self.spec {
+            BulkSpec::BalanceOperation(s) => Ok(s),
+            _ => Err(wrong),
+        }
+    }
+
+    fn wrong_kind(&self) -> DomainError {
+        DomainError::Internal(format!("bulk job {} is a {}", self.id, self.kind().as_str()))
     }
 
     /// Rows accounted for so far.
@@ -280,13 +312,28 @@ pub enum BulkTask {
         /// The import.
         job_id: BulkJobId,
     },
+    /// A group balance operation: apply it to the group's members from the record's cursor on.
+    BalanceOperation {
+        /// The job's tenant.
+        tenant: TenantId,
+        /// The operation.
+        job_id: BulkJobId,
+    },
 }
 
 impl BulkTask {
     /// The tenant and job the task runs.
     pub fn target(&self) -> (&TenantId, &BulkJobId) {
         match self {
-            BulkTask::Import { tenant, job_id } => (tenant, job_id),
+            BulkTask::Import { tenant, job_id } | BulkTask::BalanceOperation { tenant, job_id } => (tenant, job_id),
+        }
+    }
+
+    /// The kind of job the task runs.
+    pub fn kind(&self) -> BulkKind {
+        match self {
+            BulkTask::Import { .. } => BulkKind::Import,
+            BulkTask::BalanceOperation { .. } => BulkKind::BalanceOperation,
         }
     }
 }

@@ -80,6 +80,7 @@ impl NewCustomer {
             phone_verified: self.phone_verified,
             activation_required: self.activation_required,
             activity: self.activity,
+            balances: Default::default(),
             next_wake_at: None,
             groups: BTreeSet::new(),
             created_at: now,

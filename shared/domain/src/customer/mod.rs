@@ -148,6 +148,10 @@ pub struct Customer {
     /// Activity, bookings, payments and expenses, maintained from ingested events.
     #[serde(default)]
     pub activity: Activity,
+    /// Cashback balances by unit in minor units (changed only through balance operations, each with
+    /// a ledger entry; see `crate::balance`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub balances: crate::balance::Balances,
     /// The earliest instant at which any dynamic group's answer for this customer can change by the
     /// passing of time alone (maintained by the service; the scheduler re-evaluates the customer then).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -230,10 +230,12 @@ pub struct ImportView {
     pub failure_report_expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-impl From<&BulkJob> for ImportView {
-    fn from(job: &BulkJob) -> Self {
-        let spec = job.import();
-        ImportView {
+impl TryFrom<&BulkJob> for ImportView {
+    type Error = crate::error::DomainError;
+
+    fn try_from(job: &BulkJob) -> crate::error::Result<Self> {
+        let spec = job.import()?;
+        Ok(ImportView {
             id: job.id.clone(),
             status: job.status,
             file_name: spec.file_name.clone(),
@@ -255,7 +257,7 @@ impl From<&BulkJob> for ImportView {
             upload_expires_at: None,
             failure_report_url: None,
             failure_report_expires_at: None,
-        }
+        })
     }
 }
 

@@ -4,7 +4,7 @@
 use super::attribute::AttributeTest;
 use super::compare::{midnight, CmpOp, DateOperand, Test};
 use super::lifecycle::Lifecycle;
-use super::money::{ExpensesTest, MoneyTest, YEAR_DAYS};
+use super::money::{BalanceTest, ExpensesTest, MoneyTest, YEAR_DAYS};
 use super::reader::{self, invalid, Fields};
 use super::service::{parse_count, ServiceCount, ServiceFilter};
 use super::{EvalContext, Outcome};
@@ -57,6 +57,8 @@ pub enum Condition {
     Tags(TagTest),
     /// `bookings: {op, value}`: number of bookings.
     Bookings(Test<i64>),
+    /// `balance: {unit, op, amount_minor}`: the cashback balance in one unit (issue 15).
+    Balance(BalanceTest),
     /// `lifecycle: {states, ...}`: Tonos lifecycle states.
     Lifecycle(Lifecycle),
 }
@@ -70,7 +72,7 @@ pub enum TagTest {
 }
 
 /// Every condition type, as written in JSON.
-pub const CONDITION_TYPES: [&str; 19] = [
+pub const CONDITION_TYPES: [&str; 20] = [
     "all_customers",
     "member_of",
     "registration_date",
@@ -90,6 +92,7 @@ pub const CONDITION_TYPES: [&str; 19] = [
     "tags",
     "bookings",
     "lifecycle",
+    "balance",
 ];
 
 const DATE_OPS: [CmpOp; 11] = [
@@ -128,6 +131,7 @@ impl Condition {
             Condition::Attribute(_) => "attribute",
             Condition::Tags(_) => "tags",
             Condition::Bookings(_) => "bookings",
+            Condition::Balance(_) => "balance",
             Condition::Lifecycle(_) => "lifecycle",
         }
     }
@@ -170,6 +174,7 @@ impl Condition {
                 Condition::Bookings(parse_count(&f, "a number of bookings")?)
             }
             "lifecycle" => Condition::Lifecycle(Lifecycle::parse(v, path)?),
+            "balance" => Condition::Balance(BalanceTest::parse(v, path)?),
             other => {
                 return Err(invalid(
                     path,
@@ -217,6 +222,7 @@ impl Condition {
                 Value::Object(m)
             }
             Condition::Lifecycle(l) => l.to_json(),
+            Condition::Balance(b) => b.to_json(),
         };
         json!({ self.kind(): params })
     }
@@ -247,6 +253,7 @@ impl Condition {
                 TagTest::HasNone(l) => !l.iter().any(|x| c.tags.contains(x)),
             }),
             Condition::Bookings(t) => Outcome::fixed(t.check(Some(&i64::from(c.activity.bookings)))),
+            Condition::Balance(b) => b.check(&c.balances),
             Condition::Lifecycle(l) => l.check(c, ctx),
         }
     }

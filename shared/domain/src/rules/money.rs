@@ -1,4 +1,5 @@
-//! Money conditions (seed 003): lifetime payments, payments over one year, expenses over a period.
+//! Money conditions (seed 003): lifetime payments, payments over one year, expenses over a period;
+//! and a cashback balance (issue 15).
 //!
 //! Windows are whole UTC days: "the last N days" are the days `today - N < day <= today`, so an entry
 //! dated `day` counts from midnight of `day` until midnight of `day + N` (payments over a year: N = 365).
@@ -7,6 +8,7 @@ use super::compare::{midnight, CmpOp, Period, Test};
 use super::reader::{self, invalid, Fields};
 use super::{wake, Outcome};
 use crate::activity::{is_currency, Ledger, LEDGER_DAYS};
+use crate::balance::{Balances, Unit};
 use crate::error::Result;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value};
@@ -117,5 +119,43 @@ impl ExpensesTest {
 
     pub(crate) fn check(&self, ledger: &Ledger, now: DateTime<Utc>) -> Outcome {
         self.money.check_window(ledger, self.period.days(), now)
+    }
+}
+
+/// "Balance": the customer's balance in one unit (an ISO 4217 code or `points`; none held = 0)
+/// compared with minor units.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BalanceTest {
+    pub unit: Unit,
+    pub amount: Test<i64>,
+}
+
+impl BalanceTest {
+    pub(crate) fn parse(v: &Value, path: &str) -> Result<Self> {
+        let f = Fields::new(v, path, &["unit", "op", "amount_minor", "from", "to"])?;
+        let unit_path = f.path_of("unit");
+        let text = reader::string(f.required("unit")?, &unit_path)?;
+        let unit = Unit::parse(&text).map_err(|_| {
+            invalid(
+                &unit_path,
+                format!("{text:?} is neither an active ISO 4217 code (upper case, e.g. EUR) nor \"points\""),
+            )
+        })?;
+        let amount = Test::parse(&f, "amount_minor", &CmpOp::ORDER, "an amount", |v, p| {
+            reader::integer(v, p, i64::MIN, i64::MAX)
+        })?;
+        Ok(BalanceTest { unit, amount })
+    }
+
+    pub(crate) fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("unit".into(), self.unit.to_string().into());
+        self.amount.write(&mut m, "amount_minor", |n| (*n).into());
+        Value::Object(m)
+    }
+
+    /// Balances change only by writes, never with time.
+    pub(crate) fn check(&self, balances: &Balances) -> Outcome {
+        Outcome::fixed(self.amount.check(Some(&balances.get(&self.unit).copied().unwrap_or(0))))
     }
 }

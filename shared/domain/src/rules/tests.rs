@@ -38,6 +38,7 @@ pub(super) fn customer() -> Customer {
         phone_verified: false,
         activation_required: false,
         activity: Activity::default(),
+        balances: Default::default(),
         next_wake_at: None,
         groups: BTreeSet::new(),
         created_at: at("2025-01-01T00:00:00Z"),

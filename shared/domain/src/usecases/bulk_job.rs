@@ -180,7 +180,7 @@ pub async fn fail_unless_final<S: BulkJobStore>(
     let (_, id) = task.target();
     for _ in 0..3 {
         let result = async {
-            let Some(mut job) = store.get_bulk_job(t, crate::bulk::BulkKind::Import, id).await? else {
+            let Some(mut job) = store.get_bulk_job(t, task.kind(), id).await? else {
                 return Ok(true);
             };
             if job.status.is_final() {

@@ -123,7 +123,7 @@ struct Opened {
 }
 
 fn open(path: &std::path::Path, job: &BulkJob) -> std::result::Result<Opened, FileError> {
-    let spec = job.import();
+    let spec = job.import().map_err(|e| FileError(e.to_string()))?;
     let format = sniff(path)?;
     match (spec.format, format) {
         (Some(FileFormat::Xlsx), FileFormat::Csv) => {
@@ -234,7 +234,7 @@ async fn analyse<S: ImportPorts, F: BulkFiles>(
         Err(FileError(why)) => return fail(job, why).await,
     };
     job.rows_total = Some(analysis.rows);
-    let spec = job.import_mut();
+    let spec = job.import_mut()?;
     spec.size_bytes = Some(size);
     spec.format = Some(analysis.format);
     spec.analysis = Some(analysis);
@@ -288,7 +288,7 @@ async fn apply_rows<S: ImportPorts, F: BulkFiles>(
 ) -> Result<ImportReport> {
     let budget = Budget::start(settings.time_budget);
     let expect = Expect::of(&job);
-    let spec = job.import().clone();
+    let spec = job.import()?.clone();
     let (Some(analysis), Some(request)) = (spec.analysis.as_ref(), spec.mapping.as_ref()) else {
         return Err(DomainError::Internal(
             "a running import without analysis or mapping".into(),

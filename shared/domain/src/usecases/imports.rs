@@ -58,9 +58,9 @@ where
     if let Some(bytes) = req.inline {
         files.put_object(&upload, bytes, "application/octet-stream").await?;
         let job = begin_analysis(store, t, job, now).await?;
-        return Ok(ImportView::from(&job));
+        return ImportView::try_from(&job);
     }
-    let mut view = ImportView::from(&job);
+    let mut view = ImportView::try_from(&job)?;
     view.upload_url = Some(files.upload_link(&upload, secs(UPLOAD_LINK_SECS)).await?);
     view.upload_expires_at = Some(now + Duration::seconds(UPLOAD_LINK_SECS.into()));
     Ok(view)
@@ -128,10 +128,10 @@ where
     {
         job = begin_analysis(store, t, job, now).await?;
     }
-    let mut view = ImportView::from(&job);
+    let mut view = ImportView::try_from(&job)?;
     if job.status == BulkStatus::Done && job.counts.failed > 0 {
         let obj = BulkObject::FailureReport(t.clone(), job.id.clone());
-        let name = report_file_name(&job.import().file_name);
+        let name = report_file_name(&job.import()?.file_name);
         view.failure_report_url = Some(files.download_link(&obj, &name, secs(REPORT_LINK_SECS)).await?);
         view.failure_report_expires_at = Some(now + Duration::seconds(REPORT_LINK_SECS.into()));
     }
@@ -140,10 +140,11 @@ where
 
 /// `GET /imports`: the tenant's imports, newest first (links come from `get_import`).
 pub async fn list_imports<S: BulkJobStore>(store: &S, t: &TenantId, page: &PageRequest) -> Result<Page<ImportView>> {
-    Ok(store
-        .list_bulk_jobs(t, BulkKind::Import, page)
-        .await?
-        .map(|j| ImportView::from(&j)))
+    let page = store.list_bulk_jobs(t, BulkKind::Import, page).await?;
+    Ok(Page {
+        items: page.items.iter().map(ImportView::try_from).collect::<Result<_>>()?,
+        next_cursor: page.next_cursor,
+    })
 }
 
 fn status_conflict(job: &BulkJob, doing: &str) -> DomainError {
@@ -178,7 +179,7 @@ where
         return Err(status_conflict(&job, "start"));
     }
     let header = job
-        .import()
+        .import()?
         .analysis
         .as_ref()
         .map(|a| a.header.clone())
@@ -199,13 +200,13 @@ where
     }
     let expect = Expect::of(&job);
     job.status = BulkStatus::Running;
-    job.import_mut().mapping = Some(req);
+    job.import_mut()?.mapping = Some(req);
     if !store.save_bulk_job(t, &job, expect).await? {
         let now_job = get(store, t, id).await?;
         return Err(status_conflict(&now_job, "start"));
     }
     queue(store, t, &mut job, now).await?;
-    Ok(ImportView::from(&job))
+    ImportView::try_from(&job)
 }
 
 /// `POST /imports/{id}/cancel`: stops the import after the batch in flight; rows committed before stay.
@@ -225,7 +226,7 @@ pub async fn cancel_import<S: BulkJobStore>(
         job.finished_at = Some(now);
         job.checkpoint.pending.clear();
         if store.save_bulk_job(t, &job, expect).await? {
-            return Ok(ImportView::from(&job));
+            return ImportView::try_from(&job);
         }
     }
     Err(DomainError::ConcurrentUpdate)

@@ -219,6 +219,8 @@ impl Compiler<'_> {
             }
             Condition::Bookings(t) => Leaf::Bookings(t.clone()),
             Condition::Lifecycle(l) => Leaf::Lifecycle(Box::new(self.lifecycle(l, settings))),
+            // A map lookup on the customer: the condition evaluates itself.
+            Condition::Balance(_) => return None,
         })
     }
 
