@@ -6,6 +6,7 @@
 pub mod activity;
 pub mod contact;
 pub mod customer;
+pub mod destinations;
 pub mod error;
 pub mod events;
 pub mod export;

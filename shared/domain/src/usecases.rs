@@ -1,20 +1,28 @@
 //! Use cases: what each API action and background job does, over the ports. Dependencies go one way,
 //! down this list: `lookup` (read what the caller named) <- `membership` (the one pass that decides
 //! and commits membership) <- `events`, `resync`, `wake`, `inspect` <- `customers`, `groups` <-
-//! `exports`, `export_job`, `jobs`. No module calls one above it.
+//! `exports`, `export_job`, `jobs`. No module calls one above it. Destinations (issue 16): `notify`
+//! sits beside `lookup` (the job ends call it); `webhooks`, `integrations`, `dispatch`, `deliver` and
+//! `provider_sync` are at the top and call only `lookup`-level reads.
 
 pub mod customers;
+pub mod deliver;
+pub mod dispatch;
 pub mod events;
 pub mod export_job;
 pub mod exports;
 pub mod groups;
 pub mod inspect;
+pub mod integrations;
 pub mod jobs;
 pub mod lookup;
 pub mod membership;
+pub mod notify;
+pub mod provider_sync;
 pub mod resync;
 pub mod settings;
 pub mod wake;
+pub mod webhooks;
 
 #[cfg(test)]
 mod tests;

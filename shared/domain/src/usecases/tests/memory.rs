@@ -42,6 +42,8 @@ pub struct State {
     pub settings: crate::settings::TenantSettings,
     /// What the clock port answers.
     pub clock: DateTime<Utc>,
+    /// Notifications recorded (issue 16), by id.
+    pub notifications: BTreeMap<String, crate::destinations::event::Notification>,
 }
 
 impl Memory {
@@ -407,5 +409,14 @@ impl Shards for Memory {
     }
     fn resync_shard_budget(&self) -> u64 {
         self.budget
+    }
+}
+
+impl crate::destinations::ports::Notifications for Memory {
+    async fn notify(&self, _t: &TenantId, n: &crate::destinations::event::Notification) -> Result<()> {
+        self.with(|s| {
+            s.notifications.entry(n.id.clone()).or_insert_with(|| n.clone());
+        });
+        Ok(())
     }
 }
