@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod demo;
+pub mod destinations;
 pub mod dev_server;
 pub mod export_jobs;
 pub mod provision;

@@ -5,13 +5,16 @@
 
 pub mod api;
 pub mod batch;
+pub mod destinations_worker;
 pub mod export_api;
 pub mod export_worker;
 pub mod http_error;
+pub mod integrations_api;
 pub mod request;
 pub mod routes;
 pub mod scheduler;
 pub mod settings_api;
+pub mod webhooks_api;
 pub mod worker;
 
 use cg_aws::{Config, Store};
@@ -25,6 +28,8 @@ pub struct App {
     pub tenant_claim: String,
     /// The job queues' maxReceiveCount (see `Config::max_receives`).
     pub max_receives: u32,
+    /// Outbound HTTP: the webhook client and the email providers (issue 16).
+    pub outbound: cg_outbound::Outbound,
 }
 
 impl App {
@@ -40,6 +45,12 @@ impl App {
             store: Store::connect(config).await,
             tenant_claim: config.tenant_claim.clone(),
             max_receives: config.max_receives,
+            // Without the system's CA roots no https call could succeed: fail at cold start.
+            outbound: cg_outbound::Outbound::new(
+                config.destinations.allow_local,
+                &config.destinations.smartemailing_base_url,
+            )
+            .expect("the system's TLS root certificates load"),
         }
     }
 }

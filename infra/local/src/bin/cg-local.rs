@@ -39,7 +39,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             let port: u16 = arg(&args, "--port").as_deref().unwrap_or("8080").parse()?;
             let tick: u64 = arg(&args, "--tick-seconds").as_deref().unwrap_or("300").parse()?;
             let sdk = provision::local_sdk_config().await;
-            let config = provision::provision(&sdk, &template::load(&template::default_path())?).await?;
+            let mut config = provision::provision(&sdk, &template::load(&template::default_path())?).await?;
+            // The local-mode allowance (issue 16): webhooks may go to http://127.0.0.1 receivers here.
+            config.destinations.allow_local = true;
             let app = App::new(&config).await;
             if let Some(days) = arg(&args, "--clock-offset-days") {
                 // Starts the local clock ahead (see POST /_dev/clock).

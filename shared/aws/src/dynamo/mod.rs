@@ -2,6 +2,7 @@
 
 mod batch;
 mod customers;
+pub mod destinations;
 mod exports;
 mod groups;
 mod history;
