@@ -48,6 +48,7 @@ impl App {
             // Without the system's CA roots no https call could succeed: fail at cold start.
             outbound: cg_outbound::Outbound::new(
                 config.destinations.allow_local,
+                config.destinations.no_outbound,
                 &config.destinations.smartemailing_base_url,
             )
             .expect("the system's TLS root certificates load"),

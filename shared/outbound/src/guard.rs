@@ -26,16 +26,31 @@ impl std::fmt::Display for RefusedAddress {
 
 impl std::error::Error for RefusedAddress {}
 
-/// Whether an address may be reached (`allow_local`: the local stack's allowance).
-pub fn allowed(ip: IpAddr, allow_local: bool) -> bool {
-    allow_local || is_public(ip)
+/// Which addresses the client may reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Public addresses only (AWS).
+    Public,
+    /// Any address (the local stack's allowance).
+    Any,
+    /// Loopback and private addresses only (the local stack with `--no-outbound`).
+    LocalOnly,
+}
+
+/// Whether an address may be reached.
+pub fn allowed(ip: IpAddr, reach: Reach) -> bool {
+    match reach {
+        Reach::Public => is_public(ip),
+        Reach::Any => true,
+        Reach::LocalOnly => !is_public(ip),
+    }
 }
 
 /// A resolver that drops refused addresses and fails when none is left.
 #[derive(Debug, Clone, Copy)]
 pub struct GuardedResolver {
-    /// The local stack's allowance.
-    pub allow_local: bool,
+    /// What may be reached.
+    pub reach: Reach,
 }
 
 impl tower_service::Service<Name> for GuardedResolver {
@@ -48,11 +63,11 @@ impl tower_service::Service<Name> for GuardedResolver {
     }
 
     fn call(&mut self, name: Name) -> Self::Future {
-        let allow_local = self.allow_local;
+        let reach = self.reach;
         Box::pin(async move {
             let host = name.as_str().to_owned();
             let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let kept: Vec<SocketAddr> = found.into_iter().filter(|a| allowed(a.ip(), allow_local)).collect();
+            let kept: Vec<SocketAddr> = found.into_iter().filter(|a| allowed(a.ip(), reach)).collect();
             if kept.is_empty() {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::PermissionDenied,
@@ -72,13 +87,13 @@ mod tests {
     #[tokio::test]
     async fn names_of_loopback_addresses_are_refused_unless_local() {
         let name: Name = "localhost".parse().unwrap();
-        let err = GuardedResolver { allow_local: false }
+        let err = GuardedResolver { reach: Reach::Public }
             .call(name.clone())
             .await
             .unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::PermissionDenied);
         assert!(err.to_string().contains("localhost"));
-        let ok: Vec<_> = GuardedResolver { allow_local: true }
+        let ok: Vec<_> = GuardedResolver { reach: Reach::Any }
             .call(name)
             .await
             .unwrap()

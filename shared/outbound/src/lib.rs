@@ -33,6 +33,9 @@ impl ContactListProvider for Providers {
     }
 }
 
+/// Where providers are called with `no_outbound`: the discard port of the loopback address.
+const UNREACHABLE: &str = "http://127.0.0.1:9/api/v3/";
+
 /// The outbound clients a function needs, built once at cold start.
 #[derive(Clone, Debug)]
 pub struct Outbound {
@@ -44,12 +47,24 @@ pub struct Outbound {
 
 impl Outbound {
     /// The clients: `allow_local` is the local stack's allowance (http, loopback and private
-    /// receivers); `smartemailing_base_url` where the SmartEmailing API is.
-    pub fn new(allow_local: bool, smartemailing_base_url: &str) -> std::io::Result<Outbound> {
+    /// receivers); `no_outbound` keeps every request on the machine (webhooks to loopback and private
+    /// addresses only, providers at an unreachable local port); `smartemailing_base_url` where the
+    /// SmartEmailing API is.
+    pub fn new(allow_local: bool, no_outbound: bool, smartemailing_base_url: &str) -> std::io::Result<Outbound> {
+        let reach = match (allow_local, no_outbound) {
+            (_, true) => guard::Reach::LocalOnly,
+            (true, false) => guard::Reach::Any,
+            (false, false) => guard::Reach::Public,
+        };
+        let provider_url = if no_outbound {
+            UNREACHABLE
+        } else {
+            smartemailing_base_url
+        };
         Ok(Outbound {
-            webhooks: webhook_client::WebhookClient::new(allow_local)?,
+            webhooks: webhook_client::WebhookClient::new(reach)?,
             providers: Providers {
-                smartemailing: smartemailing::SmartEmailing::new(smartemailing_base_url)?,
+                smartemailing: smartemailing::SmartEmailing::new(provider_url)?,
             },
         })
     }

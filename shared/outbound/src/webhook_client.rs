@@ -3,7 +3,7 @@
 //! connects through the SSRF guard (https only outside the local stack), never follows a redirect
 //! (a 3xx is an answer like any other non-2xx) and gives up after the policy's timeout.
 
-use crate::guard::{allowed, GuardedResolver, RefusedAddress};
+use crate::guard::{allowed, GuardedResolver, Reach, RefusedAddress};
 use crate::signature::sign;
 use bytes::Bytes;
 use cg_domain::destinations::delivery::{SendResult, EXCERPT_BYTES};
@@ -25,14 +25,14 @@ type Https = HttpsConnector<HttpConnector<GuardedResolver>>;
 #[derive(Clone, Debug)]
 pub struct WebhookClient {
     client: Client<Https, Full<Bytes>>,
-    allow_local: bool,
+    reach: Reach,
 }
 
 impl WebhookClient {
-    /// A client; `allow_local` lets it speak http and reach loopback and private addresses (the local
-    /// stack only).
-    pub fn new(allow_local: bool) -> std::io::Result<WebhookClient> {
-        let mut http = HttpConnector::new_with_resolver(GuardedResolver { allow_local });
+    /// A client; `Reach::Any` and `Reach::LocalOnly` (the local stack only) also let it speak http.
+    pub fn new(reach: Reach) -> std::io::Result<WebhookClient> {
+        let allow_local = reach != Reach::Public;
+        let mut http = HttpConnector::new_with_resolver(GuardedResolver { reach });
         http.enforce_http(false);
         http.set_connect_timeout(Some(Duration::from_secs(5)));
         http.set_nodelay(true);
@@ -46,13 +46,13 @@ impl WebhookClient {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build(https);
-        Ok(WebhookClient { client, allow_local })
+        Ok(WebhookClient { client, reach })
     }
 
     /// A literal address in the URL never reaches the resolver, so it is checked here.
     fn literal_refused(&self, uri: &http::Uri) -> bool {
         let host = uri.host().unwrap_or("").trim_start_matches('[').trim_end_matches(']');
-        host.parse::<IpAddr>().is_ok_and(|ip| !allowed(ip, self.allow_local))
+        host.parse::<IpAddr>().is_ok_and(|ip| !allowed(ip, self.reach))
     }
 }
 
@@ -102,7 +102,7 @@ impl WebhookSender for WebhookClient {
         let Ok(uri) = post.url.parse::<http::Uri>() else {
             return failure("invalid_url", started);
         };
-        if !self.allow_local && uri.scheme_str() != Some("https") {
+        if self.reach == Reach::Public && uri.scheme_str() != Some("https") {
             return failure("https_required", started);
         }
         if self.literal_refused(&uri) {
@@ -165,7 +165,7 @@ mod tests {
 
     #[tokio::test]
     async fn private_and_plain_http_targets_are_refused_outside_the_local_stack() {
-        let client = WebhookClient::new(false).unwrap();
+        let client = WebhookClient::new(Reach::Public).unwrap();
         let secret = [SigningSecret::generate().unwrap()];
         let id = DeliveryId::parse("msg_1").unwrap();
         for (url, want) in [

@@ -30,6 +30,10 @@ pub struct DestinationsConfig {
     /// Never read from the environment: only the dev server and the tests set it, so no deployed
     /// function can have it.
     pub allow_local: bool,
+    /// Nothing leaves the machine: webhooks reach only loopback and private addresses and the
+    /// provider clients an unreachable local address. Set by `cg-local run --no-outbound` (the test
+    /// command's schemathesis run, whose fuzzed endpoints must not receive real requests).
+    pub no_outbound: bool,
 }
 
 impl DestinationsConfig {
@@ -47,6 +51,7 @@ impl DestinationsConfig {
                 .filter(|v| !v.is_empty())
                 .unwrap_or_else(|| SMARTEMAILING_BASE_URL.into()),
             allow_local: false,
+            no_outbound: false,
         }
     }
 
@@ -61,6 +66,7 @@ impl DestinationsConfig {
             sweep_grace_seconds: 120,
             smartemailing_base_url: SMARTEMAILING_BASE_URL.into(),
             allow_local: false,
+            no_outbound: false,
         }
     }
 

@@ -25,15 +25,15 @@ pub struct Attempt {
     /// When the request was sent.
     pub at: DateTime<Utc>,
     /// The receiver's HTTP status; `None` when there was no answer.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_code: Option<u16>,
     /// What went wrong without an answer: `timeout`, `connection`, `refused_address` or `tls`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Milliseconds from sending to the answer (or the failure).
     pub latency_ms: u64,
     /// The start of the response body (at most [`EXCERPT_BYTES`] bytes, lossy UTF-8).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_excerpt: Option<String>,
 }
 
@@ -56,12 +56,12 @@ pub struct Delivery {
     /// Attempts made in the current round (a replay starts a new round).
     pub attempt_count: u32,
     /// When the next attempt is due (pending only).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<DateTime<Utc>>,
     /// How many membership changes the payload holds (1 for a notification).
     pub change_count: u32,
     /// Why it failed, for people.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
     /// Every attempt, oldest first (the last [`MAX_LOGGED_ATTEMPTS`]).
     pub attempts: Vec<Attempt>,

@@ -33,7 +33,7 @@ pub struct Integration {
     /// Which provider.
     pub provider: Provider,
     /// A name for people.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The provider login the API key belongs to (not secret; shown so people know which account).
     pub username: String,
@@ -67,7 +67,7 @@ pub struct NewIntegration {
     /// The provider's credentials.
     pub credentials: CredentialsBody,
     /// A name for people.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
 
@@ -142,7 +142,7 @@ impl TryFrom<NewIntegration> for IntegrationInput {
 #[serde(deny_unknown_fields)]
 pub struct IntegrationPatch {
     /// New credentials.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<CredentialsBody>,
     /// New name; `null` removes it.
     #[serde(default)]
@@ -212,10 +212,10 @@ pub struct Mapping {
     /// Members skipped because they have no email (counted by the current push and changes since).
     pub skipped_without_email: u64,
     /// When a push or change last reached the provider.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_at: Option<DateTime<Utc>>,
     /// What went wrong last, for people.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     /// The current push (a new one starts with each resync; older pushes stop).
     pub push_run: String,
@@ -266,7 +266,7 @@ pub struct SyncCustomer {
     /// The customer.
     pub customer_id: CustomerId,
     /// The email at the time of the change (the contact to remove if the customer left).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<Email>,
 }
 

@@ -30,26 +30,26 @@ pub struct Webhook {
     /// Where deliveries are POSTed.
     pub url: String,
     /// Free text for people.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// The event types delivered.
     pub event_types: Vec<EventType>,
     /// Only these groups' `group.*` events; `None`: every group.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_ids: Option<Vec<GroupId>>,
     /// Whether deliveries are sent.
     pub enabled: bool,
     /// Why it was disabled.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled_reason: Option<DisabledReason>,
     /// When it was disabled.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled_at: Option<DateTime<Utc>>,
     /// Since when every attempt failed (cleared by a success).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failing_since: Option<DateTime<Utc>>,
     /// Until when the secret before the last rotation still signs (both signatures are sent).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_secret_expires_at: Option<DateTime<Utc>>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
@@ -79,10 +79,10 @@ pub struct NewWebhook {
     /// Event types to deliver, at least one.
     pub event_types: Vec<String>,
     /// Limit `group.*` events to these groups (omit for every group).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_ids: Option<Vec<String>>,
     /// Free text.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
 
@@ -121,10 +121,10 @@ impl TryFrom<NewWebhook> for WebhookInput {
 #[serde(deny_unknown_fields)]
 pub struct WebhookPatch {
     /// A new URL.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// A new list of event types.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_types: Option<Vec<String>>,
     /// New groups; `null`: every group.
     #[serde(default)]
@@ -133,7 +133,7 @@ pub struct WebhookPatch {
     #[serde(default)]
     pub description: Patch<String>,
     /// `false` disables the endpoint, `true` enables it again (and forgets past failures).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
 
