@@ -55,7 +55,12 @@ pub async fn drop_isolated(own: &App) {
         .send()
         .await
         .expect("delete table");
-    for url in [&store.group_jobs_queue_url, &store.export_jobs_queue_url] {
+    for url in [
+        &store.group_jobs_queue_url,
+        &store.export_jobs_queue_url,
+        &store.destinations.deliveries_queue_url,
+        &store.destinations.sync_queue_url,
+    ] {
         store
             .sqs
             .delete_queue()

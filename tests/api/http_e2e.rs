@@ -197,10 +197,11 @@ async fn another_tenants_ids_are_404_on_every_route_and_change_nothing() {
         ("POST", format!("/groups/{gid}/exports"), Some(json!({"format": "csv"}))),
         ("GET", format!("/exports/{xid}"), None),
     ];
-    // Every route that takes an id is walked.
+    // Every route that takes an id is walked (the destinations' routes in destinations_input.rs).
     let with_ids = cg_lambda::routes::ROUTES
         .iter()
         .filter(|r| r.path.contains('{'))
+        .filter(|r| !r.path.starts_with("/webhooks") && !r.path.starts_with("/integrations"))
         .count();
     assert_eq!(attempts.len(), with_ids);
     for (method, path, body) in attempts {

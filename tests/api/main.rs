@@ -2,8 +2,13 @@
 //! emulator at `AWS_ENDPOINT_URL` through the real SDK clients, started by `infra/test.sh`.
 
 mod contract;
+mod destinations_input;
+mod destinations_stack;
+mod dispatch;
 mod dynamic_e2e;
 mod dynamic_props;
 mod exports;
 mod http_e2e;
+mod smartemailing;
 mod store;
+mod webhooks;

@@ -82,3 +82,36 @@ async fn write_batch(store: Store, mut pending: Vec<WriteRequest>) -> Result<()>
     }
     Ok(())
 }
+
+/// Writes customer items straight into their partitions, `parallel` BatchWriteItems in flight
+/// (no identity items: give them no email, phone or external id). For the webhooks benchmark, whose
+/// resync then changes every customer's membership.
+pub async fn load_customers(
+    store: &Store,
+    t: &TenantId,
+    customers: &[cg_domain::customer::Customer],
+    parallel: usize,
+) -> Result<()> {
+    let mut batches = customers.chunks(BATCH);
+    let mut in_flight = tokio::task::JoinSet::new();
+    loop {
+        while in_flight.len() < parallel.max(1) {
+            let Some(batch) = batches.next() else { break };
+            let requests = batch
+                .iter()
+                .map(|c| {
+                    let put = PutRequest::builder()
+                        .set_item(Some(crate::dynamo::customer_item(t, c)?))
+                        .build()
+                        .map_err(|e| DomainError::Internal(e.to_string()))?;
+                    Ok(WriteRequest::builder().put_request(put).build())
+                })
+                .collect::<Result<Vec<_>>>()?;
+            in_flight.spawn(write_batch(store.clone(), requests));
+        }
+        match in_flight.join_next().await {
+            Some(done) => done.map_err(|e| DomainError::Internal(e.to_string()))??,
+            None => return Ok(()),
+        }
+    }
+}
