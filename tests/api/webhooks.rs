@@ -256,11 +256,20 @@ async fn every_change_arrives_signed_once_per_id_after_failed_first_attempts() {
         assert_eq!(m["data"]["group_ids"], json!([d]), "{m}");
         assert_eq!(m["data"]["status"], "done");
     }
-    // The delivery log says the same.
-    let deliveries = ok(api, "GET", &format!("/webhooks/{wid}/deliveries?limit=100"), t, None).await;
-    let items = deliveries["items"].as_array().unwrap();
-    assert_eq!(items.len(), by_id.len(), "{deliveries}");
-    for d in items {
+    // The delivery log says the same (once the last attempts' results are written, a moment after the
+    // receiver answered them).
+    let items = eventually(30, "every message delivered in the log", || async {
+        let r = ok(api, "GET", &format!("/webhooks/{wid}/deliveries?limit=100"), t, None).await;
+        let items = r["items"].as_array().unwrap().clone();
+        let done = items.len() == by_id.len() && items.iter().all(|d| d["status"] == "delivered");
+        if done {
+            Ok(items)
+        } else {
+            Err(r)
+        }
+    })
+    .await;
+    for d in &items {
         assert_eq!(d["status"], "delivered", "{d}");
         let codes: Vec<Value> = d["attempts"]
             .as_array()
@@ -334,12 +343,16 @@ async fn faults_are_retried_a_410_disables_and_a_failed_message_replays_with_its
     // 410: the message fails and the endpoint is disabled; later changes are not sent to it.
     let d = settled(api, t, &gone, "failed").await;
     assert_eq!(d["attempts"].as_array().unwrap().len(), 1, "{d}");
-    let w = ok(api, "GET", &format!("/webhooks/{gone}"), t, None).await;
-    assert_eq!(
-        (w["enabled"].clone(), w["disabled_reason"].clone()),
-        (json!(false), json!("gone")),
-        "{w}"
-    );
+    let w = eventually(30, "the endpoint disabled", || async {
+        let w = ok(api, "GET", &format!("/webhooks/{gone}"), t, None).await;
+        if w["enabled"] == false {
+            Ok(w)
+        } else {
+            Err(w)
+        }
+    })
+    .await;
+    assert_eq!(w["disabled_reason"], "gone", "{w}");
     assert!(w.get("secret").is_none(), "the secret is never shown again");
 
     // Always 503: the whole schedule (5 attempts), then failed; replayed, the same id and body arrive.

@@ -63,7 +63,8 @@ impl DeliveryQueue for Store {
                 SendMessageBatchRequestEntry::builder()
                     .id((i % SEND_BATCH_MAX).to_string())
                     .message_body(encode(job)?)
-                    .delay_seconds(delay.as_secs().min(MAX_DELAY_SECONDS) as i32)
+                    // Rounded up: an attempt must not come early (a Retry-After is a minimum).
+                    .delay_seconds(delay.as_millis().div_ceil(1000).min(u128::from(MAX_DELAY_SECONDS)) as i32)
                     .build()
                     .map_err(|e| DomainError::Internal(e.to_string()))?,
             );

@@ -45,7 +45,9 @@ pub async fn process_stream(app: &App, event: Event) -> Result<DispatchReport, D
     if records.is_empty() {
         return Ok(DispatchReport::default());
     }
-    let report = dispatch(&app.store, records, app.now()).await?;
+    // Wall clock: messages are due now in real time (the attempts and queue delays run on it), also
+    // when the local stack's service clock has been moved ahead (see usecases::deliver).
+    let report = dispatch(&app.store, records, chrono::Utc::now()).await?;
     tracing::info!(
         records = report.records,
         messages = report.messages,

@@ -49,7 +49,8 @@ pub async fn attempt_delivery<S: DeliverPorts, W: WebhookSender>(
     if d.status != DeliveryState::Pending {
         return Ok(DeliverOutcome::Skipped("not pending"));
     }
-    if let Some(due) = d.next_attempt_at.filter(|at| *at > now + Duration::seconds(1)) {
+    // Queue delays are whole seconds, rounded up; a message that arrives before its time waits again.
+    if let Some(due) = d.next_attempt_at.filter(|at| *at > now + Duration::milliseconds(100)) {
         let wait = (due - now).to_std().unwrap_or_default().min(MAX_QUEUE_DELAY);
         store.enqueue_deliveries(&[(job.clone(), wait)]).await?;
         return Ok(DeliverOutcome::Requeued);
