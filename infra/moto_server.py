@@ -23,7 +23,9 @@ results callers see (items, errors, conditions, rollback) are moto's; what chang
    sees a record of a transaction that is still running.
 """
 
+import bisect
 import copy
+import decimal
 import sys
 import threading
 
@@ -46,9 +48,22 @@ def call_action(self):
 DynamoHandler.call_action = call_action
 
 
-# 4. The GSI partition maps: table -> index -> partition value -> {(hash, range): None}, and per item
-#    the (index, partition value) entries it is listed under.
+# 4. The GSI partition maps: table -> index -> partition value -> a list of (sort key, (hash, range))
+#    kept sorted, and per item the entries it is listed under. A Query then reads only the items in its
+#    key range (bisect), as DynamoDB's sorted index does.
 def _value_key(value):
+    return (value.type, str(value.value))
+
+
+def _sort_key(value):
+    """An orderable form of a sort-key value: numbers by value, strings and binaries by their text."""
+    if value is None:
+        return ("", "")
+    if value.type == "N":
+        try:
+            return ("N", decimal.Decimal(str(value.value)))
+        except Exception:
+            return ("N", decimal.Decimal(0))
     return (value.type, str(value.value))
 
 
@@ -60,13 +75,22 @@ def _gsi_state(table):
     return state
 
 
+def _attr(index, kind):
+    return next((k["AttributeName"] for k in index.schema if k["KeyType"] == kind), None)
+
+
+_SEQ = [0]
+
+
 def _reindex(table, hash_key, range_key):
     by_index, of_item = _gsi_state(table)
     key = (hash_key, range_key)
-    for index_name, value in of_item.pop(key, ()):
+    for index_name, value, entry in of_item.pop(key, ()):
         members = by_index.get(index_name, {}).get(value)
         if members is not None:
-            members.pop(key, None)
+            i = bisect.bisect_left(members, entry)
+            if i < len(members) and members[i] == entry:
+                members.pop(i)
     try:
         item = table.get_item(hash_key, range_key)
     except Exception:  # moto validates the key; an unreadable key has nothing indexed
@@ -75,13 +99,19 @@ def _reindex(table, hash_key, range_key):
         return
     entries = []
     for index in table.global_indexes or []:
-        hash_attr = next((k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"), None)
+        hash_attr = _attr(index, "HASH")
         value = item.attrs.get(hash_attr) if hash_attr else None
         if value is None:
             continue
+        range_attr = _attr(index, "RANGE")
+        sort = _sort_key(item.attrs.get(range_attr)) if range_attr else ("", "")
         vk = _value_key(value)
-        by_index.setdefault(index.name, {}).setdefault(vk, {})[key] = None
-        entries.append((index.name, vk))
+        # (sort key, sequence number, item key): the sequence number is unique, so comparisons never
+        # reach the item key's moto types.
+        _SEQ[0] += 1
+        entry = (sort, _SEQ[0], key)
+        bisect.insort(by_index.setdefault(index.name, {}).setdefault(vk, []), entry)
+        entries.append((index.name, vk, entry))
     if entries:
         of_item[key] = entries
 
@@ -208,23 +238,48 @@ def all_items(self):
     return _all_items(self)
 
 
-def _gsi_items(table, index_name, hash_key, hash_key_conditions):
+def _bounds(members, comparison, operands):
+    """The slice of a sorted GSI partition a sort-key condition can match (moto checks it again)."""
+    if not comparison or not operands:
+        return 0, len(members)
+    lo_key = _sort_key(operands[0])
+    lowest, highest = (lo_key, -1), (lo_key, float("inf"))
+    if comparison in ("<", "LT"):
+        return 0, bisect.bisect_left(members, lowest)
+    if comparison in ("<=", "LE"):
+        return 0, bisect.bisect_right(members, highest)
+    if comparison in (">", "GT"):
+        return bisect.bisect_right(members, highest), len(members)
+    if comparison in (">=", "GE"):
+        return bisect.bisect_left(members, lowest), len(members)
+    if comparison in ("=", "EQ"):
+        return bisect.bisect_left(members, lowest), bisect.bisect_right(members, highest)
+    if comparison == "BETWEEN" and len(operands) > 1:
+        hi_key = _sort_key(operands[1])
+        return bisect.bisect_left(members, lowest), bisect.bisect_right(members, (hi_key, float("inf")))
+    return 0, len(members)
+
+
+def _gsi_items(table, index_name, hash_key, hash_key_conditions, range_comparison, range_objs):
     index = next((i for i in table.global_indexes or [] if i.name == index_name), None)
     if index is None:
         return None
-    hash_attr = next((k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"), None)
+    hash_attr = _attr(index, "HASH")
     value = next((v for name, v in hash_key_conditions or [] if name == hash_attr), hash_key)
     if value is None:
         return None
-    members = _gsi_state(table)[0].get(index_name, {}).get(_value_key(value), {})
-    found = (table.get_item(h, r) for (h, r) in list(members))
+    members = _gsi_state(table)[0].get(index_name, {}).get(_value_key(value), [])
+    lo, hi = _bounds(members, range_comparison, range_objs) if _attr(index, "RANGE") else (0, len(members))
+    found = (table.get_item(h, r) for _, _, (h, r) in members[lo:hi])
     return [i for i in found if i is not None]
 
 
 def query(self, hash_key, *args, **kwargs):
     index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
     if index_name:
-        items = _gsi_items(self, index_name, hash_key, kwargs.get("hash_key_conditions"))
+        range_comparison = args[0] if args else kwargs.get("range_comparison")
+        range_objs = args[1] if len(args) > 1 else kwargs.get("range_objs")
+        items = _gsi_items(self, index_name, hash_key, kwargs.get("hash_key_conditions"), range_comparison, range_objs)
     elif hash_key is not None and self.range_key_attr is not None:
         part = self.items.get(hash_key)
         items = list(part.values()) if part else []

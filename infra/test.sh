@@ -28,7 +28,8 @@ cargo_passed=$(grep -Eo '^test result: ok\. [0-9]+ passed' "$STATE/cargo-test.lo
 
 API_PORT="$(free_port)"
 log "schemathesis against the dev server on 127.0.0.1:$API_PORT"
-cargo build --quiet -p cg-local --bin cg-local
+# The same feature set as the test build above, so this only links (`-p cg-local` would rebuild deps).
+cargo build --quiet --workspace --bins --tests
 "$BIN" run --port "$API_PORT" --tick-seconds 3600 --no-outbound >"$STATE/dev-server-test.log" 2>&1 &
 DEV_PID=$!
 wait_port "$API_PORT" 120

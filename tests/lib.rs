@@ -60,6 +60,7 @@ pub async fn drop_isolated(own: &App) {
         &store.export_jobs_queue_url,
         &store.destinations.deliveries_queue_url,
         &store.destinations.sync_queue_url,
+        &store.bulk_jobs_queue_url,
     ] {
         store
             .sqs
@@ -82,6 +83,9 @@ pub fn shared_dev_server() -> String {
     URL.get_or_init(|| {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
+            if std::env::var("RUST_LOG").is_ok() {
+                cg_lambda::init_tracing();
+            }
             let rt = tokio::runtime::Runtime::new().expect("runtime");
             rt.block_on(async move {
                 let sdk = cg_local::provision::local_sdk_config().await;

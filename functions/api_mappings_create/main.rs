@@ -3,7 +3,7 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     cg_lambda::init_tracing();
-    let app = cg_lambda::App::from_env().await?;
+    let app = cg_lambda::startup::app().await;
     lambda_http::run(lambda_http::service_fn(|req| {
         cg_lambda::integrations_api::mappings_create(&app, req)
     }))

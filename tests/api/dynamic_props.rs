@@ -240,6 +240,18 @@ async fn check(app: &App, t: &TenantId, g: &Groups, ids: &[CustomerId], now: Dat
     let mut expected: BTreeMap<GroupId, BTreeSet<CustomerId>> =
         g.all().into_iter().map(|x| (x.clone(), BTreeSet::new())).collect();
     for c in &stored {
+        // A renewal that passed the default grace (3 days) with no renewal has lapsed: expired.
+        for sub in &c.subscriptions {
+            let open = sub.status == SubscriptionStatus::Active && sub.canceled_at.is_none();
+            if let (true, Some(r)) = (open, sub.renews_at) {
+                let own_expiry_later = sub.expires_at.is_some_and(|e| e > r);
+                assert!(
+                    own_expiry_later || r + Duration::days(3) > now,
+                    "{step}: customer {}'s renewal of {r} lapsed by {now} but it is still active: {sub:?}",
+                    c.id
+                );
+            }
+        }
         let want = g.expected(c, now);
         let have: BTreeSet<GroupId> = c.groups.iter().filter(|x| expected.contains_key(*x)).cloned().collect();
         assert_eq!(have, want, "{step}: groups of customer {} at {now}: {c:?}", c.id);

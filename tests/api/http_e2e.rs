@@ -167,6 +167,11 @@ async fn another_tenants_ids_are_404_on_every_route_and_change_nothing() {
         .await;
     assert_eq!(export.status, 202, "{}", export.raw);
     let xid = export.body["id"].as_str().unwrap().to_owned();
+    let import = api
+        .call("POST", "/imports", &a, Some(json!({"file_name": "a.csv"})))
+        .await;
+    assert_eq!(import.status, 201, "{}", import.raw);
+    let iid = import.body["id"].as_str().unwrap().to_owned();
     let before = (
         api.call("GET", "/customers/shared-id", &a, None).await.body,
         api.call("GET", &format!("/groups/{gid}"), &a, None).await.body,
@@ -196,6 +201,9 @@ async fn another_tenants_ids_are_404_on_every_route_and_change_nothing() {
         ("GET", format!("/groups/{gid}/history"), None),
         ("POST", format!("/groups/{gid}/exports"), Some(json!({"format": "csv"}))),
         ("GET", format!("/exports/{xid}"), None),
+        ("GET", format!("/imports/{iid}"), None),
+        ("POST", format!("/imports/{iid}/start"), Some(json!({"columns": []}))),
+        ("POST", format!("/imports/{iid}/cancel"), None),
     ];
     // Every route that takes an id is walked (the destinations' routes in destinations_input.rs).
     let with_ids = cg_lambda::routes::ROUTES
@@ -212,6 +220,7 @@ async fn another_tenants_ids_are_404_on_every_route_and_change_nothing() {
     assert_eq!(api.call("GET", "/customers", &b, None).await.body["items"], json!([]));
     assert_eq!(api.call("GET", "/groups", &b, None).await.body["items"], json!([]));
     assert_eq!(api.call("GET", "/exports", &b, None).await.body["items"], json!([]));
+    assert_eq!(api.call("GET", "/imports", &b, None).await.body["items"], json!([]));
     assert_eq!(
         api.call("POST", "/customers", &b, Some(json!({"email": "x@a.com"})))
             .await

@@ -19,6 +19,8 @@ use std::sync::{Arc, Mutex};
 
 /// The customer-page Queries (`scan_shard`): PK `T#{tenant}#CS#{nn}` on the table.
 pub const CUSTOMER_PAGES: &str = "DynamoDB.Query(customer pages)";
+/// The Count Queries of a member recount (a resync's end): `Select = COUNT` over a member partition.
+pub const RECOUNT_PAGES: &str = "DynamoDB.Query(member recount)";
 
 #[derive(Debug, Default, Clone)]
 pub struct Snapshot {
@@ -74,6 +76,8 @@ fn label(context: &BeforeSerializationInterceptorContextRef<'_>, cfg: &ConfigBag
         if let Some(q) = context.input().downcast_ref::<QueryInput>() {
             let what = if q.index_name() == Some("WakeIndex") {
                 "WakeIndex"
+            } else if q.select() == Some(&aws_sdk_dynamodb::types::Select::Count) {
+                "member recount"
             } else if q
                 .expression_attribute_values()
                 .and_then(|v| v.get(":pk"))

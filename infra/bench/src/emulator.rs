@@ -2,7 +2,7 @@
 //! with BatchWriteItem, the 20 groups created through the use case, then resyncs, events and a wake-up
 //! run through the use cases while every request is counted.
 
-use crate::counting::{Counter, Snapshot, CUSTOMER_PAGES};
+use crate::counting::{Counter, Snapshot, CUSTOMER_PAGES, RECOUNT_PAGES};
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use cg_aws::{keys, Store};
@@ -43,6 +43,13 @@ struct BulkCustomerItem<'a> {
     phone_verified: bool,
     activation_required: bool,
     activity: &'a Activity,
+    /// A wake-up (part (d1) loads customers that are due or will be), with its WakeIndex keys.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_wake_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wake_pk: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wake_sk: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     version: u64,
@@ -53,10 +60,8 @@ fn bulk_item(t: &TenantId, c: &Customer) -> Result<Item, Error> {
         c.email.is_none() && c.phone.is_none() && c.external_id.is_none() && c.order_number.is_none(),
         "bulk-loaded customers have no identities"
     );
-    assert!(
-        c.groups.is_empty() && c.next_wake_at.is_none(),
-        "bulk-loaded customers start without groups"
-    );
+    assert!(c.groups.is_empty(), "bulk-loaded customers start without groups");
+    let (wake_pk, wake_sk) = c.next_wake_at.map(|at| keys::wake_keys(t, &c.id, at)).unzip();
     let item = BulkCustomerItem {
         pk: keys::customer_pk(t, &c.id),
         sk: keys::customer_sk(&c.id),
@@ -71,6 +76,9 @@ fn bulk_item(t: &TenantId, c: &Customer) -> Result<Item, Error> {
         phone_verified: c.phone_verified,
         activation_required: c.activation_required,
         activity: &c.activity,
+        next_wake_at: c.next_wake_at,
+        wake_pk,
+        wake_sk,
         created_at: c.created_at,
         updated_at: c.updated_at,
         version: c.version,
@@ -278,9 +286,11 @@ impl ResyncRun {
         self.requests.get(CUSTOMER_PAGES)
     }
 
-    /// Customer pages read plus the BatchWriteItem calls the changes would need at 25 per call.
+    /// Customer pages read plus the BatchWriteItem calls the changes would need at 25 per call, plus
+    /// the Count pages of the member recount a resync ends with (seed 000: Resync updates the number of
+    /// users; a Count Query reads every member row, so those pages are its minimum too).
     pub fn minimum(&self) -> u64 {
-        self.pages() + self.changes.div_ceil(25)
+        self.pages() + self.changes.div_ceil(25) + self.requests.get(RECOUNT_PAGES)
     }
 
     pub fn ratio(&self) -> f64 {

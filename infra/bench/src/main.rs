@@ -23,6 +23,8 @@ mod emulator;
 mod engine;
 mod part_a;
 #[cfg(feature = "emulator")]
+mod part_d;
+#[cfg(feature = "emulator")]
 mod parts_bc;
 mod pg;
 mod rules;
@@ -43,6 +45,12 @@ pub(crate) struct Args {
     pub load_parallel: usize,
     /// `--profile FORM`: time only that form of (a) on one thread (for perf / callgrind).
     pub profile: Option<String>,
+    /// `--timing`: only (d), time on the emulator (issue 10).
+    pub timing: bool,
+    /// `--wake-sizes 1000,10000,100000`: table sizes at which (d1) times a wake-up tick.
+    pub wake_sizes: Vec<u64>,
+    /// `--timing-customers N`: customers of (d2)'s ten groups (default 1000).
+    pub timing_customers: u64,
 }
 
 fn parse_args() -> Result<Args, Error> {
@@ -55,6 +63,9 @@ fn parse_args() -> Result<Args, Error> {
         shard_parallel: 1,
         load_parallel: 4,
         profile: None,
+        timing: false,
+        wake_sizes: vec![1_000, 10_000, 100_000],
+        timing_customers: 1_000,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -70,6 +81,15 @@ fn parse_args() -> Result<Args, Error> {
             "--load-parallel" => a.load_parallel = value()?.max(1) as usize,
             "--profile" => a.profile = Some(it.next().ok_or("--profile needs walker, program or plan")?),
             "--skip-pg" => a.skip_pg = true,
+            "--timing" => a.timing = true,
+            "--timing-customers" => a.timing_customers = value()?,
+            "--wake-sizes" => {
+                let v = it.next().ok_or("--wake-sizes needs a list, e.g. 1000,10000")?;
+                a.wake_sizes = v
+                    .split(',')
+                    .map(|x| x.trim().replace('_', "").parse())
+                    .collect::<Result<_, _>>()?;
+            }
             "--skip-emulator" => a.skip_emulator = true,
             other => return Err(format!("unknown flag {other}").into()),
         }
@@ -137,6 +157,15 @@ fn main() -> Result<(), Error> {
         data::NOW
     ));
     let mut summary = Summary::default();
+    if args.timing {
+        timing_part(&args, &mut summary)?;
+        say("\n## Summary");
+        for l in &summary.lines {
+            say(l);
+        }
+        say(format!("command: {command}"));
+        return Ok(());
+    }
 
     let part_a = part_a::run(&args, &rules, now, &mut summary);
     if let Err(e) = &part_a {
@@ -150,6 +179,16 @@ fn main() -> Result<(), Error> {
     }
     say(format!("command: {command}"));
     part_a
+}
+
+#[cfg(feature = "emulator")]
+fn timing_part(args: &Args, summary: &mut Summary) -> Result<(), Error> {
+    part_d::run(args, summary)
+}
+
+#[cfg(not(feature = "emulator"))]
+fn timing_part(_: &Args, _: &mut Summary) -> Result<(), Error> {
+    Err("--timing needs the emulator feature (infra/bench.sh without --skip-emulator)".into())
 }
 
 #[cfg(feature = "emulator")]

@@ -267,5 +267,8 @@ pub async fn start(
     }
     // Issue 16: the change-stream reader, the delivery and sync pollers and the sweep.
     tasks.extend(crate::destinations::start(&app));
+    for _ in 0..crate::bulk_jobs::BULK_JOB_POLLERS {
+        tasks.push(tokio::spawn(crate::bulk_jobs::run_bulk_workers(app.clone())));
+    }
     Ok((bound, tasks))
 }

@@ -3,6 +3,7 @@
 //! same handlers the Lambdas use.
 
 pub mod auth;
+pub mod bulk_jobs;
 pub mod demo;
 pub mod destinations;
 pub mod dev_server;

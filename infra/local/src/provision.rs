@@ -182,6 +182,9 @@ pub async fn provision_named(
         export_jobs_queue_url: urls
             .remove("ExportJobsQueue")
             .ok_or("template.yaml has no ExportJobsQueue")?,
+        bulk_jobs_queue_url: urls
+            .remove("BulkJobsQueue")
+            .ok_or("template.yaml has no BulkJobsQueue")?,
         max_receives,
         resync_shard_budget: cg_domain::jobs::RESYNC_SHARD_BUDGET,
         tenant_claim: "tenant_id".into(),

@@ -19,6 +19,8 @@ pub struct Config {
     pub group_jobs_queue_url: String,
     /// The queue whose messages start export jobs (`EXPORT_JOBS_QUEUE_URL`).
     pub export_jobs_queue_url: String,
+    /// The queue of bulk jobs: imports today (`BULK_JOBS_QUEUE_URL`).
+    pub bulk_jobs_queue_url: String,
     /// The job queues' maxReceiveCount (`QUEUE_MAX_RECEIVES`): the delivery on which a failing job is
     /// recorded as failed, because the queue moves the message to its dead-letter queue next.
     pub max_receives: u32,
@@ -102,6 +104,7 @@ impl Config {
             bucket_name: r.required("BUCKET_NAME"),
             group_jobs_queue_url: r.required("GROUP_JOBS_QUEUE_URL"),
             export_jobs_queue_url: r.required("EXPORT_JOBS_QUEUE_URL"),
+            bulk_jobs_queue_url: r.required("BULK_JOBS_QUEUE_URL"),
             max_receives: r.count("QUEUE_MAX_RECEIVES", DEFAULT_MAX_RECEIVES),
             resync_shard_budget: r.count("RESYNC_SHARD_BUDGET", cg_domain::jobs::RESYNC_SHARD_BUDGET),
             tenant_claim: env::var("TENANT_CLAIM").unwrap_or_else(|_| "tenant_id".into()),

@@ -1,9 +1,12 @@
 //! Every DynamoDB key string is built here and nowhere else. All keys start with the tenant, and ids
 //! cannot contain `#`, so no id can address another tenant's or another entity's items.
 
+use cg_domain::bulk::BulkKind;
 use cg_domain::customer::Identity;
 use cg_domain::export::file_name::ascii_file_name;
-use cg_domain::ids::{CustomerId, DeliveryId, ExportId, GroupId, IntegrationId, JobId, MappingId, TenantId, WebhookId};
+use cg_domain::ids::{
+    BulkJobId, CustomerId, DeliveryId, ExportId, GroupId, IntegrationId, JobId, MappingId, TenantId, WebhookId,
+};
 use chrono::{DateTime, SecondsFormat, Utc};
 
 /// Partitions a tenant's customers are spread over, so a full resync fans out to this many workers.
@@ -106,6 +109,8 @@ pub fn event_pk(t: &TenantId, event_id: &str) -> String {
 pub const EVENT_SK: &str = "EV";
 /// Sort-key prefix of resync job items in the tenant partition.
 pub const JOB_SK_PREFIX: &str = "J#";
+/// The tenant's resync slot: the id of its queued (not yet started) resync, which new requests join.
+pub const RESYNC_SLOT_SK: &str = "RSQ";
 
 /// Sort key of a resync job item: `J#<job id>`.
 pub fn job_sk(id: &JobId) -> String {
@@ -244,6 +249,41 @@ pub fn parse_delivery_wake_sk(sk: &str) -> Option<(TenantId, WebhookId, Delivery
         WebhookId::parse(w).ok()?,
         DeliveryId::parse(id).ok()?,
     ))
+}
+
+/// Sort-key prefix of a kind's bulk job records in the tenant partition: `B#import#`.
+pub fn bulk_sk_prefix(kind: BulkKind) -> String {
+    format!("B#{}#", kind.as_str())
+}
+
+/// Sort key of a bulk job record: `B#<kind>#<job id>` (ids are UUID v7: newest last).
+pub fn bulk_sk(kind: BulkKind, id: &BulkJobId) -> String {
+    format!("{}{id}", bulk_sk_prefix(kind))
+}
+
+/// Partition key of a bulk job's failed rows: `T#<tenant>#B#<job id>#F`.
+pub fn bulk_rows_pk(t: &TenantId, id: &BulkJobId) -> String {
+    format!("T#{t}#B#{id}#F")
+}
+
+/// Sort key of a failed row: the row number, zero-padded so string order is row order.
+pub fn bulk_row_sk(row: u64) -> String {
+    format!("R#{row:010}")
+}
+
+/// The folder of an import's objects: the tenant first, then the import's unguessable id.
+pub fn import_object_prefix(t: &TenantId, id: &BulkJobId) -> String {
+    format!("{t}/imports/{id}/")
+}
+
+/// The S3 key of an import's uploaded file.
+pub fn import_upload_key(t: &TenantId, id: &BulkJobId) -> String {
+    format!("{}upload", import_object_prefix(t, id))
+}
+
+/// The S3 key of an import's failure report.
+pub fn import_report_key(t: &TenantId, id: &BulkJobId) -> String {
+    format!("{}failed-rows.csv", import_object_prefix(t, id))
 }
 
 #[cfg(test)]

@@ -34,6 +34,8 @@ pub struct Store {
     pub bucket: String,
     /// The queue whose messages start export jobs.
     pub export_jobs_queue_url: String,
+    /// The queue of bulk jobs (imports).
+    pub bulk_jobs_queue_url: String,
     /// Work after which a resync shard hands its remaining partitions on (`RESYNC_SHARD_BUDGET`).
     pub resync_shard_budget: u64,
     /// The service's clock (the system clock in AWS).
@@ -44,6 +46,8 @@ pub struct Store {
     pub destinations: config::DestinationsConfig,
     /// Secrets decrypted recently (per warm Lambda).
     pub secret_cache: kms::SecretCache,
+    /// Tenants this process has registered already (a warm Lambda registers each once).
+    pub registered: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<cg_domain::ids::TenantId>>>,
 }
 
 impl cg_domain::ports::Clock for Store {
@@ -64,11 +68,13 @@ impl Store {
             s3: config.s3_client(&sdk),
             bucket: config.bucket_name.clone(),
             export_jobs_queue_url: config.export_jobs_queue_url.clone(),
+            bulk_jobs_queue_url: config.bulk_jobs_queue_url.clone(),
             resync_shard_budget: config.resync_shard_budget,
             clock: clock::ServiceClock::default(),
             kms: aws_sdk_kms::Client::new(&sdk),
             destinations: config.destinations.clone(),
             secret_cache: kms::SecretCache::default(),
+            registered: Default::default(),
         }
     }
 }

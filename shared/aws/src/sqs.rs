@@ -3,6 +3,8 @@
 use crate::sdk_error::from_sdk;
 use crate::Store;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use cg_domain::bulk::ports::BulkQueue;
+use cg_domain::bulk::BulkTask;
 use cg_domain::export::ports::ExportQueue;
 use cg_domain::export::ExportJob;
 use cg_domain::jobs::GroupJob;
@@ -80,6 +82,20 @@ impl ExportQueue for Store {
         self.sqs
             .send_message()
             .queue_url(&self.export_jobs_queue_url)
+            .message_body(body)
+            .send()
+            .await
+            .map_err(|e| from_sdk("sqs.SendMessage", e))?;
+        Ok(())
+    }
+}
+
+impl BulkQueue for Store {
+    async fn enqueue_bulk(&self, task: &BulkTask) -> Result<()> {
+        let body = serde_json::to_string(task).map_err(|e| DomainError::Internal(format!("encode bulk task: {e}")))?;
+        self.sqs
+            .send_message()
+            .queue_url(&self.bulk_jobs_queue_url)
             .message_body(body)
             .send()
             .await

@@ -172,6 +172,21 @@ impl DeliveryId {
     }
 }
 
+id_type!(
+    /// A bulk job's id (an import today; bulk modify, delete and balance operations later), generated
+    /// by the service; it is also part of the job's object keys.
+    BulkJobId, "import_id", 64
+);
+
+impl BulkJobId {
+    /// A UUID v7 whose bits after the timestamp are all random, like export ids: time-ordered and
+    /// unguessable.
+    pub fn generate() -> Self {
+        let ts = uuid::Timestamp::now(uuid::NoContext);
+        Self(uuid::Uuid::new_v7(ts).to_string())
+    }
+}
+
 /// An id taken from a URL path. An id that cannot exist is simply not found (404), like an id of
 /// another tenant, so a path never tells which ids are well-formed.
 pub trait PathId: Sized {
@@ -205,6 +220,7 @@ path_id!(WebhookId, "webhook");
 path_id!(DeliveryId, "delivery");
 path_id!(IntegrationId, "integration");
 path_id!(MappingId, "mapping");
+path_id!(BulkJobId, "import");
 
 #[cfg(test)]
 mod tests {

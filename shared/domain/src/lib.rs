@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 pub mod activity;
+pub mod bulk;
 pub mod contact;
 pub mod customer;
 pub mod destinations;
@@ -13,6 +14,7 @@ pub mod export;
 pub mod group;
 pub mod history;
 pub mod ids;
+pub mod import;
 pub mod jobs;
 pub mod lapse;
 pub mod membership;

@@ -234,17 +234,19 @@ impl<T: MembershipPass + MembershipStore + TenantRegistry + ResyncJobs + JobQueu
 
 /// Resync jobs and the sync status they report on their groups.
 pub trait ResyncJobs: Send + Sync {
-    /// Stores the job and marks its groups' sync status queued.
-    fn create_resync_job(&self, t: &TenantId, job: &ResyncJob) -> impl Future<Output = Result<()>> + Send;
+    /// Stores the job as the tenant's queued resync and marks its groups' sync status queued; `false`
+    /// (nothing written) when another queued resync holds the tenant's slot (join that one).
+    fn create_resync_job(&self, t: &TenantId, job: &ResyncJob) -> impl Future<Output = Result<bool>> + Send;
     /// The job with its progress so far, or `None` if there is no such job.
     fn get_resync_job(&self, t: &TenantId, id: &JobId) -> impl Future<Output = Result<Option<ResyncJob>>> + Send;
-    /// The tenant's newest job if it has not started yet, so new groups join it instead of a pass of
-    /// their own.
+    /// The tenant's queued resync (not started yet), so new groups join it instead of a pass of their
+    /// own; a slot naming a job that started or ended is freed.
     fn queued_job(&self, t: &TenantId) -> impl Future<Output = Result<Option<ResyncJob>>> + Send;
     /// Adds groups to a job that has not started, marking their sync status queued with it; `false`
     /// (nothing written) when the job started meanwhile.
     fn join_job(&self, t: &TenantId, job: &ResyncJob, groups: &[GroupId]) -> impl Future<Output = Result<bool>> + Send;
-    /// Marks a queued job running as its first shard begins; `false` if it was no longer queued.
+    /// Marks a queued job running as its first shard begins and frees the tenant's slot; `false` if it
+    /// was no longer queued.
     fn start_job(&self, t: &TenantId, id: &JobId, now: DateTime<Utc>) -> impl Future<Output = Result<bool>> + Send;
     /// Records partitions as done (by number: recording one again changes nothing) and returns the job
     /// after it (`None`: no such job).

@@ -1,10 +1,12 @@
 //! Use cases: what each API action and background job does, over the ports. Dependencies go one way,
 //! down this list: `lookup` (read what the caller named) <- `membership` (the one pass that decides
 //! and commits membership) <- `events`, `resync`, `wake`, `inspect` <- `customers`, `groups` <-
-//! `exports`, `export_job`, `jobs`. No module calls one above it. Destinations (issue 16): `notify`
-//! sits beside `lookup` (the job ends call it); `webhooks`, `integrations`, `dispatch`, `deliver` and
-//! `provider_sync` are at the top and call only `lookup`-level reads.
+//! `exports`, `export_job`, `jobs`, `bulk_job` <- `import_rows` <- `import_batch` <- `import_job`,
+//! `imports`. No module calls one above it. Destinations (issue 16): `notify` sits beside `lookup` (the
+//! job ends call it); `webhooks`, `integrations`, `dispatch`, `deliver` and `provider_sync` are at the
+//! top and call only `lookup`-level reads.
 
+pub mod bulk_job;
 pub mod customers;
 pub mod deliver;
 pub mod dispatch;
@@ -12,6 +14,10 @@ pub mod events;
 pub mod export_job;
 pub mod exports;
 pub mod groups;
+pub mod import_batch;
+pub mod import_job;
+mod import_rows;
+pub mod imports;
 pub mod inspect;
 pub mod integrations;
 pub mod jobs;

@@ -5,15 +5,18 @@
 
 pub mod api;
 pub mod batch;
+pub mod bulk_worker;
 pub mod destinations_worker;
 pub mod export_api;
 pub mod export_worker;
 pub mod http_error;
+pub mod import_api;
 pub mod integrations_api;
 pub mod request;
 pub mod routes;
 pub mod scheduler;
 pub mod settings_api;
+pub mod startup;
 pub mod webhooks_api;
 pub mod worker;
 

@@ -3,6 +3,7 @@
 
 use crate::api;
 use crate::export_api;
+use crate::import_api;
 use crate::integrations_api;
 use crate::settings_api;
 use crate::webhooks_api;
@@ -81,6 +82,11 @@ route_table! {
     MappingsList: GET "/integrations/{integrationId}/mappings" => integrations_api::mappings_list, "api-mappings-list", "an integration's mappings with their sync status.";
     MappingsDelete: DELETE "/integrations/{integrationId}/mappings/{mappingId}" => integrations_api::mappings_delete, "api-mappings-delete", "stop keeping a group on a list.";
     MappingsResync: POST "/integrations/{integrationId}/mappings/{mappingId}/resync" => integrations_api::mappings_resync, "api-mappings-resync", "push every member of the mapping's group again (202).";
+    ImportsCreate: POST "/imports" => import_api::imports_create, "api-imports-create", "create an import: an upload link, or the file inline.";
+    ImportsList: GET "/imports" => import_api::imports_list, "api-imports-list", "a page of imports, newest first.";
+    ImportsGet: GET "/imports/{importId}" => import_api::imports_get, "api-imports-get", "one import: analysis once uploaded, the failure report once done.";
+    ImportsStart: POST "/imports/{importId}/start" => import_api::imports_start, "api-imports-start", "start an analysed import with its mapping (202).";
+    ImportsCancel: POST "/imports/{importId}/cancel" => import_api::imports_cancel, "api-imports-cancel", "cancel an import after the batch in flight.";
 }
 
 /// One row of the route table: an endpoint and what serves it.

@@ -32,6 +32,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
                 config.table_name, config.bucket_name, config.group_jobs_queue_url
             );
             println!("EXPORT_JOBS_QUEUE_URL={}", config.export_jobs_queue_url);
+            println!("BULK_JOBS_QUEUE_URL={}", config.bulk_jobs_queue_url);
             Ok(())
         }
         Some("run") => {

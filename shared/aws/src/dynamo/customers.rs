@@ -16,13 +16,13 @@ use cg_domain::{DomainError, Result};
 use std::collections::{BTreeSet, HashMap};
 
 impl Store {
-    fn customer_item(&self, t: &TenantId, c: &Customer) -> Result<Item> {
+    pub(crate) fn customer_item(&self, t: &TenantId, c: &Customer) -> Result<Item> {
         let wake = c.next_wake_at.map(|at| keys::wake_keys(t, &c.id, at));
         let item = CustomerItem::new(keys::customer_pk(t, &c.id), keys::customer_sk(&c.id), wake, c);
         serde_dynamo::to_item(item).map_err(|e| DomainError::Internal(format!("encode customer: {e}")))
     }
 
-    fn identity_put(&self, t: &TenantId, identity: &Identity, id: &CustomerId) -> Result<TransactWriteItem> {
+    pub(crate) fn identity_put(&self, t: &TenantId, identity: &Identity, id: &CustomerId) -> Result<TransactWriteItem> {
         let item = IdentityItem {
             pk: keys::identity_pk(t, identity),
             sk: keys::IDENTITY_SK.into(),
@@ -38,7 +38,12 @@ impl Store {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
-    fn identity_delete(&self, t: &TenantId, identity: &Identity, id: &CustomerId) -> Result<TransactWriteItem> {
+    pub(crate) fn identity_delete(
+        &self,
+        t: &TenantId,
+        identity: &Identity,
+        id: &CustomerId,
+    ) -> Result<TransactWriteItem> {
         let del = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(key(keys::identity_pk(t, identity), keys::IDENTITY_SK)))

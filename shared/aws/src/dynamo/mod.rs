@@ -1,6 +1,7 @@
 //! DynamoDB implementations of the domain's stores, over the one table (keys in `crate::keys`).
 
 mod batch;
+mod bulk;
 mod customers;
 pub mod destinations;
 mod exports;

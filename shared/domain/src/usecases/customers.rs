@@ -8,7 +8,7 @@ use crate::membership::ChangeReason;
 use crate::page::{Page, PageRequest};
 use crate::ports::{CustomerStore, MembershipPass, MembershipStore, TenantRegistry};
 use crate::usecases::lookup::get_customer;
-use crate::usecases::membership::reevaluate;
+use crate::usecases::membership::settle;
 use chrono::{DateTime, Utc};
 
 /// How often a read-modify-write is retried when another writer got there first.
@@ -24,24 +24,9 @@ pub async fn create_customer<S: MembershipPass + TenantRegistry>(
     let customer = input.into_customer(now)?;
     store.register_tenant(tenant).await?;
     store.create_customer(tenant, &customer).await?;
+    // If evaluating fails the request fails retryably (503); the customer write stands and a retry,
+    // the next event or the nightly resync brings its memberships up to date.
     settle(store, tenant, customer, ChangeReason::CustomerUpdated, now).await
-}
-
-/// Re-evaluates a customer just written and returns it as stored afterwards. If this step fails the
-/// request fails retryably (503); the customer write stands and a retry, the next event or the
-/// nightly resync brings its memberships up to date.
-async fn settle<S: MembershipPass>(
-    store: &S,
-    tenant: &TenantId,
-    c: Customer,
-    reason: ChangeReason,
-    now: DateTime<Utc>,
-) -> Result<Customer> {
-    let report = reevaluate(store, tenant, std::slice::from_ref(&c.id), reason, now).await?;
-    if report.written == 0 {
-        return Ok(c);
-    }
-    Ok(store.get_customer(tenant, &c.id).await?.unwrap_or(c))
 }
 
 /// A page of the tenant's customers.

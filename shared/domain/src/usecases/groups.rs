@@ -110,6 +110,15 @@ pub async fn get_group_with_sync<S: GroupStore + ResyncJobs>(
     if let Some(sync) = group.sync.as_mut() {
         if let (SyncState::Queued | SyncState::Running, Some(job_id)) = (sync.status, sync.job_id.as_ref()) {
             if let Some(job) = store.get_resync_job(tenant, job_id).await? {
+                // The job may have finished between the two reads: show it finished, as the group
+                // item will say (finish_job writes both in one transaction).
+                if matches!(job.status, SyncState::Done | SyncState::Failed) {
+                    sync.finished_at = job.finished_at;
+                    sync.last_error.clone_from(&job.last_error);
+                    if job.status == SyncState::Done {
+                        sync.last_synced_at = job.finished_at;
+                    }
+                }
                 sync.status = job.status;
                 sync.shards_done = job.shards_done;
                 sync.shards_total = job.shards_total;

@@ -54,6 +54,8 @@ pub struct ApplyReport {
     pub rejected_events: Vec<(usize, DomainError)>,
     /// Customers deleted while the pass ran (their events were not applied).
     pub gone: Vec<(CustomerId, Vec<usize>)>,
+    /// The customers as the pass stored them (one per written customer).
+    pub stored: Vec<Customer>,
 }
 
 /// Applies each work item's events, evaluates every dynamic group and commits only what changed.
@@ -96,17 +98,19 @@ pub async fn apply<S: MembershipPass>(
             .iter()
             .map(|c| (c.entered.len() + c.left.len()) as u64)
             .collect();
+        let afters: Vec<Customer> = commits.iter().map(|c| c.after.clone()).collect();
         let results = store.commit(t, commits, now).await?;
         let mut redo: Vec<Work> = Vec::new();
         let mut reread: Vec<Work> = Vec::new();
         let mut reload = false;
         let mut taken: Vec<Option<Work>> = pending.into_iter().map(Some).collect();
-        for ((result, i), size) in results.into_iter().zip(owners).zip(sizes) {
+        for (((result, i), size), after) in results.into_iter().zip(owners).zip(sizes).zip(afters) {
             let Some(mut w) = taken[i].take() else { continue };
             match result {
                 CommitResult::Committed => {
                     report.changes += size;
                     report.written += 1;
+                    report.stored.push(after);
                     report.applied_events.extend(w.events.iter().map(|(n, _)| *n));
                 }
                 CommitResult::Stale => reread.push(w),
@@ -219,6 +223,31 @@ fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTi
         (Some(x), Some(y)) => Some(x.min(y)),
         (x, y) => x.or(y),
     }
+}
+
+/// Evaluates one customer the caller has just written (created or updated) and returns it as stored
+/// afterwards: no second read before or after (a concurrent write makes the commit stale, and the pass
+/// then reads the customer again as usual).
+pub async fn settle<S: MembershipPass>(
+    store: &S,
+    t: &TenantId,
+    customer: Customer,
+    reason: ChangeReason,
+    now: DateTime<Utc>,
+) -> Result<Customer> {
+    let (_, mut plan) = load_plan(store, t).await?;
+    let grace = plan.tenant_settings().renewal_grace_days;
+    if plan.is_empty() && customer.next_wake_at.is_none() && next_lapse(&customer, now, grace).is_none() {
+        return Ok(customer);
+    }
+    let id = customer.id.clone();
+    let mut report = apply(store, t, &mut plan, vec![Work::new(customer.clone())], reason, now).await?;
+    Ok(match report.stored.pop() {
+        Some(stored) => stored,
+        // Nothing to change, or redone after a concurrent write that this pass did not see stored.
+        None if report.written == 0 && report.gone.is_empty() => customer,
+        None => store.get_customer(t, &id).await?.unwrap_or(customer),
+    })
 }
 
 /// Re-evaluates the given customers (after an API change, a wake-up, or a change of a referenced group).

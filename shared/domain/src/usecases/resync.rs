@@ -21,41 +21,51 @@ pub async fn start_resync<S>(store: &S, t: &TenantId, groups: Vec<GroupId>, now:
 where
     S: ResyncJobs + JobQueue + Shards,
 {
-    if let Some(mut open) = store.queued_job(t).await? {
-        let new: Vec<GroupId> = groups.iter().filter(|g| !open.groups.contains(g)).cloned().collect();
-        if new.is_empty() || store.join_job(t, &open, &new).await? {
-            open.groups.extend(new);
-            return Ok(open);
+    for _ in 0..START_ATTEMPTS {
+        if let Some(mut open) = store.queued_job(t).await? {
+            let new: Vec<GroupId> = groups.iter().filter(|g| !open.groups.contains(g)).cloned().collect();
+            if new.is_empty() || store.join_job(t, &open, &new).await? {
+                open.groups.extend(new);
+                return Ok(open);
+            }
+            // It started meanwhile: a new pass is needed for these groups.
         }
-    }
-    let partitions = store.customer_shards();
-    let job = ResyncJob {
-        id: JobId::generate(),
-        groups,
-        status: SyncState::Queued,
-        shards_total: partitions,
-        shards_done: 0,
-        customers_evaluated: 0,
-        changes: 0,
-        created_at: now,
-        started_at: None,
-        finished_at: None,
-        last_error: None,
-    };
-    store.create_resync_job(t, &job).await?;
-    if let Err(e) = store
-        .enqueue(&GroupJob::resync_shard(t, &job.id, (0..partitions).collect()))
-        .await
-    {
-        // No message will ever run it: end it, so no later request joins a job that never runs.
-        let reason = "the resync could not be queued; run Resync again";
-        if let Err(fail) = store.finish_job(t, &job, Some(reason), now).await {
-            tracing::warn!(tenant = %t, job = %job.id, error = ?fail, "could not end an unqueued resync");
+        let partitions = store.customer_shards();
+        let job = ResyncJob {
+            id: JobId::generate(),
+            groups: groups.clone(),
+            status: SyncState::Queued,
+            shards_total: partitions,
+            shards_done: 0,
+            customers_evaluated: 0,
+            changes: 0,
+            created_at: now,
+            started_at: None,
+            finished_at: None,
+            last_error: None,
+        };
+        if !store.create_resync_job(t, &job).await? {
+            // Another request queued a pass at the same moment: join it.
+            continue;
         }
-        return Err(e);
+        if let Err(e) = store
+            .enqueue(&GroupJob::resync_shard(t, &job.id, (0..partitions).collect()))
+            .await
+        {
+            // No message will ever run it: end it, so no later request joins a job that never runs.
+            let reason = "the resync could not be queued; run Resync again";
+            if let Err(fail) = store.finish_job(t, &job, Some(reason), now).await {
+                tracing::warn!(tenant = %t, job = %job.id, error = ?fail, "could not end an unqueued resync");
+            }
+            return Err(e);
+        }
+        return Ok(job);
     }
-    Ok(job)
+    Err(DomainError::ConcurrentUpdate)
 }
+
+/// Rounds of finding, joining or creating the tenant's queued resync when others race for it.
+const START_ATTEMPTS: usize = 6;
 
 /// `POST /groups/{id}/resync`: 202 with the job.
 pub async fn resync_group<S>(store: &S, t: &TenantId, id: &GroupId, now: DateTime<Utc>) -> Result<ResyncJob>

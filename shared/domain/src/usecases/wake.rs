@@ -11,36 +11,53 @@ use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
 /// Finds customers due at `now` in every WakeIndex partition and queues them for re-evaluation,
-/// grouped by tenant. Returns how many customers were queued.
+/// grouped by tenant into messages of up to [`MAX_WAKE_BATCH`] customers, sent ten to a request
+/// (SendMessageBatch) across partitions. Returns how many customers were queued.
 pub async fn wake_tick<S: WakeIndex + JobQueue + Shards>(store: &S, now: DateTime<Utc>) -> Result<usize> {
     let mut queued = 0;
+    let mut by_tenant: BTreeMap<TenantId, Vec<CustomerId>> = BTreeMap::new();
+    let mut ready: Vec<GroupJob> = Vec::new();
     for partition in 0..store.customer_shards() {
         let mut cursor = None;
         loop {
             let (due, next) = store.due_customers(partition, now, cursor).await?;
-            let mut by_tenant: BTreeMap<TenantId, Vec<CustomerId>> = BTreeMap::new();
+            queued += due.len();
             for (t, c) in due {
-                by_tenant.entry(t).or_default().push(c);
-            }
-            let mut jobs = Vec::new();
-            for (tenant, ids) in by_tenant {
-                queued += ids.len();
-                for chunk in ids.chunks(MAX_WAKE_BATCH) {
-                    jobs.push(GroupJob::WakeCustomers {
-                        tenant: tenant.clone(),
-                        customer_ids: chunk.to_vec(),
-                        at: now,
-                    });
+                let ids = by_tenant.entry(t.clone()).or_default();
+                ids.push(c);
+                if ids.len() == MAX_WAKE_BATCH {
+                    ready.push(wake_job(t, std::mem::take(ids), now));
                 }
             }
-            store.enqueue_many(&jobs).await?;
+            if ready.len() >= SEND_BATCH {
+                let full: Vec<GroupJob> = ready.drain(..ready.len() / SEND_BATCH * SEND_BATCH).collect();
+                store.enqueue_many(&full).await?;
+            }
             match next {
                 Some(c) => cursor = Some(c),
                 None => break,
             }
         }
     }
+    ready.extend(
+        by_tenant
+            .into_iter()
+            .filter(|(_, ids)| !ids.is_empty())
+            .map(|(t, ids)| wake_job(t, ids, now)),
+    );
+    store.enqueue_many(&ready).await?;
     Ok(queued)
+}
+
+/// Messages per SendMessageBatch.
+const SEND_BATCH: usize = 10;
+
+fn wake_job(tenant: TenantId, customer_ids: Vec<CustomerId>, at: DateTime<Utc>) -> GroupJob {
+    GroupJob::WakeCustomers {
+        tenant,
+        customer_ids,
+        at,
+    }
 }
 
 /// The worker's side of a wake-up: evaluated at the later of the scheduler's and the worker's clock.

@@ -4,13 +4,12 @@
 
 use super::groups::is_condition_failure;
 use super::items::attr;
-use super::page::PartitionQuery;
-use super::{build_err, key, n, s, MAX_TRANSACTION_ITEMS};
+use super::{build_err, key, n, s};
 use crate::keys;
 use crate::sdk_error::{corrupt_item, from_sdk};
 use crate::Store;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
-use cg_domain::group::{SyncState, SyncStatus};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update};
+use cg_domain::group::SyncState;
 use cg_domain::ids::{GroupId, JobId, TenantId};
 use cg_domain::jobs::{PartitionDone, ResyncJob};
 use cg_domain::ports::{ResyncJobs, Shards};
@@ -139,6 +138,26 @@ fn decode(item: super::Item) -> Result<ResyncJob> {
     Ok(job)
 }
 
+impl Store {
+    /// Frees the tenant's resync slot if it still names `id`.
+    async fn clear_slot(&self, t: &TenantId, id: &JobId) -> Result<()> {
+        let resp = self
+            .ddb
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::tenant_pk(t), keys::RESYNC_SLOT_SK)))
+            .condition_expression("job_id = :job")
+            .expression_attribute_values(":job", s(id.as_str()))
+            .send()
+            .await;
+        match resp {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(from_sdk("dynamodb.DeleteItem", e)),
+        }
+    }
+}
+
 impl Shards for Store {
     fn customer_shards(&self) -> u32 {
         keys::CUSTOMER_SHARDS
@@ -150,26 +169,33 @@ impl Shards for Store {
 }
 
 impl ResyncJobs for Store {
-    async fn create_resync_job(&self, t: &TenantId, job: &ResyncJob) -> Result<()> {
+    async fn create_resync_job(&self, t: &TenantId, job: &ResyncJob) -> Result<bool> {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(serde_dynamo::to_item(JobItem::new(t, job)).map_err(encode_err)?))
             .build()
             .map_err(build_err)?;
+        // The job takes the tenant's resync slot in the same transaction, only if it is free: of
+        // requests racing to start a pass, one creates it and the others join it.
+        let mut slot = key(keys::tenant_pk(t), keys::RESYNC_SLOT_SK);
+        slot.insert("job_id".into(), s(job.id.as_str()));
+        let slot = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(slot))
+            .condition_expression(attr::IS_NEW)
+            .build()
+            .map_err(build_err)?;
         let sync = sync_value(job, None)?;
-        let written = self
-            .write_with_groups(
+        self.write_with_groups(
+            &[
                 TransactWriteItem::builder().put(put).build(),
-                JobFirst::Yes,
-                &job.groups,
-                |g| self.group_sync_update(t, g, &sync, None),
-            )
-            .await?;
-        if written {
-            Ok(())
-        } else {
-            Err(DomainError::Internal("a new job's put failed its condition".into()))
-        }
+                TransactWriteItem::builder().put(slot).build(),
+            ],
+            JobFirst::Yes,
+            &job.groups,
+            |g| self.group_sync_update(t, g, &sync, None),
+        )
+        .await
     }
 
     async fn get_resync_job(&self, t: &TenantId, id: &JobId) -> Result<Option<ResyncJob>> {
@@ -178,17 +204,24 @@ impl ResyncJobs for Store {
     }
 
     async fn queued_job(&self, t: &TenantId) -> Result<Option<ResyncJob>> {
-        // Job ids are UUID v7: the newest job is the first in descending key order.
-        let q = PartitionQuery::new(keys::tenant_pk(t))
-            .prefix(keys::JOB_SK_PREFIX)
-            .limit(1)
-            .newest_first()
-            .consistent();
-        let newest = self.query_items(&q).await?.items.into_iter().next();
-        Ok(newest
-            .map(decode)
-            .transpose()?
-            .filter(|j| j.status == SyncState::Queued))
+        let Some(slot) = self.get_consistent(keys::tenant_pk(t), keys::RESYNC_SLOT_SK).await? else {
+            return Ok(None);
+        };
+        let Some(id) = slot
+            .get("job_id")
+            .and_then(|v| v.as_s().ok())
+            .and_then(|v| JobId::parse(v).ok())
+        else {
+            return Err(DomainError::Internal("malformed resync slot".into()));
+        };
+        match self.get_resync_job(t, &id).await? {
+            Some(job) if job.status == SyncState::Queued => Ok(Some(job)),
+            _ => {
+                // A job that started (its start clears the slot) or ended before it could: free it.
+                self.clear_slot(t, &id).await?;
+                Ok(None)
+            }
+        }
     }
 
     async fn join_job(&self, t: &TenantId, job: &ResyncJob, groups: &[GroupId]) -> Result<bool> {
@@ -210,7 +243,7 @@ impl ResyncJobs for Store {
             .map_err(build_err)?;
         let sync = sync_value(&joined, None)?;
         self.write_with_groups(
-            TransactWriteItem::builder().update(update).build(),
+            &[TransactWriteItem::builder().update(update).build()],
             JobFirst::Yes,
             groups,
             |g| self.group_sync_update(t, g, &sync, None),
@@ -219,9 +252,7 @@ impl ResyncJobs for Store {
     }
 
     async fn start_job(&self, t: &TenantId, id: &JobId, now: DateTime<Utc>) -> Result<bool> {
-        let resp = self
-            .ddb
-            .update_item()
+        let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(keys::tenant_pk(t), keys::job_sk(id))))
             .update_expression("SET #status = :running, started_at = :now")
@@ -230,12 +261,31 @@ impl ResyncJobs for Store {
             .expression_attribute_values(":running", state_value(SyncState::Running)?)
             .expression_attribute_values(":queued", state_value(SyncState::Queued)?)
             .expression_attribute_values(":now", serde_dynamo::to_attribute_value(now).map_err(encode_err)?)
-            .send()
-            .await;
-        match resp {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(from_sdk("dynamodb.UpdateItem", e)),
+            .build()
+            .map_err(build_err)?;
+        // Running, it takes no more groups: the slot is freed with the same write.
+        let free = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::tenant_pk(t), keys::RESYNC_SLOT_SK)))
+            .condition_expression("job_id = :job")
+            .expression_attribute_values(":job", s(id.as_str()))
+            .build()
+            .map_err(build_err)?;
+        let both = vec![
+            TransactWriteItem::builder().update(update.clone()).build(),
+            TransactWriteItem::builder().delete(free).build(),
+        ];
+        match self.transact(both).await? {
+            Ok(()) => Ok(true),
+            Err(failed) if failed.first().copied().unwrap_or(false) => Ok(false),
+            // The slot no longer names this job: start it alone.
+            Err(_) => match self
+                .transact(vec![TransactWriteItem::builder().update(update).build()])
+                .await?
+            {
+                Ok(()) => Ok(true),
+                Err(_) => Ok(false),
+            },
         }
     }
 
@@ -313,9 +363,9 @@ impl ResyncJobs for Store {
         // groups must not be left behind. Only the job a group still points at may finish its status (a
         // newer resync may have started). `false`: the job was already over, nothing written.
         self.write_with_groups(
-            TransactWriteItem::builder()
+            &[TransactWriteItem::builder()
                 .update(update.build().map_err(build_err)?)
-                .build(),
+                .build()],
             JobFirst::No,
             &job.groups,
             |g| self.group_sync_update(t, g, &sync, Some(&job.id)),
@@ -324,115 +374,8 @@ impl ResyncJobs for Store {
     }
 }
 
-/// Whether the job's own write goes in the first transaction (start: the job exists before any group
-/// points at it) or the last (finish: the groups are done before the job is).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum JobFirst {
-    Yes,
-    No,
-}
-
-impl Store {
-    /// Sets a group's `sync` map: on any existing group, or (`only_job`) only if the group still
-    /// reports that job (a newer resync may have taken it over).
-    fn group_sync_update(
-        &self,
-        t: &TenantId,
-        g: &GroupId,
-        sync: &AttributeValue,
-        only_job: Option<&JobId>,
-    ) -> Result<Update> {
-        let mut update = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::tenant_pk(t), keys::group_sk(g))))
-            .update_expression("SET sync = :sync")
-            .expression_attribute_values(":sync", sync.clone());
-        update = match only_job {
-            Some(job) => update
-                .condition_expression("sync.job_id = :job")
-                .expression_attribute_values(":job", s(job.as_str())),
-            None => update.condition_expression(attr::EXISTS),
-        };
-        update.build().map_err(build_err)
-    }
-
-    /// Writes the job item and a conditional update of each of its groups in as few transactions as
-    /// fit (one for up to 99 groups). A group whose condition fails (deleted, or moved on to a newer
-    /// job) is left out and the rest written again. `false` when the job's own write failed its
-    /// condition (nothing of that transaction is written and nothing more is tried).
-    async fn write_with_groups(
-        &self,
-        job_write: TransactWriteItem,
-        order: JobFirst,
-        groups: &[GroupId],
-        group_update: impl Fn(&GroupId) -> Result<Update>,
-    ) -> Result<bool> {
-        let chunks: Vec<&[GroupId]> = if groups.is_empty() {
-            vec![&[]]
-        } else {
-            groups.chunks(MAX_TRANSACTION_ITEMS - 1).collect()
-        };
-        let last = chunks.len() - 1;
-        for (i, chunk) in chunks.into_iter().enumerate() {
-            let with_job = match order {
-                JobFirst::Yes => i == 0,
-                JobFirst::No => i == last,
-            };
-            let mut pending: Vec<&GroupId> = chunk.iter().collect();
-            loop {
-                let mut items = Vec::with_capacity(pending.len() + 1);
-                if with_job {
-                    items.push(job_write.clone());
-                }
-                for g in &pending {
-                    items.push(TransactWriteItem::builder().update(group_update(g)?).build());
-                }
-                if items.is_empty() {
-                    break;
-                }
-                let failed = match self.transact(items).await? {
-                    Ok(()) => break,
-                    Err(failed) => failed,
-                };
-                let offset = usize::from(with_job);
-                if with_job && failed.first().copied().unwrap_or(false) {
-                    return Ok(false);
-                }
-                let before = pending.len();
-                pending = pending
-                    .into_iter()
-                    .enumerate()
-                    .filter(|(j, _)| !failed.get(j + offset).copied().unwrap_or(false))
-                    .map(|(_, g)| g)
-                    .collect();
-                if pending.len() == before {
-                    return Err(DomainError::Internal(
-                        "a cancelled transaction named no failed item".into(),
-                    ));
-                }
-            }
-        }
-        Ok(true)
-    }
-}
-
-/// The `sync` map a group shows for a job (`finished` when it is done or failed).
-fn sync_value(job: &ResyncJob, finished: Option<DateTime<Utc>>) -> Result<AttributeValue> {
-    let ok = job.status == SyncState::Done;
-    let sync = SyncStatus {
-        status: job.status,
-        job_id: Some(job.id.clone()),
-        started_at: Some(job.created_at),
-        finished_at: finished,
-        last_synced_at: if ok { finished } else { None },
-        progress: if finished.is_some() { 1.0 } else { 0.0 },
-        shards_done: if finished.is_some() { job.shards_total } else { 0 },
-        shards_total: job.shards_total,
-        customers_evaluated: job.customers_evaluated,
-        last_error: job.last_error.clone(),
-    };
-    serde_dynamo::to_attribute_value(sync).map_err(encode_err)
-}
+mod groups;
+use groups::{sync_value, JobFirst};
 
 #[cfg(test)]
 mod tests;

@@ -158,6 +158,12 @@ pub fn unneutralise(cell: &str) -> &str {
     }
 }
 
+/// Appends one CSV cell (RFC 4180 quoting, formulas neutralised): for other CSV files that follow the
+/// export rules, such as an import's failure report.
+pub fn write_csv_cell(cell: &str, out: &mut Vec<u8>) {
+    csv_cell(cell, out)
+}
+
 fn csv_cell(cell: &str, out: &mut Vec<u8>) {
     let bytes = cell.as_bytes();
     let neutralise = needs_neutralising(bytes);

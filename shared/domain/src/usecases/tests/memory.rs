@@ -40,6 +40,8 @@ pub struct State {
     pub stale_next: usize,
     /// The tenant's settings.
     pub settings: crate::settings::TenantSettings,
+    /// The tenant's queued resync.
+    pub slot: Option<JobId>,
     /// What the clock port answers.
     pub clock: DateTime<Utc>,
     /// Notifications recorded (issue 16), by id.
@@ -316,20 +318,31 @@ impl HistoryLog for Memory {
 }
 
 impl ResyncJobs for Memory {
-    async fn create_resync_job(&self, _t: &TenantId, job: &ResyncJob) -> Result<()> {
-        self.with(|s| s.jobs.insert(job.id.clone(), (job.clone(), BTreeMap::new())));
-        Ok(())
+    async fn create_resync_job(&self, _t: &TenantId, job: &ResyncJob) -> Result<bool> {
+        Ok(self.with(|s| {
+            if s.slot.is_some() {
+                return false;
+            }
+            s.slot = Some(job.id.clone());
+            s.jobs.insert(job.id.clone(), (job.clone(), BTreeMap::new()));
+            true
+        }))
     }
     async fn get_resync_job(&self, _t: &TenantId, id: &JobId) -> Result<Option<ResyncJob>> {
         Ok(self.with(|s| s.jobs.get(id).map(|(j, parts)| summed(j, parts))))
     }
     async fn queued_job(&self, _t: &TenantId) -> Result<Option<ResyncJob>> {
         Ok(self.with(|s| {
-            s.jobs
-                .values()
+            let id = s.slot.clone()?;
+            let queued = s
+                .jobs
+                .get(&id)
                 .map(|(j, parts)| summed(j, parts))
-                .max_by_key(|j| j.id.clone())
-                .filter(|j| j.status == crate::group::SyncState::Queued)
+                .filter(|j| j.status == crate::group::SyncState::Queued);
+            if queued.is_none() {
+                s.slot = None;
+            }
+            queued
         }))
     }
     async fn join_job(&self, _t: &TenantId, job: &ResyncJob, groups: &[GroupId]) -> Result<bool> {
@@ -346,6 +359,9 @@ impl ResyncJobs for Memory {
             Some((j, _)) if j.status == crate::group::SyncState::Queued => {
                 j.status = crate::group::SyncState::Running;
                 j.started_at = Some(now);
+                if s.slot.as_ref() == Some(id) {
+                    s.slot = None;
+                }
                 true
             }
             _ => false,

@@ -50,6 +50,7 @@ async fn dynamic_group(store: &Memory, name: &str, rules: Value) -> GroupId {
     store.with(|s| {
         s.queued.clear();
         s.jobs.clear();
+        s.slot = None;
     });
     created.group.id
 }

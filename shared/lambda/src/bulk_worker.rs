@@ -1,0 +1,74 @@
+//! The bulk-jobs SQS worker: each record runs (or, redelivered or handed on, continues) one bulk job
+//! through the shared batch runner, with a heartbeat that keeps the message invisible while the job
+//! runs. Today every job is an import; issue 14's bulk modify and delete and issue 15's balance
+//! operations add variants of `BulkTask` and arms here. A job whose failure cannot be retried, or that
+//! fails on its last delivery, is marked failed by the job itself.
+
+use crate::batch::{run_batch, Delivery, Heartbeat, Outcome, Worker};
+use crate::App;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use cg_domain::bulk::BulkTask;
+use cg_domain::usecases::bulk_job::{fail_unless_final, BulkSettings};
+use cg_domain::usecases::import_job::run_import_task;
+use lambda_runtime::LambdaEvent;
+use std::convert::Infallible;
+
+/// The Lambda handler.
+pub async fn bulk_jobs(app: &App, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Infallible> {
+    Ok(process_bulk_jobs(app, event.payload, &BulkSettings::default()).await)
+}
+
+/// Processes a batch and returns the ids of the messages to retry.
+pub async fn process_bulk_jobs(app: &App, event: SqsEvent, settings: &BulkSettings) -> SqsBatchResponse {
+    let heartbeat = Heartbeat {
+        store: &app.store,
+        queue_url: &app.store.bulk_jobs_queue_url,
+        every: BULK_HEARTBEAT,
+        visibility: BULK_VISIBILITY_SECS,
+    };
+    run_batch(&BulkJobs { app, settings }, event, app.max_receives, Some(heartbeat)).await
+}
+
+/// The bulk queue's visibility timeout (template.yaml): how soon a job whose worker died is retried.
+pub const BULK_VISIBILITY_SECS: i32 = 120;
+/// How often a running job extends its message's visibility (a third of it).
+pub const BULK_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(40);
+
+struct BulkJobs<'a> {
+    app: &'a App,
+    settings: &'a BulkSettings,
+}
+
+impl Worker for BulkJobs<'_> {
+    type Job = BulkTask;
+    const QUEUE: &'static str = "bulk-jobs";
+
+    async fn run(&self, task: &BulkTask, delivery: &Delivery) -> Outcome {
+        let store = &self.app.store;
+        let result = match task {
+            BulkTask::Import { .. } => {
+                run_import_task(store, store, task, self.settings, delivery.last, self.app.now()).await
+            }
+        };
+        if let Ok(report) = &result {
+            let (tenant, job) = task.target();
+            tracing::info!(tenant = %tenant, job = %job, outcome = ?report.outcome, rows = report.engine.rows,
+                commits = report.engine.commits, redos = report.engine.redos, "bulk job report");
+        }
+        Outcome::of(&result)
+    }
+
+    /// The job normally records its own failure; this covers a give-up the job did not see.
+    async fn give_up(&self, task: &BulkTask, reason: &str) {
+        let (tenant, _) = task.target();
+        tracing::warn!(reason, "bulk job given up");
+        fail_unless_final(
+            &self.app.store,
+            tenant,
+            task,
+            "the import failed repeatedly; start a new one",
+            self.app.now(),
+        )
+        .await;
+    }
+}
