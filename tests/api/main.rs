@@ -15,4 +15,5 @@ mod runtime;
 mod smartemailing;
 mod store;
 mod timing;
+mod webhook_job_ends;
 mod webhooks;

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 /// The event types an endpoint can subscribe to (the `type` of a Standard Webhooks payload).
 ///
-/// Adding one (the import and bulk-action job ends, once those jobs exist) is: a variant here with
+/// Adding one (the bulk-action job ends, once those jobs exist) is: a variant here with
 /// its name in [`EventType::ALL`], the name in the OpenAPI `EventType` enum, and a call of
 /// [`crate::usecases::notify::notify`] where the job ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -30,6 +30,12 @@ pub enum EventType {
     /// An export failed for good.
     #[serde(rename = "export.failed")]
     ExportFailed,
+    /// An import finished: every row applied or in its failure report.
+    #[serde(rename = "import.done")]
+    ImportDone,
+    /// An import failed for good (a bad file, or a failure no retry fixed).
+    #[serde(rename = "import.failed")]
+    ImportFailed,
 }
 
 /// Changes one message holds at most: a resync of 300,000 memberships is 3,000 requests, not 300,000.
@@ -37,12 +43,14 @@ pub const MAX_CHANGES_PER_MESSAGE: usize = 100;
 
 impl EventType {
     /// Every type with its wire name, in the order the API documents them.
-    pub const ALL: [(EventType, &'static str); 5] = [
+    pub const ALL: [(EventType, &'static str); 7] = [
         (EventType::MemberEntered, "group.member_entered"),
         (EventType::MemberLeft, "group.member_left"),
         (EventType::GroupResynced, "group.resynced"),
         (EventType::ExportDone, "export.done"),
         (EventType::ExportFailed, "export.failed"),
+        (EventType::ImportDone, "import.done"),
+        (EventType::ImportFailed, "import.failed"),
     ];
 
     /// The wire name, e.g. `group.member_entered`.

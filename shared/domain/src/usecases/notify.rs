@@ -1,11 +1,13 @@
 //! The extension point of destinations: a feature whose job ends calls [`notify`] and every endpoint
 //! subscribed to the event type receives it as a signed webhook. Low in the use-case order (it calls
-//! nothing above `lookup`), so resyncs, exports and later the import and bulk-action jobs can call it.
+//! nothing above `lookup`), so resyncs, exports, imports (through `bulk_job::finish`) and later the
+//! bulk-action jobs can call it.
 //!
 //! A notification's id is derived from what it reports (`resync:{job}`, `export:{id}`), and recording
 //! it again changes nothing, so a job may report its end on every redelivery of its last message:
 //! that is how no end is lost when a worker dies between finishing the job and notifying.
 
+use crate::bulk::{BulkJob, BulkKind, BulkStatus};
 use crate::destinations::event::{EventType, Notification};
 use crate::destinations::ports::Notifications;
 use crate::error::Result;
@@ -74,6 +76,35 @@ pub async fn export_finished<S: ExportStore + Notifications>(store: &S, t: &Tena
         event_type,
         at,
         group_ids: export.group_id.iter().cloned().collect(),
+        data,
+    };
+    store.notify(t, &n).await
+}
+
+/// `import.done` or `import.failed` for a bulk job whose record is final (an import; later bulk
+/// kinds get their own types); nothing while it runs or after a cancel (the caller asked for that end).
+pub async fn bulk_job_finished<S: Notifications>(store: &S, t: &TenantId, job: &BulkJob) -> Result<()> {
+    let event_type = match (job.kind(), job.status) {
+        (BulkKind::Import, BulkStatus::Done) => EventType::ImportDone,
+        (BulkKind::Import, BulkStatus::Failed) => EventType::ImportFailed,
+        _ => return Ok(()),
+    };
+    let at = job.finished_at.unwrap_or(job.created_at);
+    let data = serde_json::json!({
+        "import_id": job.id,
+        "status": job.status.as_str(),
+        "file_name": job.import().file_name,
+        "rows_total": job.rows_total,
+        "counts": job.counts,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+        "error": job.last_error,
+    });
+    let n = Notification {
+        id: format!("import:{}", job.id),
+        event_type,
+        at,
+        group_ids: Vec::new(),
         data,
     };
     store.notify(t, &n).await
