@@ -3,6 +3,7 @@
 
 mod concurrency;
 mod contract;
+mod deliver_failing;
 mod destinations_input;
 mod destinations_stack;
 mod dispatch;

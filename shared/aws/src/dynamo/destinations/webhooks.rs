@@ -112,7 +112,9 @@ impl WebhookStore for Store {
             .update_expression("SET failing_since = if_not_exists(failing_since, :now)")
             .condition_expression(attr::EXISTS)
             .expression_attribute_values(":now", time(now)?)
-            .return_values(ReturnValue::UpdatedNew)
+            // The whole item: UPDATED_NEW may leave out an attribute the update did not change (moto
+            // does, from the second failure on), and then no endpoint would ever be disabled for failing.
+            .return_values(ReturnValue::AllNew)
             .send()
             .await;
         match resp {
