@@ -9,5 +9,6 @@ mod exports;
 mod http_e2e;
 mod imports;
 mod runtime;
+mod search;
 mod store;
 mod timing;

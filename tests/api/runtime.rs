@@ -23,7 +23,7 @@ const REQUIRED: [&str; 5] = [
 ];
 
 /// The binaries the scenarios below invoke; a new function needs a case here.
-const COVERED: [&str; 34] = [
+const COVERED: [&str; 36] = [
     "api-customers-create",
     "api-customers-list",
     "api-customers-get",
@@ -54,6 +54,8 @@ const COVERED: [&str; 34] = [
     "api-imports-get",
     "api-imports-start",
     "api-imports-cancel",
+    "api-customers-search",
+    "api-customers-count",
     "worker-group-jobs",
     "worker-bulk-jobs",
     "worker-exports",
@@ -194,6 +196,44 @@ async fn settings_functions_answer_http_api_events() {
         call(&get, request(&get, "/settings", &t)).await.body["renewal_grace_days"],
         5
     );
+}
+
+#[tokio::test]
+async fn search_functions_answer_http_api_events() {
+    let t = fresh_tenant();
+    let (customers, search, count) = tokio::join!(
+        start("api-customers-create"),
+        start("api-customers-search"),
+        start("api-customers-count")
+    );
+    for (id, name) in [("s-1", "Ann"), ("s-2", "Bob"), ("s-3", "Anna")] {
+        let body = json!({"id": id, "name": name});
+        expect(
+            &call(&customers, request(&customers, "/customers", &t).json(&body)).await,
+            201,
+        );
+    }
+    let filter = json!({"simple": {"name_prefix": "Ann"}, "fields": ["name"]});
+    let found = call(&search, request(&search, "/customers/search", &t).json(&filter)).await;
+    expect(&found, 200);
+    assert_eq!(
+        found.body["items"],
+        json!([{"id": "s-1", "name": "Ann"}, {"id": "s-3", "name": "Anna"}])
+    );
+    assert_eq!(found.body["next_cursor"], Value::Null);
+    let counted = call(
+        &count,
+        request(&count, "/customers/count", &t).json(&json!({"simple": {"name_prefix": "Ann"}})),
+    )
+    .await;
+    expect(&counted, 200);
+    assert_eq!(counted.body["count"], 2);
+    let bad = call(
+        &search,
+        request(&search, "/customers/search", &t).json(&json!({"rules": {"all": [{"nope": {}}]}})),
+    )
+    .await;
+    expect(&bad, 422);
 }
 
 #[tokio::test]

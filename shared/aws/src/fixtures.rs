@@ -7,6 +7,7 @@ use crate::dynamo::member_item;
 use crate::sdk_error::from_sdk;
 use crate::Store;
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+use cg_domain::customer::Customer;
 use cg_domain::group::Member;
 use cg_domain::ids::{GroupId, TenantId};
 use cg_domain::{DomainError, Result};
@@ -58,6 +59,34 @@ pub async fn load_member_rows(
         .send()
         .await
         .map_err(|e| from_sdk("dynamodb.UpdateItem", e))?;
+    Ok(())
+}
+
+/// Writes customer items straight into their partitions (no identity items, no tenant registration),
+/// 25 per BatchWriteItem with `parallel` requests in flight: a population for search tests and benches.
+pub async fn load_customers(store: &Store, t: &TenantId, customers: &[Customer], parallel: usize) -> Result<()> {
+    let mut batches = customers.chunks(BATCH);
+    let mut in_flight = tokio::task::JoinSet::new();
+    loop {
+        while in_flight.len() < parallel.max(1) {
+            let Some(batch) = batches.next() else { break };
+            let requests = batch
+                .iter()
+                .map(|c| {
+                    let put = PutRequest::builder()
+                        .set_item(Some(store.customer_item(t, c)?))
+                        .build()
+                        .map_err(|e| DomainError::Internal(e.to_string()))?;
+                    Ok(WriteRequest::builder().put_request(put).build())
+                })
+                .collect::<Result<Vec<_>>>()?;
+            in_flight.spawn(write_batch(store.clone(), requests));
+        }
+        match in_flight.join_next().await {
+            Some(done) => done.map_err(|e| DomainError::Internal(e.to_string()))??,
+            None => break,
+        }
+    }
     Ok(())
 }
 

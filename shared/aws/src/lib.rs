@@ -36,6 +36,8 @@ pub struct Store {
     pub bulk_jobs_queue_url: String,
     /// Work after which a resync shard hands its remaining partitions on (`RESYNC_SHARD_BUDGET`).
     pub resync_shard_budget: u64,
+    /// Customers one search request reads at most (`SEARCH_MAX_READ`; tests lower it).
+    pub search_read_cap: u64,
     /// The service's clock (the system clock in AWS).
     pub clock: clock::ServiceClock,
     /// Tenants this process has registered already (a warm Lambda registers each once).
@@ -62,6 +64,7 @@ impl Store {
             export_jobs_queue_url: config.export_jobs_queue_url.clone(),
             bulk_jobs_queue_url: config.bulk_jobs_queue_url.clone(),
             resync_shard_budget: config.resync_shard_budget,
+            search_read_cap: cg_domain::usecases::search::SEARCH_MAX_READ,
             clock: clock::ServiceClock::default(),
             registered: Default::default(),
         }

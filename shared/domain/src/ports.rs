@@ -190,6 +190,34 @@ pub trait CustomerScan: Send + Sync {
     ) -> impl Future<Output = Result<(Vec<Customer>, Option<String>)>> + Send;
 }
 
+/// One read of a customer partition in id order, strictly after (or, descending, before) a customer id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangeRead {
+    /// The partition.
+    pub shard: u32,
+    /// Read ids after this one (before it when descending); `None`: from the partition's start.
+    pub after: Option<CustomerId>,
+    /// Most customers to read; `None`: as many as one Query page holds.
+    pub limit: Option<u32>,
+    /// Largest id first.
+    pub descending: bool,
+}
+
+/// What one [`RangeRead`] found.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RangePage {
+    /// The customers, in the read's order.
+    pub customers: Vec<Customer>,
+    /// Whether the partition holds more beyond the last one read.
+    pub more: bool,
+}
+
+/// Reading a tenant's customer partitions from positions, several at once (search, counts).
+pub trait CustomerRanges: Send + Sync {
+    /// Runs the reads (concurrently where the store can); the result is aligned with `reads`.
+    fn read_ranges(&self, t: &TenantId, reads: &[RangeRead]) -> impl Future<Output = Result<Vec<RangePage>>> + Send;
+}
+
 /// The index of customers whose membership changes with time.
 pub trait WakeIndex: Send + Sync {
     /// Customers (of any tenant) whose next wake-up is at or before `now`, from one index partition.
@@ -277,5 +305,9 @@ pub trait Shards {
     /// Work after which a resync shard hands its remaining partitions on (see [`RESYNC_SHARD_BUDGET`]).
     fn resync_shard_budget(&self) -> u64 {
         RESYNC_SHARD_BUDGET
+    }
+    /// Customers one search request reads at most (see `usecases::search::SEARCH_MAX_READ`).
+    fn search_read_cap(&self) -> u64 {
+        crate::usecases::search::SEARCH_MAX_READ
     }
 }

@@ -1,6 +1,6 @@
 //! Use cases: what each API action and background job does, over the ports. Dependencies go one way,
 //! down this list: `lookup` (read what the caller named) <- `membership` (the one pass that decides
-//! and commits membership) <- `events`, `resync`, `wake`, `inspect` <- `customers`, `groups` <-
+//! and commits membership) <- `events`, `resync`, `wake`, `inspect`, `search` <- `customers`, `groups` <-
 //! `exports`, `export_job`, `jobs`, `bulk_job` <- `import_rows` <- `import_batch` <- `import_job`,
 //! `imports`. No module calls one above it.
 
@@ -19,6 +19,7 @@ pub mod jobs;
 pub mod lookup;
 pub mod membership;
 pub mod resync;
+pub mod search;
 pub mod settings;
 pub mod wake;
 

@@ -13,6 +13,7 @@ pub mod import_api;
 pub mod request;
 pub mod routes;
 pub mod scheduler;
+pub mod search_api;
 pub mod settings_api;
 pub mod startup;
 pub mod worker;

@@ -4,6 +4,7 @@
 use crate::api;
 use crate::export_api;
 use crate::import_api;
+use crate::search_api;
 use crate::settings_api;
 use crate::App;
 use lambda_http::{Body, Request, Response};
@@ -67,6 +68,8 @@ route_table! {
     ImportsList: GET "/imports" => import_api::imports_list, "api-imports-list", "a page of imports, newest first.";
     ImportsGet: GET "/imports/{importId}" => import_api::imports_get, "api-imports-get", "one import: analysis once uploaded, the failure report once done.";
     ImportsStart: POST "/imports/{importId}/start" => import_api::imports_start, "api-imports-start", "start an analysed import with its mapping (202).";
+    CustomersSearch: POST "/customers/search" => search_api::customers_search, "api-customers-search", "a page of the customers a filter matches, with chosen fields and a cursor.";
+    CustomersCount: POST "/customers/count" => search_api::customers_count, "api-customers-count", "the exact number of customers a filter matches.";
     ImportsCancel: POST "/imports/{importId}/cancel" => import_api::imports_cancel, "api-imports-cancel", "cancel an import after the batch in flight.";
 }
 

@@ -11,6 +11,7 @@ mod jobs;
 mod members;
 pub mod membership;
 mod page;
+mod search;
 mod tenants;
 mod wake;
 
