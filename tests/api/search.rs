@@ -263,3 +263,144 @@ async fn exact_identities_read_one_customer_and_bad_input_names_the_field() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn saved_filter_lifecycle_search_by_filter_and_save_as_groups() {
+    use cg_domain::group::GroupKind;
+    use cg_domain::page::PageRequest;
+    use cg_domain::ports::MembershipStore;
+    use cg_domain::search::saved::{FilterBody, FilterInput, SaveAsGroup};
+    use cg_domain::usecases::{filters, groups};
+    let app = app().await;
+    let t = fresh_tenant();
+    let now = Utc::now();
+    for (id, tags) in [
+        ("f-1", json!(["vip"])),
+        ("f-2", json!([])),
+        ("f-3", json!(["vip", "new"])),
+    ] {
+        customers::create_customer(
+            &app.store,
+            &t,
+            serde_json::from_value(json!({"id": id, "tags": tags})).unwrap(),
+            now,
+        )
+        .await
+        .unwrap();
+    }
+    let body = |v: Value| serde_json::from_value::<FilterBody>(v).unwrap();
+    let made = filters::create_filter(
+        &app.store,
+        &t,
+        FilterInput::new_filter(body(json!({"name": " VIP ", "rules": {"tags": {"has_any": ["vip"]}}}))).unwrap(),
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(made.name, "VIP");
+    // Viewing the filter is a search with its id.
+    let view = search::search(&app.store, &t, input(json!({"filter_id": made.id.as_str()})), now)
+        .await
+        .unwrap();
+    let ids: Vec<&str> = view.items.iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["f-1", "f-3"]);
+    // Rename, then replace the filter; a copy keeps the filter.
+    let renamed = filters::update_filter(
+        &app.store,
+        &t,
+        &made.id,
+        FilterInput::change(body(json!({"name": "Renamed"}))).unwrap(),
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!((renamed.name.as_str(), &renamed.filter), ("Renamed", &made.filter));
+    let changed = filters::update_filter(
+        &app.store,
+        &t,
+        &made.id,
+        FilterInput::change(body(json!({"rules": {"tags": {"has_all": ["vip", "new"]}}}))).unwrap(),
+        now,
+    )
+    .await
+    .unwrap();
+    let copy = filters::copy_filter(&app.store, &t, &made.id, None, now).await.unwrap();
+    assert_eq!((copy.name.as_str(), &copy.filter), ("Copy of Renamed", &changed.filter));
+    let listed = filters::list_filters(&app.store, &t, &PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.items.iter().map(|f| f.id.clone()).collect::<Vec<_>>(),
+        vec![made.id.clone(), copy.id.clone()]
+    );
+    // Another tenant cannot read, change or use it.
+    let other = fresh_tenant();
+    assert!(matches!(
+        filters::get_filter(&app.store, &other, &made.id).await,
+        Err(DomainError::NotFound(_))
+    ));
+    assert!(matches!(
+        filters::delete_filter(&app.store, &other, &made.id).await,
+        Err(DomainError::NotFound(_))
+    ));
+    assert!(matches!(
+        search::search(&app.store, &other, input(json!({"filter_id": made.id.as_str()})), now).await,
+        Err(DomainError::NotFound(_))
+    ));
+    // A bad rule names its node; a filter's definition is validated as a group's.
+    let err = FilterInput::new_filter(body(json!({"name": "x", "condition_groups": [[{"tags": {}}]]}))).unwrap_err();
+    assert!(
+        matches!(&err, DomainError::Validation { field, .. } if field.starts_with("condition_groups[0][0]")),
+        "{err:?}"
+    );
+
+    // Static: the customers that match now (f-3), as members with an exact count.
+    let snap = filters::save_as_group(
+        &app.store,
+        &t,
+        &made.id,
+        SaveAsGroup {
+            name: "Snapshot".into(),
+            kind: GroupKind::Static,
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(snap.group.member_count, 1);
+    let members = app
+        .store
+        .list_members(&t, &snap.group.id, &PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        members.items.iter().map(|m| m.customer_id.as_str()).collect::<Vec<_>>(),
+        ["f-3"]
+    );
+    // Dynamic: the same rules, kept current (its first resync is queued).
+    let dynamic = filters::save_as_group(
+        &app.store,
+        &t,
+        &copy.id,
+        SaveAsGroup {
+            name: "Dynamic".into(),
+            kind: GroupKind::Dynamic,
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(dynamic.group.kind, GroupKind::Dynamic);
+    let stored = groups::get_group_with_sync(&app.store, &t, &dynamic.group.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.definition.as_ref().map(|d| d.to_json()),
+        Some(json!({"rules": {"tags": {"has_all": ["new", "vip"]}}}))
+    );
+    filters::delete_filter(&app.store, &t, &made.id).await.unwrap();
+    assert!(matches!(
+        filters::get_filter(&app.store, &t, &made.id).await,
+        Err(DomainError::NotFound(_))
+    ));
+}

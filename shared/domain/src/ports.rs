@@ -5,10 +5,11 @@ use crate::customer::{Customer, Identity};
 use crate::error::Result;
 use crate::group::{Group, Member};
 use crate::history::HistoryEntry;
-use crate::ids::{CustomerId, GroupId, JobId, TenantId};
+use crate::ids::{CustomerId, FilterId, GroupId, JobId, TenantId};
 use crate::jobs::{GroupJob, PartitionDone, ResyncJob, RESYNC_SHARD_BUDGET};
 use crate::membership::ChangeReason;
 use crate::page::{Page, PageRequest};
+use crate::search::saved::SavedFilter;
 use crate::settings::TenantSettings;
 use chrono::{DateTime, Utc};
 use std::future::Future;
@@ -188,6 +189,26 @@ pub trait CustomerScan: Send + Sync {
         shard: u32,
         cursor: Option<String>,
     ) -> impl Future<Output = Result<(Vec<Customer>, Option<String>)>> + Send;
+}
+
+/// Saved filters (issue 14).
+pub trait FilterStore: Send + Sync {
+    /// Stores a new filter; its id must be new.
+    fn put_filter(&self, t: &TenantId, f: &SavedFilter) -> impl Future<Output = Result<()>> + Send;
+    /// The filter, or `None`.
+    fn get_filter(&self, t: &TenantId, id: &FilterId) -> impl Future<Output = Result<Option<SavedFilter>>> + Send;
+    /// One page of the tenant's filters in creation order.
+    fn list_filters(&self, t: &TenantId, page: &PageRequest) -> impl Future<Output = Result<Page<SavedFilter>>> + Send;
+    /// Rewrites a filter if it exists and was last updated at `expected_updated_at` (`NotFound` if it is
+    /// gone, `Conflict` if it changed meanwhile).
+    fn update_filter(
+        &self,
+        t: &TenantId,
+        f: &SavedFilter,
+        expected_updated_at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Deletes the filter; `false` if there was none.
+    fn delete_filter(&self, t: &TenantId, id: &FilterId) -> impl Future<Output = Result<bool>> + Send;
 }
 
 /// One read of a customer partition in id order, strictly after (or, descending, before) a customer id.

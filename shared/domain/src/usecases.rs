@@ -1,7 +1,7 @@
 //! Use cases: what each API action and background job does, over the ports. Dependencies go one way,
 //! down this list: `lookup` (read what the caller named) <- `membership` (the one pass that decides
 //! and commits membership) <- `events`, `resync`, `wake`, `inspect`, `search` <- `customers`, `groups` <-
-//! `exports`, `export_job`, `jobs`, `bulk_job` <- `import_rows` <- `import_batch` <- `import_job`,
+//! `exports`, `export_job`, `jobs`, `filters`, `bulk_job` <- `import_rows` <- `import_batch` <- `import_job`,
 //! `imports`. No module calls one above it.
 
 pub mod bulk_job;
@@ -9,6 +9,7 @@ pub mod customers;
 pub mod events;
 pub mod export_job;
 pub mod exports;
+pub mod filters;
 pub mod groups;
 pub mod import_batch;
 pub mod import_job;

@@ -8,6 +8,7 @@ pub mod batch;
 pub mod bulk_worker;
 pub mod export_api;
 pub mod export_worker;
+pub mod filter_api;
 pub mod http_error;
 pub mod import_api;
 pub mod request;

@@ -3,6 +3,7 @@
 
 use crate::api;
 use crate::export_api;
+use crate::filter_api;
 use crate::import_api;
 use crate::search_api;
 use crate::settings_api;
@@ -70,6 +71,13 @@ route_table! {
     ImportsStart: POST "/imports/{importId}/start" => import_api::imports_start, "api-imports-start", "start an analysed import with its mapping (202).";
     CustomersSearch: POST "/customers/search" => search_api::customers_search, "api-customers-search", "a page of the customers a filter matches, with chosen fields and a cursor.";
     CustomersCount: POST "/customers/count" => search_api::customers_count, "api-customers-count", "the exact number of customers a filter matches.";
+    FiltersCreate: POST "/filters" => filter_api::filters_create, "api-filters-create", "save a filter.";
+    FiltersList: GET "/filters" => filter_api::filters_list, "api-filters-list", "a page of saved filters, oldest first.";
+    FiltersGet: GET "/filters/{filterId}" => filter_api::filters_get, "api-filters-get", "one saved filter.";
+    FiltersUpdate: PATCH "/filters/{filterId}" => filter_api::filters_update, "api-filters-update", "rename a saved filter or replace its filter.";
+    FiltersDelete: DELETE "/filters/{filterId}" => filter_api::filters_delete, "api-filters-delete", "delete a saved filter.";
+    FiltersCopy: POST "/filters/{filterId}/copy" => filter_api::filters_copy, "api-filters-copy", "copy a saved filter.";
+    FiltersSaveAsGroup: POST "/filters/{filterId}/groups" => filter_api::filters_save_as_group, "api-filters-save-as-group", "save a filter as a dynamic group or a static snapshot.";
     ImportsCancel: POST "/imports/{importId}/cancel" => import_api::imports_cancel, "api-imports-cancel", "cancel an import after the batch in flight.";
 }
 

@@ -4,6 +4,7 @@ mod batch;
 mod bulk;
 mod customers;
 mod exports;
+mod filters;
 mod groups;
 mod history;
 mod items;

@@ -7,6 +7,7 @@
 
 mod fields;
 mod request;
+pub mod saved;
 pub mod target;
 
 pub use fields::{FieldSelection, SEARCH_FIELDS};

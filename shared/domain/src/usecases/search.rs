@@ -12,9 +12,9 @@
 
 use crate::customer::Customer;
 use crate::error::{DomainError, Result};
-use crate::ids::{CustomerId, TenantId};
+use crate::ids::{CustomerId, FilterId, PathId, TenantId};
 use crate::page::bad_cursor;
-use crate::ports::{CustomerRanges, CustomerStore, GroupStore, RangeRead, Shards};
+use crate::ports::{CustomerRanges, CustomerStore, FilterStore, GroupStore, RangeRead, Shards};
 use crate::rules::Program;
 use crate::search::target::Target;
 use crate::search::{CustomerQuery, Order, SearchInput, Sort};
@@ -74,11 +74,14 @@ fn decode(raw: &str, sort: Sort, order: Order) -> Result<CustomerId> {
     CustomerId::parse(&c.p).map_err(|_| bad_cursor())
 }
 
-/// The filter a search or count applies (a saved filter is not readable yet: 404).
-fn query_of(target: Target) -> Result<CustomerQuery> {
+/// The filter a search or count applies: the one given, or a saved filter's (404 if there is none).
+pub async fn query_of<S: FilterStore>(store: &S, t: &TenantId, target: Target) -> Result<CustomerQuery> {
     match target {
         Target::Filter(q) => Ok(*q),
-        Target::SavedFilter(id) => Err(DomainError::not_found(format!("no saved filter with id {id:?}"))),
+        Target::SavedFilter(id) => match store.get_filter(t, &id).await? {
+            Some(f) => f.query(),
+            None => Err(FilterId::not_found(id.as_str())),
+        },
         Target::Group(_) | Target::Ids(_) => Err(DomainError::validation(
             "target",
             "this route takes a filter (rules, condition_groups, template, simple)",
@@ -141,7 +144,7 @@ fn before(a: &CustomerId, b: &CustomerId, order: Order) -> bool {
 /// One page of the customers that match the filter (see the module doc for the merge and the cursor).
 pub async fn search<S>(store: &S, t: &TenantId, input: SearchInput, now: DateTime<Utc>) -> Result<SearchPage>
 where
-    S: CustomerRanges + CustomerStore + GroupStore + Shards,
+    S: CustomerRanges + CustomerStore + GroupStore + FilterStore + Shards,
 {
     let SearchInput {
         target,
@@ -157,7 +160,7 @@ where
             "sorting by created_at is not available yet; sort by id (generated ids are time-ordered)",
         ));
     }
-    let query = query_of(target)?;
+    let query = query_of(store, t, target).await?;
     check_groups(store, t, &query).await?;
     let start = cursor.as_deref().map(|c| decode(c, sort, order)).transpose()?;
     let program = query.program();
@@ -224,9 +227,9 @@ async fn merge_page<S: CustomerRanges + Shards>(
             more: true,
         })
         .collect();
-    // A first chunk that, spread evenly, covers the page about twice; doubled each further round.
+    // A first chunk that, spread evenly, covers the page about twice; later chunks from the match rate.
     let mut chunk = (2 * limit.div_ceil(shards) + 2).max(4);
-    let mut scanned = 0u64;
+    let (mut scanned, mut matches_read) = (0u64, 0u64);
     let cap = store.search_read_cap();
     let (mut matched, mut changes) = (Vec::new(), Vec::new());
     loop {
@@ -248,6 +251,7 @@ async fn merge_page<S: CustomerRanges + Shards>(
                 let lane = &mut lanes[*i];
                 scanned += page.customers.len() as u64;
                 program.matches_many(&page.customers, now, &mut matched, &mut changes);
+                matches_read += matched.iter().filter(|m| **m).count() as u64;
                 if let Some(c) = page.customers.last() {
                     lane.last = Some(c.id.clone());
                 }
@@ -255,7 +259,6 @@ async fn merge_page<S: CustomerRanges + Shards>(
                 lane.read
                     .extend(page.customers.into_iter().zip(matched.iter().copied()));
             }
-            chunk = chunk.saturating_mul(2);
         }
         // Every customer up to the frontier has been read (`None`: every partition is exhausted).
         let frontier = lanes
@@ -301,23 +304,83 @@ async fn merge_page<S: CustomerRanges + Shards>(
                 scanned,
             });
         }
+        chunk = next_chunk(chunk, limit as u64 - ready.len() as u64, scanned, matches_read, &lanes);
     }
+}
+
+/// The next round's reads per partition: enough, at the match rate seen so far and a quarter more, for
+/// the matches the page still needs, spread over the partitions that have more (at most 4 times the
+/// last chunk); doubled while nothing has matched yet.
+fn next_chunk(chunk: u32, needed: u64, scanned: u64, matches_read: u64, lanes: &[Lane]) -> u32 {
+    let active = lanes.iter().filter(|l| l.more).count().max(1) as u64;
+    if matches_read == 0 {
+        return chunk.saturating_mul(2);
+    }
+    let want = (needed * scanned * 5).div_ceil(matches_read * active * 4);
+    want.clamp(2, u64::from(chunk) * 4) as u32
 }
 
 /// The exact number of the tenant's customers that match, reading every partition (tenants of at
 /// most [`COUNT_SYNC_MAX`] customers; a larger one gets a 422 naming the limit).
 pub async fn count<S>(store: &S, t: &TenantId, target: Target, now: DateTime<Utc>) -> Result<CountResult>
 where
+    S: CustomerRanges + CustomerStore + GroupStore + FilterStore + Shards,
+{
+    let query = query_of(store, t, target).await?;
+    let mut out = CountResult { count: 0, evaluated: 0 };
+    walk(store, t, &query, now, |customers, matched| {
+        out.evaluated += customers.len() as u64;
+        out.count += matched.iter().filter(|m| **m).count() as u64;
+    })
+    .await?;
+    Ok(out)
+}
+
+/// Every customer that matches now, in partition order (tenants of at most [`COUNT_SYNC_MAX`]
+/// customers): what a filter saved as a static group starts with.
+pub async fn matching_customers<S>(
+    store: &S,
+    t: &TenantId,
+    query: &CustomerQuery,
+    now: DateTime<Utc>,
+) -> Result<Vec<Customer>>
+where
     S: CustomerRanges + CustomerStore + GroupStore + Shards,
 {
-    let query = query_of(target)?;
-    check_groups(store, t, &query).await?;
+    let mut out = Vec::new();
+    walk(store, t, query, now, |customers, matched| {
+        out.extend(
+            customers
+                .iter()
+                .zip(matched)
+                .filter(|(_, m)| **m)
+                .map(|(c, _)| c.clone()),
+        );
+    })
+    .await?;
+    Ok(out)
+}
+
+/// Reads every customer the filter can match (one, for exact identities) and hands each page to `f`
+/// with its answers; more than [`COUNT_SYNC_MAX`] customers is a 422.
+async fn walk<S>(
+    store: &S,
+    t: &TenantId,
+    query: &CustomerQuery,
+    now: DateTime<Utc>,
+    mut f: impl FnMut(&[Customer], &[bool]) + Send,
+) -> Result<()>
+where
+    S: CustomerRanges + CustomerStore + GroupStore + Shards,
+{
+    check_groups(store, t, query).await?;
     let program = query.program();
     if query.exact().is_some() {
-        let found = exact_customer(store, t, &query).await?;
-        let evaluated = u64::from(found.is_some());
-        let count = u64::from(found.is_some_and(|c| matches(&program, &c, now)));
-        return Ok(CountResult { count, evaluated });
+        if let Some(c) = exact_customer(store, t, query).await? {
+            let m = matches(&program, &c, now);
+            f(std::slice::from_ref(&c), &[m]);
+        }
+        return Ok(());
     }
     let mut reads: Vec<RangeRead> = (0..store.customer_shards())
         .map(|shard| RangeRead {
@@ -327,16 +390,14 @@ where
             descending: false,
         })
         .collect();
-    let mut out = CountResult { count: 0, evaluated: 0 };
+    let mut evaluated = 0u64;
     let (mut matched, mut changes) = (Vec::new(), Vec::new());
     while !reads.is_empty() {
         let pages = store.read_ranges(t, &reads).await?;
         let mut next = Vec::new();
         for (read, page) in reads.into_iter().zip(pages) {
-            program.matches_many(&page.customers, now, &mut matched, &mut changes);
-            out.evaluated += page.customers.len() as u64;
-            out.count += matched.iter().filter(|m| **m).count() as u64;
-            if out.evaluated > COUNT_SYNC_MAX {
+            evaluated += page.customers.len() as u64;
+            if evaluated > COUNT_SYNC_MAX {
                 return Err(DomainError::validation(
                     "target",
                     format!(
@@ -344,6 +405,8 @@ where
                     ),
                 ));
             }
+            program.matches_many(&page.customers, now, &mut matched, &mut changes);
+            f(&page.customers, &matched);
             if page.more {
                 next.push(RangeRead {
                     after: page.customers.last().map(|c| c.id.clone()),
@@ -353,5 +416,5 @@ where
         }
         reads = next;
     }
-    Ok(out)
+    Ok(())
 }
