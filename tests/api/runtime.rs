@@ -254,6 +254,9 @@ async fn the_console_function_serves_its_files_without_a_token() {
     )
     .await;
     expect(&missing, 404);
+}
+
+#[tokio::test]
 async fn search_functions_answer_http_api_events() {
     let t = fresh_tenant();
     let (customers, search, count) = tokio::join!(

@@ -7,7 +7,6 @@ use crate::dynamo::member_item;
 use crate::sdk_error::from_sdk;
 use crate::Store;
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
-use cg_domain::customer::Customer;
 use cg_domain::group::Member;
 use cg_domain::ids::{GroupId, TenantId};
 use cg_domain::{DomainError, Result};

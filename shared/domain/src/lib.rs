@@ -4,8 +4,8 @@
 #![warn(missing_docs)]
 
 pub mod activity;
-pub mod bounds;
 pub mod balance;
+pub mod bounds;
 pub mod bulk;
 pub mod contact;
 pub mod customer;

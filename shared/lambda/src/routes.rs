@@ -2,8 +2,8 @@
 //! serves it. The dev server routes with it; tests check it against template.yaml and the OpenAPI document.
 
 use crate::api;
-use crate::console;
 use crate::balance_api;
+use crate::console;
 use crate::export_api;
 use crate::filter_api;
 use crate::import_api;

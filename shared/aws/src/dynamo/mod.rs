@@ -14,8 +14,8 @@ mod jobs;
 mod members;
 pub mod membership;
 mod page;
-mod size;
 mod search;
+mod size;
 mod tenants;
 mod wake;
 

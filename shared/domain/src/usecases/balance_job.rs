@@ -12,9 +12,9 @@ use crate::balance::ports::{BalanceCommit, BalanceStore, BATCH_CUSTOMERS, MEMBER
 use crate::balance::request::ChangeInput;
 use crate::balance::{plan_write, EntryContext, Operation};
 use crate::bulk::ports::{BulkJobStore, BulkQueue};
-use crate::destinations::ports::Notifications;
 use crate::bulk::{BulkCounts, BulkJob, BulkKind, BulkSpec, BulkStatus, BulkTask, Checkpoint, Expect, FailedRow};
 use crate::customer::Customer;
+use crate::destinations::ports::Notifications;
 use crate::error::{DomainError, Result};
 use crate::ids::{BulkJobId, CustomerId, GroupId, TenantId};
 use crate::ports::{Clock, MembershipPass, MembershipStore};
