@@ -44,7 +44,7 @@ for run in 20261124:"${SCHEMATHESIS_EXAMPLES:-40}" 7:"${SCHEMATHESIS_EXAMPLES_2:
   "$VENV/bin/schemathesis" --config-file infra/schemathesis.toml run infra/openapi.yaml \
     --url "http://127.0.0.1:$API_PORT" \
     --header "Authorization: Bearer $TOKEN" \
-    --checks all \
+    --checks all --request-timeout 30 \
     --max-examples "$examples" \
     --seed "$seed" \
     --no-color | tee -a "$STATE/schemathesis.log"
