@@ -255,3 +255,90 @@ test('customer detail, import wizard and settings render (screenshots)', async (
   await shot('groups-narrow');
   await page.setViewportSize({ width: 1280, height: 800 });
 });
+
+test('the Cashback tab credits every member of a static group, and a deduction below zero is rejected', async () => {
+  // A static group of three customers (seed 001: cashback accruals for a group).
+  const ids = ['ana', 'bohdan', 'dmytro'].map((n) => `${n}-${RUN}`);
+  const made = await call('POST', '/groups', { name: 'Cashback April', members: { customer_ids: ids } });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  const gid = made.body.id;
+  await page.goto(`${BASE}/console#/groups/${gid}`);
+  await page.getByRole('tab', { name: 'Cashback' }).click();
+  const form = page.locator('form.balance-form');
+  await form.getByLabel('Operation').selectOption('adjust');
+  await form.getByLabel('Unit', { exact: true }).fill('EUR');
+  await form.getByLabel('Amount (minor units)').fill('500');
+  // The comment is required: the API's 422 shows beside it and nothing is applied.
+  await form.getByRole('button', { name: 'Apply to every member' }).click();
+  await form.locator('[data-field=comment] .field-error').getByText(/comment/i).waitFor();
+  assert.equal((await call('GET', `/customers/${ids[0]}`)).body.balances, undefined);
+  await form.getByLabel('Comment (required)').fill('April cashback');
+  await form.getByRole('button', { name: 'Apply to every member' }).click();
+  const op = page.locator('section.operation').first();
+  await op.locator('progress').waitFor();
+  await op.getByText('✓ Done: 3 applied, 0 unchanged, 0 rejected').waitFor({ timeout: 60000 });
+  assert.equal(await op.locator('.progress-text').textContent(), '100% · done: 3 of 3 members');
+
+  // Each member's detail page shows the balance and the ledger entry of the operation.
+  for (const id of ids) {
+    await page.goto(`${BASE}/console#/customers/${id}`);
+    await page.getByText(id, { exact: true }).waitFor();
+    await page.locator('#balances dd[data-unit=EUR]').getByText('5.00 EUR').waitFor();
+    const row = page.locator('#ledger tbody tr').first();
+    assert.match(await row.innerText(), /\+5\.00 EUR[\s\S]*0\.00 EUR → 5\.00 EUR[\s\S]*April cashback[\s\S]*group/);
+    assert.equal(await page.locator('#ledger tbody tr').count(), 1);
+  }
+  // The API holds exactly one entry per member, with the operation's comment.
+  for (const id of ids) {
+    const led = (await call('GET', `/customers/${id}/ledger`)).body.items;
+    assert.deepEqual(led.map((e) => [e.delta, e.balance_after, e.comment, e.group_id]), [[500, 500, 'April cashback', gid]]);
+  }
+
+  // A single adjustment on one customer (newest first in the ledger): Ana is at 2.00 EUR.
+  await page.goto(`${BASE}/console#/customers/${ids[0]}`);
+  await page.getByRole('heading', { name: 'Ana Kovalenko' }).waitFor();
+  const adj = page.locator('form.balance-form');
+  await adj.getByLabel('Amount (minor units)').fill('-300');
+  await adj.getByLabel('Comment (required)').fill('Refund reversed');
+  await adj.getByRole('button', { name: 'Apply' }).click();
+  await page.locator('#balances dd[data-unit=EUR]').getByText('2.00 EUR').waitFor();
+  assert.match(await page.locator('#ledger tbody tr').first().innerText(), /−3\.00 EUR[\s\S]*5\.00 EUR → 2\.00 EUR[\s\S]*Refund reversed[\s\S]*adjustment/);
+  await page.evaluate(() => document.getElementById('balances').scrollIntoView());
+  await shot('customer-balances');
+
+  // Deducting 4.00 EUR without allow-negative: Ana (2.00) is rejected with insufficient_balance,
+  // the two others (5.00) go to 1.00.
+  await page.goto(`${BASE}/console#/groups/${gid}?tab=cashback`);
+  await page.getByRole('heading', { name: 'Cashback for the members of Cashback April' }).waitFor();
+  await form.getByLabel('Amount (minor units)').fill('-400');
+  await form.getByLabel('Comment (required)').fill('Expired cashback');
+  assert.equal(await form.getByLabel('Allow the balance to go below zero').isChecked(), false);
+  await form.getByRole('button', { name: 'Apply to every member' }).click();
+  const op2 = page.locator('section.operation').first();
+  await op2.getByText('✓ Done: 2 applied, 0 unchanged, 1 rejected').waitFor({ timeout: 60000 });
+  await op2.locator('.rejected-reasons').getByText('insufficient_balance: 1').waitFor();
+  const rej = await op2.locator('table tbody tr').allInnerTexts();
+  assert.equal(rej.length, 1);
+  assert.match(rej[0], new RegExp(`${ids[0]}[\\s\\S]*insufficient_balance[\\s\\S]*2\\.00 EUR`));
+  await page.evaluate(() => document.querySelector('form.balance-form').scrollIntoView());
+  await shot('cashback-tab');
+  const balances = await Promise.all(ids.map(async (id) => (await call('GET', `/customers/${id}`)).body.balances));
+  assert.deepEqual(balances, [{ EUR: 200 }, { EUR: 100 }, { EUR: 100 }]);
+});
+
+test('the balance condition of the rule editor builds a balance rule', async () => {
+  await page.goto(`${BASE}/console#/groups/new?kind=rules`);
+  await page.getByLabel('Name').fill('Cashback holders');
+  const cond = page.locator('fieldset.cg-group').nth(0).locator('.condition').nth(0);
+  await cond.getByLabel('Condition type').selectOption('balance');
+  await cond.getByLabel('Unit (ISO 4217 code or points)').fill('EUR');
+  await cond.getByLabel('Comparison').selectOption('>=');
+  await cond.getByLabel('Amount (minor units)').fill('150');
+  await page.getByRole('button', { name: 'Preview' }).click();
+  // After the Cashback flow: Ana holds 2.00 EUR, Bohdan and Dmytro 1.00 EUR.
+  await page.getByText(/^1 of \d+ customers match/).waitFor();
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.getByRole('heading', { name: 'Cashback holders' }).waitFor();
+  const g = (await call('GET', '/groups?limit=100')).body.items.find((x) => x.name === 'Cashback holders');
+  assert.deepEqual(g.condition_groups, [[{ balance: { unit: 'EUR', op: '>=', amount_minor: 150 } }]]);
+});
