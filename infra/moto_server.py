@@ -16,6 +16,11 @@ results callers see (items, errors, conditions, rollback) are moto's; what chang
 4. A global-secondary-index `Query` walked every item of the table too (a wake-up tick cost seconds at
    a few thousand customers). Here each GSI keeps a map from its partition key value to the items that
    carry it, maintained on every put, delete, update and rollback, and a Query reads only those items.
+5. Streams (issue 16). moto applies a transaction's writes one by one and appends a stream record for
+   each; a transaction cancelled by a later item's condition is rolled back in the table but its
+   records stayed in the stream, announcing writes that never happened. Here a cancelled transaction
+   also takes its records back out of the stream, and stream reads take the same lock, so a reader never
+   sees a record of a transaction that is still running.
 """
 
 import bisect
@@ -196,12 +201,25 @@ def _restore(snapshots):
         _reindex(table, hash_key, range_key)
 
 
+def _stream_lengths(snapshots):
+    """The stream length of each table the transaction addresses (5: to take its records back)."""
+    out = {}
+    for table, _, _, _ in snapshots:
+        shard = getattr(table, "stream_shard", None)
+        if shard is not None and id(table) not in out:
+            out[id(table)] = (shard, len(shard.items))
+    return out
+
+
 def transact_write_items(self, transact_items):
     snapshots = _addressed(self, transact_items)
+    streams = _stream_lengths(snapshots)
     try:
         return _transact_write_items(self, transact_items)
     except Exception:
         _restore(snapshots)
+        for shard, length in streams.values():
+            del shard.items[length:]
         raise
 
 
@@ -278,6 +296,19 @@ def query(self, hash_key, *args, **kwargs):
 
 Table.all_items = all_items
 Table.query = query
+
+# 5. Stream reads under the DynamoDB lock.
+from moto.dynamodbstreams.responses import DynamoDBStreamsHandler  # noqa: E402
+
+_streams_call_action = DynamoDBStreamsHandler.call_action
+
+
+def streams_call_action(self):
+    with _LOCK:
+        return _streams_call_action(self)
+
+
+DynamoDBStreamsHandler.call_action = streams_call_action
 
 if __name__ == "__main__":
     sys.exit(main())

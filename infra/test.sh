@@ -31,7 +31,7 @@ API_PORT="$(free_port)"
 log "schemathesis against the dev server on 127.0.0.1:$API_PORT"
 # The same feature set as the test build above, so this only links (`-p cg-local` would rebuild deps).
 cargo build --quiet --workspace --bins --tests
-"$BIN" run --port "$API_PORT" --tick-seconds 3600 >"$STATE/dev-server-test.log" 2>&1 &
+"$BIN" run --port "$API_PORT" --tick-seconds 3600 --no-outbound >"$STATE/dev-server-test.log" 2>&1 &
 DEV_PID=$!
 wait_port "$API_PORT" 120
 TOKEN="$("$BIN" token "schemathesis-$(date +%s)")"

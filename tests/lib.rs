@@ -58,6 +58,8 @@ pub async fn drop_isolated(own: &App) {
     for url in [
         &store.group_jobs_queue_url,
         &store.export_jobs_queue_url,
+        &store.destinations.deliveries_queue_url,
+        &store.destinations.sync_queue_url,
         &store.bulk_jobs_queue_url,
     ] {
         store

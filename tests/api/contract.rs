@@ -148,7 +148,7 @@ async fn local_resources_match_template_yaml() {
             .store
             .sqs
             .get_queue_url()
-            .queue_name(local_name(&q.logical_id))
+            .queue_name(cg_local::destinations::queue_name(q, ""))
             .send()
             .await
             .unwrap()
@@ -175,7 +175,10 @@ async fn local_resources_match_template_yaml() {
         assert!(redrive["deadLetterTargetArn"]
             .as_str()
             .unwrap()
-            .ends_with(&local_name(&dlq)));
+            .ends_with(&cg_local::destinations::queue_name(
+                tpl.queues.iter().find(|d| d.logical_id == dlq).unwrap(),
+                ""
+            )));
         assert_eq!(
             attrs[&aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout],
             q.visibility_timeout.unwrap().to_string()

@@ -236,10 +236,12 @@ async fn another_tenants_ids_are_404_on_every_route_and_change_nothing() {
         ),
         ("GET", format!("/balance-operations/{oid}"), None),
     ];
-    // Every route that takes an id is walked (the console's files are no tenant's: tests/api/console.rs).
+    // Every route that takes an id is walked (the console's files are no tenant's: tests/api/console.rs;
+    // the destinations' routes in destinations_input.rs).
     let with_ids = cg_lambda::routes::ROUTES
         .iter()
         .filter(|r| r.path.contains('{') && !cg_lambda::routes::PUBLIC.contains(&r.action))
+        .filter(|r| !r.path.starts_with("/webhooks") && !r.path.starts_with("/integrations"))
         .count();
     assert_eq!(attempts.len(), with_ids);
     for (method, path, body) in attempts {

@@ -5,6 +5,7 @@
 //! SQS workers get SQS batches and answer `batchItemFailures`; the scheduler gets its schedules' inputs
 //! and a scheduled event. A binary whose environment lacks a variable must fail at init, saying which.
 
+mod destinations;
 mod fleet;
 
 use cg_runtime::events;
@@ -23,7 +24,7 @@ const REQUIRED: [&str; 5] = [
 ];
 
 /// The binaries the scenarios below invoke; a new function needs a case here.
-const COVERED: [&str; 39] = [
+const COVERED: [&str; 60] = [
     "api-customers-create",
     "api-customers-list",
     "api-customers-get",
@@ -59,6 +60,27 @@ const COVERED: [&str; 39] = [
     "api-balance-adjustments-create",
     "api-balance-operations-create",
     "api-balance-operations-get",
+    "api-webhooks-create",
+    "api-webhooks-list",
+    "api-webhooks-get",
+    "api-webhooks-update",
+    "api-webhooks-delete",
+    "api-webhooks-rotate-secret",
+    "api-webhook-deliveries-list",
+    "api-webhook-deliveries-replay",
+    "api-integrations-create",
+    "api-integrations-list",
+    "api-integrations-get",
+    "api-integrations-update",
+    "api-integrations-delete",
+    "api-mappings-create",
+    "api-mappings-list",
+    "api-mappings-delete",
+    "api-mappings-resync",
+    "worker-destinations-dispatcher",
+    "worker-webhook-deliveries",
+    "worker-destination-sync",
+    "worker-webhook-sweep",
     "worker-group-jobs",
     "worker-bulk-jobs",
     "worker-exports",

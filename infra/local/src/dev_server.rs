@@ -270,6 +270,8 @@ pub async fn start(
     for _ in 0..GROUP_JOB_POLLERS {
         tasks.push(tokio::spawn(run_workers(app.clone())));
     }
+    // Issue 16: the change-stream reader, the delivery and sync pollers and the sweep.
+    tasks.extend(crate::destinations::start(&app));
     for _ in 0..crate::bulk_jobs::BULK_JOB_POLLERS {
         tasks.push(tokio::spawn(crate::bulk_jobs::run_bulk_workers(app.clone())));
     }

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod bulk_jobs;
 pub mod demo;
+pub mod destinations;
 pub mod dev_server;
 pub mod export_jobs;
 pub mod provision;

@@ -58,6 +58,15 @@ pub async fn provision_named(
                     .build()?,
             );
         }
+        if let Some(view) = &t.stream_view_type {
+            // Issue 16: the change stream the dispatcher reads (the dev server polls it).
+            req = req.stream_specification(
+                aws_sdk_dynamodb::types::StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::from(view.as_str()))
+                    .build()?,
+            );
+        }
         for index in &t.indexes {
             req = req.global_secondary_indexes(
                 GlobalSecondaryIndex::builder()
@@ -148,9 +157,12 @@ pub async fn provision_named(
                 serde_json::json!({"deadLetterTargetArn": arn, "maxReceiveCount": max}).to_string(),
             );
         }
+        if queue.fifo {
+            attrs.insert(QueueAttributeName::FifoQueue, "true".into());
+        }
         let url = sqs
             .create_queue()
-            .queue_name(format!("{}{suffix}", local_name(&queue.logical_id)))
+            .queue_name(crate::destinations::queue_name(queue, suffix))
             .set_attributes(Some(attrs))
             .send()
             .await?;
@@ -170,7 +182,15 @@ pub async fn provision_named(
         [one] => u32::try_from(**one).map_err(|_| "maxReceiveCount out of range")?,
         _ => return Err(format!("template.yaml's queues must share one maxReceiveCount, found {counts:?}").into()),
     };
+    let destinations = cg_aws::config::DestinationsConfig::local(
+        urls.remove("WebhookDeliveriesQueue")
+            .ok_or("template.yaml has no WebhookDeliveriesQueue")?,
+        urls.remove("DestinationSyncQueue")
+            .ok_or("template.yaml has no DestinationSyncQueue")?,
+        crate::destinations::ensure_key(sdk, template).await?,
+    );
     Ok(Config {
+        destinations,
         table_name,
         bucket_name,
         group_jobs_queue_url: urls

@@ -13,6 +13,8 @@ pub struct TableDef {
     pub key_schema: Vec<(String, String)>,
     pub indexes: Vec<IndexDef>,
     pub ttl_attribute: Option<String>,
+    /// `StreamSpecification.StreamViewType`, when the table has a stream (issue 16: the change stream).
+    pub stream_view_type: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -29,6 +31,8 @@ pub struct QueueDef {
     pub retention_seconds: Option<i64>,
     /// Logical id of the dead-letter queue and maxReceiveCount.
     pub redrive: Option<(String, i64)>,
+    /// `FifoQueue: true` (the queue's name then ends in `.fifo`).
+    pub fifo: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +42,8 @@ pub struct Template {
     pub queues: Vec<QueueDef>,
     /// (method, path, function logical id, binary) of every HttpApi event.
     pub routes: Vec<(String, String, String, String)>,
+    /// Logical ids of the KMS keys (issue 16: the destinations key).
+    pub kms_keys: Vec<String>,
 }
 
 /// The name a logical id gets locally: kebab case (`GroupJobsQueue` -> `cg-group-jobs-queue`).
@@ -91,6 +97,7 @@ pub fn parse(text: &str) -> Result<Template, String> {
     let mut bucket = None;
     let mut queues = Vec::new();
     let mut routes = Vec::new();
+    let mut kms_keys = Vec::new();
     for (id, res) in resources {
         let id = id.as_str().unwrap_or_default().to_owned();
         let props = res.get("Properties").cloned().unwrap_or(Value::Null);
@@ -142,9 +149,15 @@ pub fn parse(text: &str) -> Result<Template, String> {
                         .and_then(|t| t.get("AttributeName"))
                         .and_then(|v| v.as_str())
                         .map(str::to_owned),
+                    stream_view_type: props
+                        .get("StreamSpecification")
+                        .and_then(|s| s.get("StreamViewType"))
+                        .and_then(|v| v.as_str())
+                        .map(str::to_owned),
                 });
             }
             "AWS::S3::Bucket" => bucket = Some(id),
+            "AWS::KMS::Key" => kms_keys.push(id),
             "AWS::SQS::Queue" => {
                 let redrive = props.get("RedrivePolicy").and_then(|r| {
                     Some((
@@ -157,6 +170,7 @@ pub fn parse(text: &str) -> Result<Template, String> {
                     visibility_timeout: props.get("VisibilityTimeout").and_then(|v| v.as_i64()),
                     retention_seconds: props.get("MessageRetentionPeriod").and_then(|v| v.as_i64()),
                     redrive,
+                    fifo: props.get("FifoQueue").and_then(|v| v.as_bool()) == Some(true),
                 });
             }
             "AWS::Serverless::Function" => {
@@ -190,6 +204,7 @@ pub fn parse(text: &str) -> Result<Template, String> {
         bucket_logical_id: bucket.ok_or("template.yaml declares no AWS::S3::Bucket")?,
         queues,
         routes,
+        kms_keys,
     })
 }
 

@@ -4,7 +4,7 @@
 
 use crate::{ACCOUNT, REGION};
 use cg_aws::Config;
-use cg_local::template::{local_name, Template};
+use cg_local::template::Template;
 use serde_yaml::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -71,7 +71,8 @@ impl LocalResources {
             format!("arn:aws:s3:::{}", config.bucket_name),
         );
         for queue in &template.queues {
-            let name = local_name(&queue.logical_id);
+            // A FIFO queue's name ends in `.fifo` (issue 16's sync queue).
+            let name = cg_local::destinations::queue_name(queue, "");
             // Every local queue URL is the emulator's queue prefix plus the queue's local name.
             if let Some((prefix, _)) = config.group_jobs_queue_url.rsplit_once('/') {
                 r.refs.insert(queue.logical_id.clone(), format!("{prefix}/{name}"));
@@ -83,7 +84,33 @@ impl LocalResources {
             r.attributes
                 .insert((queue.logical_id.clone(), "QueueName".into()), name);
         }
+        // The destinations key (issue 16), as `cg_local::provision` found or created it.
+        for key in &template.kms_keys {
+            let id = &config.destinations.key_id;
+            r.refs.insert(key.clone(), id.clone());
+            r.attributes.insert(
+                (key.clone(), "Arn".into()),
+                format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/{id}"),
+            );
+        }
         r
+    }
+
+    /// Adds the template's parameters at their defaults (`!Ref WebhookRetrySchedule`), as a deploy
+    /// without overrides passes them.
+    pub fn with_parameter_defaults(mut self, template_text: &str) -> Result<LocalResources, String> {
+        let doc: Value = serde_yaml::from_str(template_text).map_err(|e| format!("template.yaml: {e}"))?;
+        if let Some(params) = doc.get("Parameters").and_then(Value::as_mapping) {
+            for (name, p) in params {
+                let (Some(name), Some(default)) = (name.as_str(), p.get("Default")) else {
+                    continue;
+                };
+                if let TemplateValue::Literal(v) = template_value(default)? {
+                    self.refs.insert(name.to_owned(), v);
+                }
+            }
+        }
+        Ok(self)
     }
 
     /// The local value of a template value; an error names what the local stack does not create.

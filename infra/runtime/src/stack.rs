@@ -43,7 +43,9 @@ impl Stack {
             .await
             .map_err(|e| format!("provision {REGION}: {e}"))?;
         Ok(Stack {
-            resources: LocalResources::new(&template, &config),
+            resources: LocalResources::new(&template, &config).with_parameter_defaults(
+                &std::fs::read_to_string(root.join("template.yaml")).map_err(|e| format!("template.yaml: {e}"))?,
+            )?,
             functions: functions::load(&root.join("template.yaml"))?,
             config,
             endpoint,

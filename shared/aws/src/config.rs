@@ -2,6 +2,9 @@
 
 use std::env;
 
+mod destinations;
+pub use destinations::{DestinationsConfig, SMARTEMAILING_BASE_URL};
+
 /// The queues' maxReceiveCount in template.yaml.
 pub const DEFAULT_MAX_RECEIVES: u32 = 5;
 
@@ -28,6 +31,8 @@ pub struct Config {
     pub resync_shard_budget: u64,
     /// Set only locally (`AWS_ENDPOINT_URL`): the emulator's endpoint; S3 then uses path-style addressing.
     pub endpoint_url: Option<String>,
+    /// Webhook deliveries and provider syncs (issue 16).
+    pub destinations: DestinationsConfig,
 }
 
 /// Why the configuration could not be read: every variable that is missing or malformed, by name.
@@ -104,6 +109,7 @@ impl Config {
             resync_shard_budget: r.count("RESYNC_SHARD_BUDGET", cg_domain::jobs::RESYNC_SHARD_BUDGET),
             tenant_claim: env::var("TENANT_CLAIM").unwrap_or_else(|_| "tenant_id".into()),
             endpoint_url: env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty()),
+            destinations: DestinationsConfig::read(&mut r),
         };
         if r.error.missing.is_empty() && r.error.malformed.is_empty() {
             Ok(config)

@@ -83,24 +83,15 @@ async fn write_batch(store: Store, mut pending: Vec<WriteRequest>) -> Result<()>
     Ok(())
 }
 
-/// Writes customer items that are already members of `g` (their `groups` set names it) and their
-/// member rows, with `parallel` BatchWriteItems in flight, and adds their number to the group's count
-/// (the balance benchmark's group of 100,000 without creating each customer through the API).
-pub async fn load_customers_in_group(
+/// Writes customer items straight into their partitions, `parallel` BatchWriteItems in flight
+/// (no identity items: give them no email, phone or external id). For the webhooks benchmark, whose
+/// resync then changes every customer's membership.
+pub async fn load_customers(
     store: &Store,
     t: &TenantId,
-    g: &GroupId,
     customers: &[cg_domain::customer::Customer],
     parallel: usize,
 ) -> Result<()> {
-    let members: Vec<Member> = customers
-        .iter()
-        .map(|c| Member {
-            customer_id: c.id.clone(),
-            profile: c.member_view(),
-            added_at: c.created_at,
-        })
-        .collect();
     let mut items = Vec::with_capacity(customers.len());
     for c in customers {
         items.push(store.customer_item(t, c)?);
@@ -124,8 +115,29 @@ pub async fn load_customers_in_group(
         }
         match in_flight.join_next().await {
             Some(done) => done.map_err(|e| DomainError::Internal(e.to_string()))??,
-            None => break,
+            None => return Ok(()),
         }
     }
+}
+
+/// Writes customer items that are already members of `g` (their `groups` set names it) and their
+/// member rows, with `parallel` BatchWriteItems in flight, and adds their number to the group's count
+/// (the balance benchmark's group of 100,000 without creating each customer through the API).
+pub async fn load_customers_in_group(
+    store: &Store,
+    t: &TenantId,
+    g: &GroupId,
+    customers: &[cg_domain::customer::Customer],
+    parallel: usize,
+) -> Result<()> {
+    let members: Vec<Member> = customers
+        .iter()
+        .map(|c| Member {
+            customer_id: c.id.clone(),
+            profile: c.member_view(),
+            added_at: c.created_at,
+        })
+        .collect();
+    load_customers(store, t, customers, parallel).await?;
     load_member_rows(store, t, g, &members, parallel).await
 }

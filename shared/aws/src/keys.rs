@@ -5,7 +5,9 @@ use cg_domain::balance::{IdempotencyKey, Operation};
 use cg_domain::bulk::BulkKind;
 use cg_domain::customer::Identity;
 use cg_domain::export::file_name::ascii_file_name;
-use cg_domain::ids::{BulkJobId, CustomerId, ExportId, GroupId, JobId, TenantId};
+use cg_domain::ids::{
+    BulkJobId, CustomerId, DeliveryId, ExportId, GroupId, IntegrationId, JobId, MappingId, TenantId, WebhookId,
+};
 use chrono::{DateTime, SecondsFormat, Utc};
 
 /// Partitions a tenant's customers are spread over, so a full resync fans out to this many workers.
@@ -86,6 +88,19 @@ pub fn history_pk(t: &TenantId, g: &GroupId) -> String {
     format!("T#{t}#G#{g}#H")
 }
 
+/// Sort key of a history entry: `{time}#{customer}#E|L`, so a descending Query lists the newest first.
+pub fn history_sk(at: DateTime<Utc>, c: &CustomerId, entered: bool) -> String {
+    let stamp = at.to_rfc3339_opts(SecondsFormat::Millis, true);
+    format!("{stamp}#{c}#{}", if entered { "E" } else { "L" })
+}
+
+/// The tenant and group of a history partition key (`T#{t}#G#{g}#H`), as the change stream reads it.
+pub fn parse_history_pk(pk: &str) -> Option<(TenantId, GroupId)> {
+    let rest = pk.strip_prefix("T#")?.strip_suffix("#H")?;
+    let (t, g) = rest.split_once("#G#")?;
+    Some((TenantId::parse(t).ok()?, GroupId::parse(g).ok()?))
+}
+
 /// Partition key of an ingested event id's record (kept 90 days), which makes ingestion idempotent.
 pub fn event_pk(t: &TenantId, event_id: &str) -> String {
     format!("T#{t}#EV#{event_id}")
@@ -136,6 +151,105 @@ pub fn export_object_prefix(t: &TenantId, id: &ExportId) -> String {
 /// The S3 key of an export's file (ASCII name; the Unicode name travels in the download's headers).
 pub fn export_object_key(t: &TenantId, id: &ExportId, file_name: &str) -> String {
     format!("{}{}", export_object_prefix(t, id), ascii_file_name(file_name))
+}
+
+/// Partition of a tenant's destinations (issue 16): webhook endpoints `W#{id}`, integrations `I#{id}`
+/// and mappings `M#{integration}#{mapping}`, so the dispatcher reads all of them with one Query.
+pub fn destinations_pk(t: &TenantId) -> String {
+    format!("T#{t}#DEST")
+}
+
+/// Sort-key prefix of webhook endpoints in the destinations partition.
+pub const WEBHOOK_SK_PREFIX: &str = "W#";
+/// Sort-key prefix of integrations in the destinations partition.
+pub const INTEGRATION_SK_PREFIX: &str = "I#";
+/// Sort-key prefix of mappings in the destinations partition.
+pub const MAPPING_SK_PREFIX: &str = "M#";
+
+/// Sort key of a webhook endpoint.
+pub fn webhook_sk(id: &WebhookId) -> String {
+    format!("{WEBHOOK_SK_PREFIX}{id}")
+}
+
+/// Sort key of an integration.
+pub fn integration_sk(id: &IntegrationId) -> String {
+    format!("{INTEGRATION_SK_PREFIX}{id}")
+}
+
+/// Sort-key prefix of one integration's mappings.
+pub fn mappings_prefix(i: &IntegrationId) -> String {
+    format!("{MAPPING_SK_PREFIX}{i}#")
+}
+
+/// Sort key of a mapping.
+pub fn mapping_sk(i: &IntegrationId, id: &MappingId) -> String {
+    format!("{}{id}", mappings_prefix(i))
+}
+
+/// Partition of an endpoint's messages (the delivery log), newest first by id.
+pub fn deliveries_pk(t: &TenantId, w: &WebhookId) -> String {
+    format!("T#{t}#WH#{w}#D")
+}
+
+/// Sort key of a message in the delivery log: its id (`msg_` + time + hash, so newest sorts last).
+pub fn delivery_sk(id: &DeliveryId) -> String {
+    id.to_string()
+}
+
+/// Sort-key prefix of messages (every message id starts with it).
+pub const DELIVERY_SK_PREFIX: &str = "msg_";
+
+/// Partition of an endpoint's dispatch cursors.
+pub fn cursors_pk(t: &TenantId, w: &WebhookId) -> String {
+    format!("T#{t}#WH#{w}#CUR")
+}
+
+/// Sort key of the cursor of one group's changes of one type.
+pub fn cursor_sk(g: &GroupId, event_type: &str) -> String {
+    format!("{g}#{event_type}")
+}
+
+/// Partition of a tenant's notifications (job ends for the change stream).
+pub fn notifications_pk(t: &TenantId) -> String {
+    format!("T#{t}#NOTE")
+}
+
+/// The tenant of a notification partition key.
+pub fn parse_notifications_pk(pk: &str) -> Option<TenantId> {
+    TenantId::parse(pk.strip_prefix("T#")?.strip_suffix("#NOTE")?).ok()
+}
+
+/// Partitions of the sweep's view of pending deliveries in the WakeIndex (beside the customers'
+/// `WAKE#` partitions, which the wake-up never reads).
+pub const DELIVERY_WAKE_PARTITIONS: u32 = 4;
+
+/// WakeIndex keys of a pending delivery due at `at`: `DLV#{n}` / `{instant}#{tenant}#{webhook}#{id}`.
+pub fn delivery_wake_keys(t: &TenantId, w: &WebhookId, id: &DeliveryId, at: DateTime<Utc>) -> (String, String) {
+    let mut hash: u32 = 0x811c_9dc5;
+    for b in w.as_str().bytes() {
+        hash ^= u32::from(b);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    (
+        delivery_wake_pk(hash % DELIVERY_WAKE_PARTITIONS),
+        format!("{}#{t}#{w}#{id}", wake_instant(at)),
+    )
+}
+
+/// WakeIndex partition `n` of pending deliveries.
+pub fn delivery_wake_pk(n: u32) -> String {
+    format!("DLV#{n:02}")
+}
+
+/// Tenant, endpoint and message of a delivery's WakeIndex sort key.
+pub fn parse_delivery_wake_sk(sk: &str) -> Option<(TenantId, WebhookId, DeliveryId)> {
+    let mut parts = sk.splitn(4, '#');
+    let (_, t, w, id) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    Some((
+        TenantId::parse(t).ok()?,
+        WebhookId::parse(w).ok()?,
+        DeliveryId::parse(id).ok()?,
+    ))
 }
 
 /// Sort-key prefix of a kind's bulk job records in the tenant partition: `B#import#`.
@@ -224,11 +338,32 @@ mod tests {
     }
 
     #[test]
+    fn stream_keys_parse_back() {
+        let t = TenantId::parse("acme").unwrap();
+        let g = GroupId::parse("g-1").unwrap();
+        assert_eq!(parse_history_pk(&history_pk(&t, &g)), Some((t.clone(), g)));
+        assert_eq!(parse_notifications_pk(&notifications_pk(&t)), Some(t.clone()));
+        let (w, id) = (WebhookId::parse("w").unwrap(), DeliveryId::parse("msg_1").unwrap());
+        let (_, sk) = delivery_wake_keys(&t, &w, &id, Utc::now());
+        assert_eq!(parse_delivery_wake_sk(&sk), Some((t, w, id)));
+        assert!(parse_history_pk("T#acme#G#g#X").is_none());
+    }
+
+    #[test]
     fn keys_start_with_the_tenant() {
         let t = TenantId::parse("acme").unwrap();
         let c = CustomerId::parse("c1").unwrap();
         let g = GroupId::parse("g1").unwrap();
-        for k in [customer_pk(&t, &c), members_pk(&t, &g), tenant_pk(&t)] {
+        let w = WebhookId::parse("w1").unwrap();
+        for k in [
+            customer_pk(&t, &c),
+            members_pk(&t, &g),
+            tenant_pk(&t),
+            destinations_pk(&t),
+            deliveries_pk(&t, &w),
+            cursors_pk(&t, &w),
+            notifications_pk(&t),
+        ] {
             assert!(k.starts_with("T#acme"), "{k}");
         }
         let x = ExportId::parse("0190d7a4-5b7e-7c2a-9f1e-2d3c4b5a6978").unwrap();

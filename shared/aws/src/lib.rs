@@ -5,10 +5,12 @@
 
 pub mod clock;
 pub mod config;
+pub mod destination_queues;
 pub mod dynamo;
 #[cfg(feature = "fixtures")]
 pub mod fixtures;
 pub mod keys;
+pub mod kms;
 pub mod s3;
 pub mod sdk_error;
 pub mod sqs;
@@ -38,6 +40,12 @@ pub struct Store {
     pub resync_shard_budget: u64,
     /// The service's clock (the system clock in AWS).
     pub clock: clock::ServiceClock,
+    /// KMS client for the destinations key (issue 16: sealed secrets and credentials).
+    pub kms: aws_sdk_kms::Client,
+    /// The destinations' queues, key and knobs.
+    pub destinations: config::DestinationsConfig,
+    /// Secrets decrypted recently (per warm Lambda).
+    pub secret_cache: kms::SecretCache,
     /// Tenants this process has registered already (a warm Lambda registers each once).
     pub registered: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<cg_domain::ids::TenantId>>>,
 }
@@ -63,6 +71,9 @@ impl Store {
             bulk_jobs_queue_url: config.bulk_jobs_queue_url.clone(),
             resync_shard_budget: config.resync_shard_budget,
             clock: clock::ServiceClock::default(),
+            kms: aws_sdk_kms::Client::new(&sdk),
+            destinations: config.destinations.clone(),
+            secret_cache: kms::SecretCache::default(),
             registered: Default::default(),
         }
     }

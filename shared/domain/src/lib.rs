@@ -9,6 +9,7 @@ pub mod balance;
 pub mod bulk;
 pub mod contact;
 pub mod customer;
+pub mod destinations;
 pub mod error;
 pub mod events;
 pub mod export;

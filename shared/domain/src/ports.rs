@@ -2,6 +2,7 @@
 //! adapters in `cg-aws` implement them.
 
 use crate::customer::{Customer, Identity};
+use crate::destinations::ports::Notifications;
 use crate::error::Result;
 use crate::group::{Group, Member};
 use crate::history::HistoryEntry;
@@ -221,11 +222,15 @@ pub trait MembershipPass: MembershipCommit + CustomerStore + GroupStore {}
 impl<T: MembershipCommit + CustomerStore + GroupStore> MembershipPass for T {}
 
 /// What a resync shard needs: the pass, the partitions to read, the job and the queue to hand on to.
+/// A finished job reports its end through `Notifications` (issue 16: `group.resynced`).
 pub trait ResyncPorts:
-    MembershipPass + MembershipStore + CustomerScan + ResyncJobs + JobQueue + Shards + Clock
+    MembershipPass + MembershipStore + CustomerScan + ResyncJobs + JobQueue + Shards + Clock + Notifications
 {
 }
-impl<T: MembershipPass + MembershipStore + CustomerScan + ResyncJobs + JobQueue + Shards + Clock> ResyncPorts for T {}
+impl<T: MembershipPass + MembershipStore + CustomerScan + ResyncJobs + JobQueue + Shards + Clock + Notifications>
+    ResyncPorts for T
+{
+}
 
 /// What group and static-membership changes need.
 pub trait GroupPorts: MembershipPass + MembershipStore + TenantRegistry + ResyncJobs + JobQueue + Shards {}

@@ -2,12 +2,16 @@
 //! down this list: `lookup` (read what the caller named) <- `membership` (the one pass that decides
 //! and commits membership) <- `events`, `resync`, `wake`, `inspect` <- `customers`, `groups` <-
 //! `balances`, `exports`, `export_job`, `jobs`, `bulk_job` <- `balance_job`, `import_rows` <- `import_batch` <- `import_job`,
-//! `imports`. No module calls one above it.
+//! `imports`. No module calls one above it. Destinations (issue 16): `notify` sits beside `lookup` (the
+//! job ends call it); `webhooks`, `integrations`, `dispatch`, `deliver` and `provider_sync` are at the
+//! top and call only `lookup`-level reads.
 
 pub mod balance_job;
 pub mod balances;
 pub mod bulk_job;
 pub mod customers;
+pub mod deliver;
+pub mod dispatch;
 pub mod events;
 pub mod export_job;
 pub mod exports;
@@ -17,12 +21,16 @@ pub mod import_job;
 mod import_rows;
 pub mod imports;
 pub mod inspect;
+pub mod integrations;
 pub mod jobs;
 pub mod lookup;
 pub mod membership;
+pub mod notify;
+pub mod provider_sync;
 pub mod resync;
 pub mod settings;
 pub mod wake;
+pub mod webhooks;
 
 #[cfg(test)]
 mod tests;

@@ -8,6 +8,7 @@ use crate::App;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use cg_domain::export::ExportJob;
 use cg_domain::usecases::export_job::{run_export, ExportSettings};
+use cg_domain::usecases::notify::export_finished;
 use lambda_runtime::LambdaEvent;
 use std::convert::Infallible;
 
@@ -50,6 +51,11 @@ impl Worker for Exports<'_> {
                 bytes = report.bytes, pages = report.pages, parts = report.parts,
                 stale_uploads_aborted = report.stale_uploads_aborted, "export job report"
             );
+        }
+        // Issue 16: `export.done` / `export.failed` once the record is final. A failure to notify is
+        // retried: the redelivery finds the export finished and notifies again (same notification id).
+        if let Err(e) = export_finished(&self.app.store, &job.tenant, &job.export_id).await {
+            return Outcome::Retry(format!("could not notify the export's end: {e:?}"));
         }
         Outcome::of(&result)
     }

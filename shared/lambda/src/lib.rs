@@ -8,15 +8,18 @@ pub mod balance_api;
 pub mod batch;
 pub mod bulk_worker;
 pub mod console;
+pub mod destinations_worker;
 pub mod export_api;
 pub mod export_worker;
 pub mod http_error;
 pub mod import_api;
+pub mod integrations_api;
 pub mod request;
 pub mod routes;
 pub mod scheduler;
 pub mod settings_api;
 pub mod startup;
+pub mod webhooks_api;
 pub mod worker;
 
 use cg_aws::{Config, Store};
@@ -30,6 +33,8 @@ pub struct App {
     pub tenant_claim: String,
     /// The job queues' maxReceiveCount (see `Config::max_receives`).
     pub max_receives: u32,
+    /// Outbound HTTP: the webhook client and the email providers (issue 16).
+    pub outbound: cg_outbound::Outbound,
 }
 
 impl App {
@@ -45,6 +50,13 @@ impl App {
             store: Store::connect(config).await,
             tenant_claim: config.tenant_claim.clone(),
             max_receives: config.max_receives,
+            // Without the system's CA roots no https call could succeed: fail at cold start.
+            outbound: cg_outbound::Outbound::new(
+                config.destinations.allow_local,
+                config.destinations.no_outbound,
+                &config.destinations.smartemailing_base_url,
+            )
+            .expect("the system's TLS root certificates load"),
         }
     }
 }

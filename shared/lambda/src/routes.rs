@@ -6,7 +6,9 @@ use crate::console;
 use crate::balance_api;
 use crate::export_api;
 use crate::import_api;
+use crate::integrations_api;
 use crate::settings_api;
+use crate::webhooks_api;
 use crate::App;
 use lambda_http::{Body, Request, Response};
 use std::convert::Infallible;
@@ -30,10 +32,12 @@ macro_rules! route_table {
             $(Route { method: stringify!($method), path: $path, action: Action::$action, binary: $binary },)*
         ];
 
-        /// Calls the handler of an action.
+        /// Calls the handler of an action. Each handler's future is boxed: inline, the match holds
+        /// every handler's state at once, and a debug build's frames for the deepest request paths
+        /// (the SDK under an import's create) overflowed a 2 MiB worker stack of the dev server.
         pub async fn dispatch(action: Action, app: &App, req: Request) -> Result<Response<Body>, Infallible> {
             match action {
-                $(Action::$action => $handler(app, req).await,)*
+                $(Action::$action => Box::pin($handler(app, req)).await,)*
             }
         }
     };
@@ -65,6 +69,23 @@ route_table! {
     SettingsGet: GET "/settings" => settings_api::settings_get, "api-settings-get", "the tenant's settings (renewal grace).";
     SettingsUpdate: PATCH "/settings" => settings_api::settings_update, "api-settings-update", "change the tenant's settings; a new grace resyncs the dynamic groups.";
     ExportsList: GET "/exports" => export_api::exports_list, "api-exports-list", "a page of exports, newest first.";
+    WebhooksCreate: POST "/webhooks" => webhooks_api::webhooks_create, "api-webhooks-create", "create a webhook endpoint; its signing secret is returned once.";
+    WebhooksList: GET "/webhooks" => webhooks_api::webhooks_list, "api-webhooks-list", "a page of webhook endpoints.";
+    WebhooksGet: GET "/webhooks/{webhookId}" => webhooks_api::webhooks_get, "api-webhooks-get", "one webhook endpoint (never its secret).";
+    WebhooksUpdate: PATCH "/webhooks/{webhookId}" => webhooks_api::webhooks_update, "api-webhooks-update", "change, disable or enable a webhook endpoint.";
+    WebhooksDelete: DELETE "/webhooks/{webhookId}" => webhooks_api::webhooks_delete, "api-webhooks-delete", "delete a webhook endpoint.";
+    WebhooksRotateSecret: POST "/webhooks/{webhookId}/rotate-secret" => webhooks_api::webhooks_rotate_secret, "api-webhooks-rotate-secret", "a new signing secret (shown once); the old one signs too during the overlap.";
+    WebhookDeliveriesList: GET "/webhooks/{webhookId}/deliveries" => webhooks_api::webhook_deliveries_list, "api-webhook-deliveries-list", "the endpoint's delivery log, newest first.";
+    WebhookDeliveriesReplay: POST "/webhooks/{webhookId}/deliveries/{deliveryId}/replay" => webhooks_api::webhook_deliveries_replay, "api-webhook-deliveries-replay", "send a message again with the same id and body (202).";
+    IntegrationsCreate: POST "/integrations" => integrations_api::integrations_create, "api-integrations-create", "connect an email provider account (SmartEmailing).";
+    IntegrationsList: GET "/integrations" => integrations_api::integrations_list, "api-integrations-list", "a page of integrations.";
+    IntegrationsGet: GET "/integrations/{integrationId}" => integrations_api::integrations_get, "api-integrations-get", "one integration (never its credentials).";
+    IntegrationsUpdate: PATCH "/integrations/{integrationId}" => integrations_api::integrations_update, "api-integrations-update", "rename an integration or replace its credentials.";
+    IntegrationsDelete: DELETE "/integrations/{integrationId}" => integrations_api::integrations_delete, "api-integrations-delete", "delete an integration and its mappings.";
+    MappingsCreate: POST "/integrations/{integrationId}/mappings" => integrations_api::mappings_create, "api-mappings-create", "keep a group on a provider list; pushes every member.";
+    MappingsList: GET "/integrations/{integrationId}/mappings" => integrations_api::mappings_list, "api-mappings-list", "an integration's mappings with their sync status.";
+    MappingsDelete: DELETE "/integrations/{integrationId}/mappings/{mappingId}" => integrations_api::mappings_delete, "api-mappings-delete", "stop keeping a group on a list.";
+    MappingsResync: POST "/integrations/{integrationId}/mappings/{mappingId}/resync" => integrations_api::mappings_resync, "api-mappings-resync", "push every member of the mapping's group again (202).";
     ImportsCreate: POST "/imports" => import_api::imports_create, "api-imports-create", "create an import: an upload link, or the file inline.";
     ImportsList: GET "/imports" => import_api::imports_list, "api-imports-list", "a page of imports, newest first.";
     ImportsGet: GET "/imports/{importId}" => import_api::imports_get, "api-imports-get", "one import: analysis once uploaded, the failure report once done.";

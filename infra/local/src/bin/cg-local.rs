@@ -40,7 +40,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             let port: u16 = arg(&args, "--port").as_deref().unwrap_or("8080").parse()?;
             let tick: u64 = arg(&args, "--tick-seconds").as_deref().unwrap_or("300").parse()?;
             let sdk = provision::local_sdk_config().await;
-            let config = provision::provision(&sdk, &template::load(&template::default_path())?).await?;
+            let mut config = provision::provision(&sdk, &template::load(&template::default_path())?).await?;
+            // The local-mode allowance (issue 16): webhooks may go to http://127.0.0.1 receivers here.
+            config.destinations.allow_local = true;
+            // --no-outbound: webhooks and provider calls never leave the machine (the test command's
+            // schemathesis run creates endpoints with made-up public URLs).
+            config.destinations.no_outbound = args.iter().any(|a| a == "--no-outbound");
+            if let Ok(url) = std::env::var("SMARTEMAILING_BASE_URL") {
+                // Point the SmartEmailing client at a sandbox or a fake (template.yaml's parameter in AWS).
+                config.destinations.smartemailing_base_url = url;
+            }
             let app = App::new(&config).await;
             if let Some(days) = arg(&args, "--clock-offset-days") {
                 // Starts the local clock ahead (see POST /_dev/clock).
@@ -79,7 +88,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             Ok(())
         }
         _ => {
-            Err("usage: cg-local run [--port 8080] [--tick-seconds 300] [--clock-offset-days N] [--no-demo] | provision | token TENANT".into())
+            Err("usage: cg-local run [--port 8080] [--tick-seconds 300] [--clock-offset-days N] [--no-demo] [--no-outbound] | provision | token TENANT".into())
         }
     }
 }

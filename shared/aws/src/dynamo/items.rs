@@ -279,9 +279,38 @@ pub(crate) struct HistoryItem {
     pub change: Change,
     pub reason: String,
     pub ttl: i64,
+    /// Marks the item for the change stream's filter (issue 16): [`attr::FEED_MEMBERSHIP`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feed: Option<String>,
+    /// The customer's email at the change, so an email list can remove the contact after it left.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<Email>,
 }
 
 impl HistoryItem {
+    /// The history item of one entry or exit, marked for the change stream.
+    pub fn new(
+        t: &TenantId,
+        g: &GroupId,
+        c: &CustomerId,
+        email: Option<&Email>,
+        change: Change,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Self {
+        HistoryItem {
+            pk: crate::keys::history_pk(t, g),
+            sk: crate::keys::history_sk(now, c, change == Change::Entered),
+            at: now,
+            customer_id: c.clone(),
+            change,
+            reason: reason.to_owned(),
+            ttl: (now + chrono::Duration::days(cg_domain::history::HISTORY_DAYS)).timestamp(),
+            feed: Some(attr::FEED_MEMBERSHIP.to_owned()),
+            email: email.cloned(),
+        }
+    }
+
     pub fn into_entry(self) -> HistoryEntry {
         HistoryEntry {
             at: self.at,
@@ -322,4 +351,8 @@ pub(crate) mod attr {
     pub const REMOVE_FROM_GROUPS: &str = "DELETE #groups :g ADD version :one";
     /// The placeholder name of `groups` (a reserved word in expressions).
     pub const GROUPS_NAME: (&str, &str) = ("#groups", "groups");
+    /// `feed` on a history item: the change stream's filter passes it to the dispatcher.
+    pub const FEED_MEMBERSHIP: &str = "membership";
+    /// `feed` on a notification item.
+    pub const FEED_NOTIFICATION: &str = "notification";
 }

@@ -2,7 +2,7 @@
 //! customer's `groups` set (bumping its version) and the group's `member_count`, so the count is exact.
 
 use super::groups::is_condition_failure;
-use super::items::{attr, MemberItem, MemberKeyItem};
+use super::items::{attr, HistoryItem, MemberItem, MemberKeyItem};
 use super::page::{cursor_sk, PartitionQuery};
 use super::{build_err, key, n, s, Item};
 use crate::keys;
@@ -11,14 +11,20 @@ use crate::Store;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, Select, TransactWriteItem, Update};
 use cg_domain::customer::Customer;
 use cg_domain::group::Member;
+use cg_domain::history::Change;
 use cg_domain::ids::{CustomerId, GroupId, PathId, TenantId};
 use cg_domain::page::{Page, PageRequest};
 use cg_domain::ports::{AddOutcome, MembershipStore};
 use cg_domain::{DomainError, Result};
 use chrono::{DateTime, Utc};
 
-/// Customers per add transaction: two items each plus the group's count stays within DynamoDB's 100.
-const ADD_CHUNK: usize = 49;
+/// Customers per add transaction: three items each (member row, group set, history entry) plus the
+/// group's count stays within DynamoDB's 100.
+const ADD_CHUNK: usize = 33;
+
+/// History reasons of static membership changes (issue 16: the change stream carries them as well).
+const ADDED_REASON: &str = "added to the group";
+const REMOVED_REASON: &str = "removed from the group";
 
 fn group_set(g: &GroupId) -> AttributeValue {
     AttributeValue::Ss(vec![g.to_string()])
@@ -50,6 +56,16 @@ impl Store {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
+    fn history_put(&self, h: HistoryItem) -> Result<TransactWriteItem> {
+        let item = serde_dynamo::to_item(h).map_err(|e| DomainError::Internal(format!("encode history: {e}")))?;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .build()
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
     fn member_put(&self, t: &TenantId, g: &GroupId, c: &Customer, now: DateTime<Utc>) -> Result<TransactWriteItem> {
         let item = serde_dynamo::to_item(MemberItem::new(t, g, c, now))
             .map_err(|e| DomainError::Internal(format!("encode member: {e}")))?;
@@ -77,6 +93,12 @@ impl Store {
             for &i in &live {
                 items.push(self.member_put(t, g, &chunk[i], now)?);
                 items.push(self.customer_groups_update(t, &chunk[i].id, g, true)?);
+            }
+            // History entries last, so the positions of the conditional items above stay 1 + 2k, 2 + 2k.
+            for &i in &live {
+                let c = &chunk[i];
+                let h = HistoryItem::new(t, g, &c.id, c.email.as_ref(), Change::Entered, ADDED_REASON, now);
+                items.push(self.history_put(h)?);
             }
             match self.transact(items).await? {
                 Ok(()) => break,
@@ -120,7 +142,19 @@ impl MembershipStore for Store {
 
     async fn remove_member(&self, t: &TenantId, g: &GroupId, c: &CustomerId) -> Result<bool> {
         let (mut with_customer, mut with_group) = (true, true);
+        // The member row carries the email the history entry keeps for email lists (issue 16).
+        let email = match self.get_consistent(keys::members_pk(t, g), keys::member_sk(c)).await? {
+            Some(row) => {
+                serde_dynamo::from_item::<_, MemberItem>(row)
+                    .map_err(|e| crate::sdk_error::corrupt_item("member", e))?
+                    .profile
+                    .email
+            }
+            None => return Ok(false),
+        };
         loop {
+            let now = self.clock.now();
+            let history = HistoryItem::new(t, g, c, email.as_ref(), Change::Left, REMOVED_REASON, now);
             let del = Delete::builder()
                 .table_name(&self.table)
                 .set_key(Some(key(keys::members_pk(t, g), keys::member_sk(c))))
@@ -134,6 +168,7 @@ impl MembershipStore for Store {
             if with_group {
                 items.push(self.group_count_update(t, g, -1, false)?);
             }
+            items.push(self.history_put(history)?);
             match self.transact(items).await? {
                 Ok(()) => return Ok(true),
                 Err(failed) if failed[0] => return Ok(false),

@@ -9,11 +9,11 @@ use crate::keys;
 use crate::Store;
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 use cg_domain::customer::Customer;
-use cg_domain::history::{Change, HISTORY_DAYS};
+use cg_domain::history::Change;
 use cg_domain::ids::{GroupId, TenantId};
 use cg_domain::ports::{Commit, CommitResult, MembershipCommit};
 use cg_domain::{DomainError, Result};
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
@@ -161,8 +161,6 @@ impl Store {
                 Role::Event(p.owner, e.clone()),
             ));
         }
-        let stamp = now.to_rfc3339_opts(SecondsFormat::Millis, true);
-        let ttl_history = (now + Duration::days(HISTORY_DAYS)).timestamp();
         let c = &p.customer;
         for (g, change) in p
             .entered
@@ -183,16 +181,7 @@ impl Store {
                     .build(),
             };
             out.push((row, Role::Other(p.owner)));
-            let tag = if change == Change::Entered { "E" } else { "L" };
-            let history = HistoryItem {
-                pk: keys::history_pk(t, g),
-                sk: format!("{stamp}#{}#{tag}", c.id),
-                at: now,
-                customer_id: c.id.clone(),
-                change,
-                reason: p.reason.clone(),
-                ttl: ttl_history,
-            };
+            let history = HistoryItem::new(t, g, &c.id, c.email.as_ref(), change, &p.reason, now);
             out.push((self.put_item(history, None)?, Role::Other(p.owner)));
         }
         Ok(out)

@@ -4,6 +4,7 @@ mod balances;
 mod batch;
 mod bulk;
 mod customers;
+pub mod destinations;
 mod exports;
 mod groups;
 mod history;
@@ -55,6 +56,18 @@ pub(crate) fn member_item(
         added_at: m.added_at,
     };
     serde_dynamo::to_item(item).map_err(|e| cg_domain::DomainError::Internal(format!("encode member: {e}")))
+}
+
+/// A customer item as stored (for the bulk loader of the webhooks benchmark).
+#[cfg(feature = "fixtures")]
+pub(crate) fn customer_item(t: &cg_domain::ids::TenantId, c: &cg_domain::customer::Customer) -> Result<Item> {
+    let item = items::CustomerItem::new(
+        crate::keys::customer_pk(t, &c.id),
+        crate::keys::customer_sk(&c.id),
+        None,
+        c,
+    );
+    serde_dynamo::to_item(item).map_err(|e| cg_domain::DomainError::Internal(format!("encode customer: {e}")))
 }
 
 /// The primary key of an item.

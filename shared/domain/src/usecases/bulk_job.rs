@@ -6,12 +6,14 @@
 use crate::bulk::ports::{BulkFiles, BulkJobStore, BulkObject, BulkQueue};
 use crate::bulk::{BulkJob, BulkStatus, BulkTask, Expect};
 use crate::customer::Customer;
+use crate::destinations::ports::Notifications;
 use crate::error::{DomainError, Result};
 use crate::export::encode::write_csv_cell;
 use crate::ids::{GroupId, TenantId};
 use crate::membership::{ChangeReason, Plan};
 use crate::ports::{AddOutcome, MembershipPass, MembershipStore};
 use crate::usecases::membership::{apply, Work};
+use crate::usecases::notify;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -137,10 +139,12 @@ pub enum JobEnd {
     Failed(String),
 }
 
-/// Records the end of a job, once: the one place a job's end is written, so hooks on it (webhooks of
-/// issue 16: `import.done`, `import.failed`) go here. `false` when the record no longer holds `expect`
-/// (another run, a cancel, or an earlier end got there first).
-pub async fn finish<S: BulkJobStore>(
+/// Records the end of a job, once: the one place a job's end is written, so its hooks go here: the
+/// webhooks of issue 16 (`import.done`, `import.failed`, recorded after the end; a run that dies in
+/// between is redelivered, finds the job final and reports it again, idempotently: see
+/// [`report_end`]). `false` when the record no longer holds `expect` (another run, a cancel, or an
+/// earlier end got there first).
+pub async fn finish<S: BulkJobStore + Notifications>(
     store: &S,
     t: &TenantId,
     job: &mut BulkJob,
@@ -165,12 +169,19 @@ pub async fn finish<S: BulkJobStore>(
         tracing::info!(tenant = %t, job = %job.id, kind = job.kind().as_str(), status = job.status.as_str(),
             created = job.counts.created, updated = job.counts.updated, unchanged = job.counts.unchanged,
             failed = job.counts.failed, "bulk job ended");
+        report_end(store, t, job).await?;
     }
     Ok(saved)
 }
 
+/// Reports a final job's end to the destinations (idempotent by the job's id, so a redelivered
+/// message of a job that ended may call it again).
+pub async fn report_end<S: Notifications>(store: &S, t: &TenantId, job: &BulkJob) -> Result<()> {
+    notify::bulk_job_finished(store, t, job).await
+}
+
 /// Marks a job failed unless it already ended (the last delivery's or a give-up's record; best effort).
-pub async fn fail_unless_final<S: BulkJobStore>(
+pub async fn fail_unless_final<S: BulkJobStore + Notifications>(
     store: &S,
     t: &TenantId,
     task: &BulkTask,

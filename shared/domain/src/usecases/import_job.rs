@@ -7,6 +7,7 @@
 
 use crate::bulk::ports::{BulkCommit, BulkFiles, BulkJobStore, BulkObject, BulkQueue};
 use crate::bulk::{BulkJob, BulkKind, BulkStatus, BulkTask, Expect};
+use crate::destinations::ports::Notifications;
 use crate::error::{DomainError, Result};
 use crate::ids::{BulkJobId, TenantId};
 use crate::import::file::{csv_shape, sniff, CsvShape, FileError, RowSource};
@@ -15,8 +16,8 @@ use crate::import::row::parse_row;
 use crate::import::{Analysis, FileFormat, MAX_COLUMNS, MAX_FILE_BYTES, MAX_ROWS, SAMPLE_ROWS};
 use crate::ports::{Clock, MembershipPass, MembershipStore};
 use crate::usecases::bulk_job::{
-    claim, fail_unless_final, failure_reason, finish, hand_on, write_failure_report, Budget, BulkSettings, JobEnd,
-    RunOutcome,
+    claim, fail_unless_final, failure_reason, finish, hand_on, report_end, write_failure_report, Budget, BulkSettings,
+    JobEnd, RunOutcome,
 };
 use crate::usecases::import_batch::{Engine, EngineReport, Flow, ParsedRow};
 use crate::usecases::lookup::load_plan;
@@ -24,8 +25,14 @@ use chrono::{DateTime, Utc};
 use std::path::PathBuf;
 
 /// What an import job needs.
-pub trait ImportPorts: MembershipPass + MembershipStore + BulkJobStore + BulkCommit + BulkQueue + Clock {}
-impl<T: MembershipPass + MembershipStore + BulkJobStore + BulkCommit + BulkQueue + Clock> ImportPorts for T {}
+pub trait ImportPorts:
+    MembershipPass + MembershipStore + BulkJobStore + BulkCommit + BulkQueue + Clock + Notifications
+{
+}
+impl<T: MembershipPass + MembershipStore + BulkJobStore + BulkCommit + BulkQueue + Clock + Notifications> ImportPorts
+    for T
+{
+}
 
 /// What one run of an import task did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -84,6 +91,12 @@ async fn run<S: ImportPorts, F: BulkFiles>(
                 return Ok(done(RunOutcome::Superseded));
             };
             apply_rows(store, files, task, t, job, settings, now).await
+        }
+        // A redelivery after the end was written: report it again (idempotent), in case the run that
+        // wrote it died before its notification was recorded.
+        BulkStatus::Done | BulkStatus::Failed => {
+            report_end(store, t, &job).await?;
+            Ok(done(RunOutcome::AlreadyFinished))
         }
         _ => Ok(done(RunOutcome::AlreadyFinished)),
     }

@@ -165,7 +165,20 @@ pub async fn run_resync_shard<S: ResyncPorts>(
         for g in &after.groups {
             store.recount_members(t, g).await?;
         }
-        report.job_finished = store.finish_job(t, &after, None, store.now()).await?;
+        let finished_at = store.now();
+        report.job_finished = store.finish_job(t, &after, None, finished_at).await?;
+        if report.job_finished {
+            let done = ResyncJob {
+                status: SyncState::Done,
+                finished_at: Some(finished_at),
+                ..after.clone()
+            };
+            crate::usecases::notify::resync_finished(store, t, &done).await?;
+        }
+    } else if after.shards_done >= after.shards_total {
+        // Issue 16: a redelivery that finds the job over reports its end again (the notification's id
+        // makes it harmless), so a worker that died between finishing and notifying loses nothing.
+        crate::usecases::notify::resync_finished(store, t, &after).await?;
     }
     Ok(report)
 }
@@ -215,7 +228,7 @@ async fn scan_partition<S: MembershipPass + crate::ports::CustomerScan>(
 }
 
 /// Records a resync that keeps failing (its message is about to reach the dead-letter queue).
-pub async fn fail_resync<S: ResyncJobs>(
+pub async fn fail_resync<S: ResyncJobs + crate::destinations::ports::Notifications>(
     store: &S,
     t: &TenantId,
     job_id: &JobId,
@@ -223,8 +236,14 @@ pub async fn fail_resync<S: ResyncJobs>(
     now: DateTime<Utc>,
 ) -> Result<()> {
     if let Some(job) = store.get_resync_job(t, job_id).await? {
-        if is_open(job.status) {
-            store.finish_job(t, &job, Some(error), now).await?;
+        if is_open(job.status) && store.finish_job(t, &job, Some(error), now).await? {
+            let failed = ResyncJob {
+                status: SyncState::Failed,
+                finished_at: Some(now),
+                last_error: Some(error.to_owned()),
+                ..job
+            };
+            crate::usecases::notify::resync_finished(store, t, &failed).await?;
         }
     }
     Ok(())

@@ -46,6 +46,8 @@ pub struct State {
     pub fail_commit: Option<usize>,
     /// What the clock port answers.
     pub clock: DateTime<Utc>,
+    /// Notifications recorded (issue 16), by id.
+    pub notifications: BTreeMap<String, crate::destinations::event::Notification>,
 }
 
 impl Memory {
@@ -432,5 +434,14 @@ impl Shards for Memory {
     }
     fn resync_shard_budget(&self) -> u64 {
         self.budget
+    }
+}
+
+impl crate::destinations::ports::Notifications for Memory {
+    async fn notify(&self, _t: &TenantId, n: &crate::destinations::event::Notification) -> Result<()> {
+        self.with(|s| {
+            s.notifications.entry(n.id.clone()).or_insert_with(|| n.clone());
+        });
+        Ok(())
     }
 }
