@@ -58,18 +58,6 @@ pub(crate) fn member_item(
     serde_dynamo::to_item(item).map_err(|e| cg_domain::DomainError::Internal(format!("encode member: {e}")))
 }
 
-/// A customer item as stored (for the bulk loader of the webhooks benchmark).
-#[cfg(feature = "fixtures")]
-pub(crate) fn customer_item(t: &cg_domain::ids::TenantId, c: &cg_domain::customer::Customer) -> Result<Item> {
-    let item = items::CustomerItem::new(
-        crate::keys::customer_pk(t, &c.id),
-        crate::keys::customer_sk(&c.id),
-        None,
-        c,
-    );
-    serde_dynamo::to_item(item).map_err(|e| cg_domain::DomainError::Internal(format!("encode customer: {e}")))
-}
-
 /// The primary key of an item.
 pub(crate) fn key(pk: String, sk: impl Into<String>) -> Item {
     HashMap::from([("PK".to_owned(), s(pk)), ("SK".to_owned(), s(sk))])

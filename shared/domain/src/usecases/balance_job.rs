@@ -12,6 +12,7 @@ use crate::balance::ports::{BalanceCommit, BalanceStore, BATCH_CUSTOMERS, MEMBER
 use crate::balance::request::ChangeInput;
 use crate::balance::{plan_write, EntryContext, Operation};
 use crate::bulk::ports::{BulkJobStore, BulkQueue};
+use crate::destinations::ports::Notifications;
 use crate::bulk::{BulkCounts, BulkJob, BulkKind, BulkSpec, BulkStatus, BulkTask, Checkpoint, Expect, FailedRow};
 use crate::customer::Customer;
 use crate::error::{DomainError, Result};
@@ -25,8 +26,14 @@ use crate::usecases::lookup::{get_group, load_plan};
 use chrono::{DateTime, Utc};
 
 /// What a group balance operation needs.
-pub trait BalancePorts: MembershipPass + MembershipStore + BulkJobStore + BalanceStore + BulkQueue + Clock {}
-impl<T: MembershipPass + MembershipStore + BulkJobStore + BalanceStore + BulkQueue + Clock> BalancePorts for T {}
+pub trait BalancePorts:
+    MembershipPass + MembershipStore + BulkJobStore + BalanceStore + BulkQueue + Clock + Notifications
+{
+}
+impl<T: MembershipPass + MembershipStore + BulkJobStore + BalanceStore + BulkQueue + Clock + Notifications> BalancePorts
+    for T
+{
+}
 
 /// Rounds of re-reading a chunk whose customers changed under the commit before the run gives up
 /// retryably (`ConcurrentUpdate`: the queue delivers the message again and the job goes on from its

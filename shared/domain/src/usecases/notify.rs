@@ -90,10 +90,11 @@ pub async fn bulk_job_finished<S: Notifications>(store: &S, t: &TenantId, job: &
         _ => return Ok(()),
     };
     let at = job.finished_at.unwrap_or(job.created_at);
+    let spec = job.import()?;
     let data = serde_json::json!({
         "import_id": job.id,
         "status": job.status.as_str(),
-        "file_name": job.import().file_name,
+        "file_name": spec.file_name,
         "rows_total": job.rows_total,
         "counts": job.counts,
         "started_at": job.started_at,
