@@ -9,6 +9,8 @@ export const SCREENS = [
   { path: '/customers', nav: 'Customers', module: './screens/customers.js' },
   { path: '/customers/:id', module: './screens/customer.js' },
   { path: '/imports', nav: 'Import', module: './screens/imports.js' },
+  { path: '/webhooks', nav: 'Webhooks', module: './screens/webhooks.js' },
+  { path: '/webhooks/:id', module: './screens/webhook.js' },
   { path: '/settings', nav: 'Settings', module: './screens/settings.js' },
   { path: '/token', nav: null, module: './screens/token.js' },
 ];

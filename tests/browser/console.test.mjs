@@ -8,6 +8,8 @@ import { mkdtempSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { createServer } from 'node:http';
+import { createHmac } from 'node:crypto';
 
 const BASE = process.env.CG_URL || 'http://127.0.0.1:8080';
 const TOKEN = process.env.CG_TOKEN;
@@ -341,4 +343,81 @@ test('the balance condition of the rule editor builds a balance rule', async () 
   await page.getByRole('heading', { name: 'Cashback holders' }).waitFor();
   const g = (await call('GET', '/groups?limit=100')).body.items.find((x) => x.name === 'Cashback holders');
   assert.deepEqual(g.condition_groups, [[{ balance: { unit: 'EUR', op: '>=', amount_minor: 150 } }]]);
+});
+
+test('a webhook endpoint added in the console gets signed deliveries: a retry after a 500, a replay, a rotated secret', async () => {
+  // A receiver on the loopback address (the local stack's allowance): 500 once, then 200; it keeps
+  // each request's webhook-id and whether its signature verifies with the secret the console showed.
+  const seen = [];
+  let secrets = [];
+  const rx = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => { body += c; });
+    req.on('end', () => {
+      const id = req.headers['webhook-id'];
+      const ts = req.headers['webhook-timestamp'];
+      const sigs = String(req.headers['webhook-signature'] || '').split(' ');
+      const verified = secrets.map((s) => sigs.includes('v1,' + createHmac('sha256', Buffer.from(s.slice(6), 'base64')).update(`${id}.${ts}.${body}`).digest('base64')));
+      seen.push({ id, verified, body: JSON.parse(body) });
+      res.statusCode = seen.length === 1 ? 500 : 200;
+      res.end(seen.length === 1 ? 'try again' : 'ok');
+    });
+  });
+  await new Promise((r) => rx.listen(0, '127.0.0.1', r));
+  try {
+    const url = `http://127.0.0.1:${rx.address().port}/hooks`;
+    const made = await call('POST', '/groups', { name: 'Hooked', members: { customer_ids: [`carla-${RUN}`] } });
+    assert.equal(made.status, 201);
+    await page.goto(`${BASE}/console#/webhooks`);
+    await page.getByRole('heading', { name: 'Webhooks' }).waitFor();
+    await page.getByLabel('Endpoint URL').fill(url);
+    await page.getByLabel('group.member_entered').check();
+    await page.getByLabel('Only these groups (ids, comma separated; optional)').fill(made.body.id);
+    await page.getByLabel('Description').fill('CRM sync');
+    await page.getByRole('button', { name: 'Add endpoint' }).click();
+    const first = await page.getByLabel('Signing secret').inputValue();
+    assert.match(first, /^whsec_/);
+    secrets = [first];
+    const hook = (await call('GET', '/webhooks')).body.items.find((w) => w.url === url);
+    assert.deepEqual([hook.event_types, hook.group_ids, hook.description], [['group.member_entered'], [made.body.id], 'CRM sync']);
+    assert.equal(JSON.stringify(hook).includes(first), false, 'the secret is never returned again');
+
+    // A member enters the group: the message fails once (500) and is delivered on the retry.
+    assert.equal((await call('POST', `/groups/${made.body.id}/members`, { customer_ids: [`dmytro-${RUN}`] })).status, 200);
+    await until('two attempts', async () => seen.length >= 2, 60000);
+    assert.equal(seen[0].id, seen[1].id, 'the same webhook-id on every attempt');
+    assert.deepEqual(seen.map((s) => s.verified), [[true], [true]]);
+    assert.equal(seen[1].body.type, 'group.member_entered');
+    await page.getByRole('link', { name: 'Open ' + url }).click();
+    await page.getByRole('heading', { name: 'CRM sync' }).waitFor();
+    const row = page.locator('#deliveries tbody tr').first();
+    await until('the log to show the delivery', async () => {
+      await page.getByRole('button', { name: 'Refresh' }).click();
+      return /✓ delivered/.test(await row.innerText());
+    });
+    assert.match(await row.innerText(), /500 in \d+ ms[\s\S]*try again[\s\S]*200 in \d+ ms/);
+    await shot('webhook-deliveries');
+
+    // Rotate: a new secret is shown once; both sign for 24 hours.
+    page.once('dialog', (d) => d.accept());
+    await page.getByRole('button', { name: 'Rotate secret' }).click();
+    await until('the new secret', async () => (await page.getByLabel('Signing secret').count()) === 1);
+    const second = await page.getByLabel('Signing secret').inputValue();
+    assert.match(second, /^whsec_/);
+    assert.notEqual(second, first);
+    secrets = [first, second];
+
+    // Replay the delivered message: the same id again, signed with both secrets.
+    await row.getByRole('button', { name: /^Replay / }).click();
+    await until('the replay', async () => seen.length >= 3, 60000);
+    assert.equal(seen[2].id, seen[0].id);
+    assert.deepEqual(seen[2].verified, [true, true]);
+
+    // Disable: the state says so and the API holds it.
+    await page.getByRole('button', { name: 'Disable' }).click();
+    await page.locator('#webhook-state').getByText('✗ disabled (by_request)').waitFor();
+    assert.equal((await call('GET', `/webhooks/${hook.id}`)).body.enabled, false);
+  } finally {
+    rx.close();
+  }
 });
