@@ -191,6 +191,16 @@ async fn another_tenants_ids_are_404_on_every_route_and_change_nothing() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+    let filter = api
+        .call(
+            "POST",
+            "/filters",
+            &a,
+            Some(json!({"name": "A's filter", "simple": {"id": "shared-id"}})),
+        )
+        .await;
+    assert_eq!(filter.status, 201, "{}", filter.raw);
+    let fid = filter.body["id"].as_str().unwrap().to_owned();
     let before = (
         api.call("GET", "/customers/shared-id", &a, None).await.body,
         api.call("GET", &format!("/groups/{gid}"), &a, None).await.body,
@@ -235,6 +245,15 @@ async fn another_tenants_ids_are_404_on_every_route_and_change_nothing() {
             Some(change.clone()),
         ),
         ("GET", format!("/balance-operations/{oid}"), None),
+        ("GET", format!("/filters/{fid}"), None),
+        ("PATCH", format!("/filters/{fid}"), Some(json!({"name": "hijacked"}))),
+        ("DELETE", format!("/filters/{fid}"), None),
+        ("POST", format!("/filters/{fid}/copy"), Some(json!({}))),
+        (
+            "POST",
+            format!("/filters/{fid}/groups"),
+            Some(json!({"name": "hijacked", "type": "static"})),
+        ),
     ];
     // Every route that takes an id is walked (the console's files are no tenant's: tests/api/console.rs;
     // the destinations' routes in destinations_input.rs).
@@ -266,6 +285,24 @@ async fn another_tenants_ids_are_404_on_every_route_and_change_nothing() {
         api.call("GET", &format!("/groups/{gid}/members"), &a, None).await.body,
     );
     assert_eq!(before, after, "tenant A's data is unchanged");
+    let still = api.call("GET", &format!("/filters/{fid}"), &a, None).await;
+    assert_eq!(still.body, filter.body, "tenant A's filter is unchanged");
+    // B's searches and filters see nothing of A's.
+    assert_eq!(api.call("GET", "/filters", &b, None).await.body["items"], json!([]));
+    let found = api
+        .call(
+            "POST",
+            "/customers/search",
+            &b,
+            Some(json!({"simple": {"email": "x@a.com"}})),
+        )
+        .await;
+    assert_eq!(
+        found.body["items"].as_array().map(Vec::len),
+        Some(1),
+        "only B's own x@a.com"
+    );
+    assert_ne!(found.body["items"][0]["id"], "shared-id");
 }
 
 #[tokio::test]

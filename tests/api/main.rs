@@ -18,6 +18,7 @@ mod imports;
 mod robustness;
 mod runtime;
 mod smartemailing;
+mod search;
 mod store;
 mod timing;
 mod webhook_job_ends;

@@ -24,7 +24,7 @@ const REQUIRED: [&str; 5] = [
 ];
 
 /// The binaries the scenarios below invoke; a new function needs a case here.
-const COVERED: [&str; 60] = [
+const COVERED: [&str; 69] = [
     "api-customers-create",
     "api-customers-list",
     "api-customers-get",
@@ -81,6 +81,15 @@ const COVERED: [&str; 60] = [
     "worker-webhook-deliveries",
     "worker-destination-sync",
     "worker-webhook-sweep",
+    "api-customers-search",
+    "api-customers-count",
+    "api-filters-create",
+    "api-filters-list",
+    "api-filters-get",
+    "api-filters-update",
+    "api-filters-delete",
+    "api-filters-copy",
+    "api-filters-save-as-group",
     "worker-group-jobs",
     "worker-bulk-jobs",
     "worker-exports",
@@ -245,6 +254,85 @@ async fn the_console_function_serves_its_files_without_a_token() {
     )
     .await;
     expect(&missing, 404);
+async fn search_functions_answer_http_api_events() {
+    let t = fresh_tenant();
+    let (customers, search, count) = tokio::join!(
+        start("api-customers-create"),
+        start("api-customers-search"),
+        start("api-customers-count")
+    );
+    for (id, name) in [("s-1", "Ann"), ("s-2", "Bob"), ("s-3", "Anna")] {
+        let body = json!({"id": id, "name": name});
+        expect(
+            &call(&customers, request(&customers, "/customers", &t).json(&body)).await,
+            201,
+        );
+    }
+    let filter = json!({"simple": {"name_prefix": "Ann"}, "fields": ["name"]});
+    let found = call(&search, request(&search, "/customers/search", &t).json(&filter)).await;
+    expect(&found, 200);
+    assert_eq!(
+        found.body["items"],
+        json!([{"id": "s-1", "name": "Ann"}, {"id": "s-3", "name": "Anna"}])
+    );
+    assert_eq!(found.body["next_cursor"], Value::Null);
+    let counted = call(
+        &count,
+        request(&count, "/customers/count", &t).json(&json!({"simple": {"name_prefix": "Ann"}})),
+    )
+    .await;
+    expect(&counted, 200);
+    assert_eq!(counted.body["count"], 2);
+    let bad = call(
+        &search,
+        request(&search, "/customers/search", &t).json(&json!({"rules": {"all": [{"nope": {}}]}})),
+    )
+    .await;
+    expect(&bad, 422);
+}
+
+#[tokio::test]
+async fn filter_functions_answer_http_api_events() {
+    let t = fresh_tenant();
+    let (create, list, get, update, delete, copy, save) = tokio::join!(
+        start("api-filters-create"),
+        start("api-filters-list"),
+        start("api-filters-get"),
+        start("api-filters-update"),
+        start("api-filters-delete"),
+        start("api-filters-copy"),
+        start("api-filters-save-as-group")
+    );
+    let body = json!({"name": "VIP", "rules": {"tags": {"has_any": ["vip"]}}});
+    let made = call(&create, request(&create, "/filters", &t).json(&body)).await;
+    expect(&made, 201);
+    let id = made.body["id"].as_str().expect("filter id").to_owned();
+    let path = format!("/filters/{id}");
+    expect(&call(&get, request(&get, &path, &t)).await, 200);
+    let renamed = call(&update, request(&update, &path, &t).json(&json!({"name": "VIP 2"}))).await;
+    expect(&renamed, 200);
+    assert_eq!(renamed.body["name"], "VIP 2");
+    let copied = call(&copy, request(&copy, &format!("{path}/copy"), &t).json(&json!({}))).await;
+    expect(&copied, 201);
+    assert_eq!(copied.body["name"], "Copy of VIP 2");
+    let listed = call(&list, request(&list, "/filters", &t)).await;
+    expect(&listed, 200);
+    assert_eq!(listed.body["items"].as_array().map(Vec::len), Some(2));
+    let group = call(
+        &save,
+        request(&save, &format!("{path}/groups"), &t).json(&json!({"name": "VIP group", "type": "dynamic"})),
+    )
+    .await;
+    expect(&group, 201);
+    assert_eq!(group.body["type"], "dynamic");
+    expect(&call(&delete, request(&delete, &path, &t)).await, 204);
+    expect(&call(&get, request(&get, &path, &t)).await, 404);
+    let bad = call(
+        &create,
+        request(&create, "/filters", &t).json(&json!({"name": "x", "rules": {"all": [{"nope": {}}]}})),
+    )
+    .await;
+    expect(&bad, 422);
 }
 
 #[tokio::test]

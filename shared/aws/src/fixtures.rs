@@ -7,6 +7,7 @@ use crate::dynamo::member_item;
 use crate::sdk_error::from_sdk;
 use crate::Store;
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+use cg_domain::customer::Customer;
 use cg_domain::group::Member;
 use cg_domain::ids::{GroupId, TenantId};
 use cg_domain::{DomainError, Result};
@@ -84,8 +85,9 @@ async fn write_batch(store: Store, mut pending: Vec<WriteRequest>) -> Result<()>
 }
 
 /// Writes customer items straight into their partitions, `parallel` BatchWriteItems in flight
-/// (no identity items: give them no email, phone or external id). For the webhooks benchmark, whose
-/// resync then changes every customer's membership.
+/// (no identity items: give them no email, phone or external id; no tenant registration): a population
+/// for the search tests and benches, and for the webhooks benchmark, whose resync then changes every
+/// customer's membership.
 pub async fn load_customers(
     store: &Store,
     t: &TenantId,

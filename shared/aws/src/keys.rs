@@ -6,7 +6,8 @@ use cg_domain::bulk::BulkKind;
 use cg_domain::customer::Identity;
 use cg_domain::export::file_name::ascii_file_name;
 use cg_domain::ids::{
-    BulkJobId, CustomerId, DeliveryId, ExportId, GroupId, IntegrationId, JobId, MappingId, TenantId, WebhookId,
+    BulkJobId, CustomerId, DeliveryId, ExportId, FilterId, GroupId, IntegrationId, JobId, MappingId, TenantId,
+    WebhookId,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 
@@ -66,6 +67,20 @@ pub fn tenant_pk(t: &TenantId) -> String {
 /// Sort key of a group item in the tenant partition: `G#<group id>`.
 pub fn group_sk(g: &GroupId) -> String {
     format!("{GROUP_SK_PREFIX}{g}")
+}
+
+/// Sort-key prefix of saved filters.
+pub const FILTER_SK_PREFIX: &str = "F#";
+
+/// Partition of a tenant's saved filters (its own, so the plan's Query of the tenant partition never
+/// reads them): `T#<tenant>#F`.
+pub fn filters_pk(t: &TenantId) -> String {
+    format!("T#{t}#F")
+}
+
+/// Sort key of a saved filter: `F#<filter id>` (time-ordered ids: creation order).
+pub fn filter_sk(f: &FilterId) -> String {
+    format!("{FILTER_SK_PREFIX}{f}")
 }
 
 /// Partition key of a group's member rows, so a member list or export is one Query.

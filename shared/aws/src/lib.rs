@@ -38,6 +38,8 @@ pub struct Store {
     pub bulk_jobs_queue_url: String,
     /// Work after which a resync shard hands its remaining partitions on (`RESYNC_SHARD_BUDGET`).
     pub resync_shard_budget: u64,
+    /// Customers one search request reads at most (`SEARCH_MAX_READ`; tests lower it).
+    pub search_read_cap: u64,
     /// The service's clock (the system clock in AWS).
     pub clock: clock::ServiceClock,
     /// KMS client for the destinations key (issue 16: sealed secrets and credentials).
@@ -70,6 +72,7 @@ impl Store {
             export_jobs_queue_url: config.export_jobs_queue_url.clone(),
             bulk_jobs_queue_url: config.bulk_jobs_queue_url.clone(),
             resync_shard_budget: config.resync_shard_budget,
+            search_read_cap: cg_domain::usecases::search::SEARCH_MAX_READ,
             clock: clock::ServiceClock::default(),
             kms: aws_sdk_kms::Client::new(&sdk),
             destinations: config.destinations.clone(),

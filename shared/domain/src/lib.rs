@@ -25,6 +25,7 @@ pub mod patch;
 pub mod ports;
 #[allow(missing_docs)] // documented with the compiled engine (issue 18)
 pub mod rules;
+pub mod search;
 pub mod settings;
 pub mod usecases;
 

@@ -6,10 +6,11 @@ use crate::destinations::ports::Notifications;
 use crate::error::Result;
 use crate::group::{Group, Member};
 use crate::history::HistoryEntry;
-use crate::ids::{CustomerId, GroupId, JobId, TenantId};
+use crate::ids::{CustomerId, FilterId, GroupId, JobId, TenantId};
 use crate::jobs::{GroupJob, PartitionDone, ResyncJob, RESYNC_SHARD_BUDGET};
 use crate::membership::ChangeReason;
 use crate::page::{Page, PageRequest};
+use crate::search::saved::SavedFilter;
 use crate::settings::TenantSettings;
 use chrono::{DateTime, Utc};
 use std::future::Future;
@@ -195,6 +196,54 @@ pub trait CustomerScan: Send + Sync {
     ) -> impl Future<Output = Result<(Vec<Customer>, Option<String>)>> + Send;
 }
 
+/// Saved filters (issue 14).
+pub trait FilterStore: Send + Sync {
+    /// Stores a new filter; its id must be new.
+    fn put_filter(&self, t: &TenantId, f: &SavedFilter) -> impl Future<Output = Result<()>> + Send;
+    /// The filter, or `None`.
+    fn get_filter(&self, t: &TenantId, id: &FilterId) -> impl Future<Output = Result<Option<SavedFilter>>> + Send;
+    /// One page of the tenant's filters in creation order.
+    fn list_filters(&self, t: &TenantId, page: &PageRequest) -> impl Future<Output = Result<Page<SavedFilter>>> + Send;
+    /// Rewrites a filter if it exists and was last updated at `expected_updated_at` (`NotFound` if it is
+    /// gone, `Conflict` if it changed meanwhile).
+    fn update_filter(
+        &self,
+        t: &TenantId,
+        f: &SavedFilter,
+        expected_updated_at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Deletes the filter; `false` if there was none.
+    fn delete_filter(&self, t: &TenantId, id: &FilterId) -> impl Future<Output = Result<bool>> + Send;
+}
+
+/// One read of a customer partition in id order, strictly after (or, descending, before) a customer id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangeRead {
+    /// The partition.
+    pub shard: u32,
+    /// Read ids after this one (before it when descending); `None`: from the partition's start.
+    pub after: Option<CustomerId>,
+    /// Most customers to read; `None`: as many as one Query page holds.
+    pub limit: Option<u32>,
+    /// Largest id first.
+    pub descending: bool,
+}
+
+/// What one [`RangeRead`] found.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RangePage {
+    /// The customers, in the read's order.
+    pub customers: Vec<Customer>,
+    /// Whether the partition holds more beyond the last one read.
+    pub more: bool,
+}
+
+/// Reading a tenant's customer partitions from positions, several at once (search, counts).
+pub trait CustomerRanges: Send + Sync {
+    /// Runs the reads (concurrently where the store can); the result is aligned with `reads`.
+    fn read_ranges(&self, t: &TenantId, reads: &[RangeRead]) -> impl Future<Output = Result<Vec<RangePage>>> + Send;
+}
+
 /// The index of customers whose membership changes with time.
 pub trait WakeIndex: Send + Sync {
     /// Customers (of any tenant) whose next wake-up is at or before `now`, from one index partition.
@@ -286,5 +335,9 @@ pub trait Shards {
     /// Work after which a resync shard hands its remaining partitions on (see [`RESYNC_SHARD_BUDGET`]).
     fn resync_shard_budget(&self) -> u64 {
         RESYNC_SHARD_BUDGET
+    }
+    /// Customers one search request reads at most (see `usecases::search::SEARCH_MAX_READ`).
+    fn search_read_cap(&self) -> u64 {
+        crate::usecases::search::SEARCH_MAX_READ
     }
 }

@@ -1,10 +1,10 @@
 //! Use cases: what each API action and background job does, over the ports. Dependencies go one way,
 //! down this list: `lookup` (read what the caller named) <- `membership` (the one pass that decides
-//! and commits membership) <- `events`, `resync`, `wake`, `inspect` <- `customers`, `groups` <-
-//! `balances`, `exports`, `export_job`, `jobs`, `bulk_job` <- `balance_job`, `import_rows` <- `import_batch` <- `import_job`,
-//! `imports`. No module calls one above it. Destinations (issue 16): `notify` sits beside `lookup` (the
-//! job ends call it); `webhooks`, `integrations`, `dispatch`, `deliver` and `provider_sync` are at the
-//! top and call only `lookup`-level reads.
+//! and commits membership) <- `events`, `resync`, `wake`, `inspect`, `search` <- `customers`, `groups` <-
+//! `balances`, `exports`, `export_job`, `jobs`, `filters`, `bulk_job` <- `balance_job`, `import_rows` <-
+//! `import_batch` <- `import_job`, `imports`. No module calls one above it. Destinations (issue 16):
+//! `notify` sits beside `lookup` (the job ends call it); `webhooks`, `integrations`, `dispatch`,
+//! `deliver` and `provider_sync` are at the top and call only `lookup`-level reads.
 
 pub mod balance_job;
 pub mod balances;
@@ -15,6 +15,7 @@ pub mod dispatch;
 pub mod events;
 pub mod export_job;
 pub mod exports;
+pub mod filters;
 pub mod groups;
 pub mod import_batch;
 pub mod import_job;
@@ -28,6 +29,7 @@ pub mod membership;
 pub mod notify;
 pub mod provider_sync;
 pub mod resync;
+pub mod search;
 pub mod settings;
 pub mod wake;
 pub mod webhooks;

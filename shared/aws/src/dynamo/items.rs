@@ -331,6 +331,20 @@ pub(crate) struct MemberKeyItem {
     pub customer_id: CustomerId,
 }
 
+/// A saved filter; the filter is stored as JSON text (its shape is the API's; text keeps numbers exact).
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct FilterItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub id: cg_domain::ids::FilterId,
+    pub name: String,
+    pub filter_json: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
 /// Attribute names and conditions the stores' expressions share, named once beside the items.
 pub(crate) mod attr {
     /// A group's exact member count.
@@ -343,6 +357,8 @@ pub(crate) mod attr {
     pub const IS_NEW: &str = "attribute_not_exists(PK)";
     /// A group item that exists and is not being deleted.
     pub const GROUP_IS_LIVE: &str = "attribute_exists(PK) AND attribute_not_exists(deleting)";
+    /// An item that exists and was last updated at `:expected`.
+    pub const UNCHANGED_SINCE: &str = "attribute_exists(PK) AND updated_at = :expected";
     /// A customer item still at version `:v`.
     pub const VERSION_IS: &str = "version = :v";
     /// Adds the group set `:g` to a customer's `groups` and bumps its version.

@@ -6,6 +6,7 @@ mod bulk;
 mod customers;
 pub mod destinations;
 mod exports;
+mod filters;
 mod groups;
 mod history;
 mod items;
@@ -14,6 +15,7 @@ mod members;
 pub mod membership;
 mod page;
 mod size;
+mod search;
 mod tenants;
 mod wake;
 

@@ -15,6 +15,7 @@ pub(crate) struct PartitionQuery<'a> {
     pk: String,
     sk_prefix: Option<&'a str>,
     start_sk: Option<String>,
+    beyond_sk: Option<String>,
     limit: Option<u32>,
     newest_first: bool,
     consistent: bool,
@@ -28,6 +29,7 @@ impl<'a> PartitionQuery<'a> {
             pk,
             sk_prefix: None,
             start_sk: None,
+            beyond_sk: None,
             limit: None,
             newest_first: false,
             consistent: false,
@@ -44,6 +46,14 @@ impl<'a> PartitionQuery<'a> {
     /// Resume after this sort key.
     pub fn after(mut self, sk: Option<String>) -> Self {
         self.start_sk = sk;
+        self
+    }
+
+    /// Only sort keys strictly beyond `sk` in the read's order (`SK > :beyond`, or `<` newest first):
+    /// unlike [`after`](Self::after), `sk` need not be an item's key (a search resumes at an id of any
+    /// partition). Not combined with [`prefix`](Self::prefix).
+    pub fn beyond(mut self, sk: Option<String>) -> Self {
+        self.beyond_sk = sk;
         self
     }
 
@@ -123,10 +133,11 @@ impl Store {
 
     /// Runs one Query page and returns the items as stored (for items decoded by hand).
     pub(crate) async fn query_items(&self, q: &PartitionQuery<'_>) -> Result<ItemPage<Item>> {
-        let condition = if q.sk_prefix.is_some() {
-            "PK = :pk AND begins_with(SK, :prefix)"
-        } else {
-            "PK = :pk"
+        let condition = match (q.sk_prefix.is_some(), q.beyond_sk.is_some(), q.newest_first) {
+            (true, _, _) => "PK = :pk AND begins_with(SK, :prefix)",
+            (false, true, false) => "PK = :pk AND SK > :beyond",
+            (false, true, true) => "PK = :pk AND SK < :beyond",
+            (false, false, _) => "PK = :pk",
         };
         let mut req = self
             .ddb
@@ -141,6 +152,8 @@ impl Store {
             .set_projection_expression(q.projection.map(str::to_owned));
         if let Some(p) = q.sk_prefix {
             req = req.expression_attribute_values(":prefix", s(p));
+        } else if let Some(b) = &q.beyond_sk {
+            req = req.expression_attribute_values(":beyond", s(b));
         }
         let resp = req.send().await.map_err(|e| from_sdk("dynamodb.Query", e))?;
         let items = resp.items.unwrap_or_default();

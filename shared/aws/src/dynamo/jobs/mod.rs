@@ -166,6 +166,10 @@ impl Shards for Store {
     fn resync_shard_budget(&self) -> u64 {
         self.resync_shard_budget
     }
+
+    fn search_read_cap(&self) -> u64 {
+        self.search_read_cap
+    }
 }
 
 impl ResyncJobs for Store {

@@ -1,0 +1,420 @@
+//! Customer search and exact counts (issue 14, seed 004 section 2.2): one filter (the rule language
+//! AND the simple filter, compiled once) over the tenant's 16 customer partitions.
+//!
+//! A search page is a merge of the partitions in id order. Each round reads a chunk of every partition
+//! not yet exhausted (all at once), and only customers at or before the *frontier* (the smallest last
+//! id read among partitions that have more) are in order: every customer up to it has been seen. The
+//! page holds the matches up to the frontier, at most `limit`; the cursor is the id the page examined
+//! up to (the last match returned when the page is full, the frontier otherwise), so the next page
+//! starts strictly after it and no match is skipped or repeated, whatever was read beyond. A request
+//! reads at most [`SEARCH_MAX_READ`] customers; a selective filter may therefore return a short (even
+//! empty) page with a cursor: `next_cursor: null` alone says the search is over.
+
+use crate::customer::Customer;
+use crate::error::{DomainError, Result};
+use crate::ids::{CustomerId, FilterId, PathId, TenantId};
+use crate::page::bad_cursor;
+use crate::ports::{CustomerRanges, CustomerStore, FilterStore, GroupStore, RangeRead, Shards};
+use crate::rules::Program;
+use crate::search::target::Target;
+use crate::search::{CustomerQuery, Order, SearchInput, Sort};
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Most customers one search request reads (all partitions together; `Shards::search_read_cap`).
+pub const SEARCH_MAX_READ: u64 = 2_000;
+/// Most customers a synchronous count reads; a larger tenant's count is refused (422).
+pub const COUNT_SYNC_MAX: u64 = 20_000;
+
+/// The response of `POST /customers/search`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchPage {
+    /// The matching customers, with the selected fields, in the requested order.
+    pub items: Vec<Value>,
+    /// The `cursor` of the next page; `null` only when no match is left.
+    pub next_cursor: Option<String>,
+    /// Customers this request read and evaluated.
+    pub scanned: u64,
+}
+
+/// The response of `POST /customers/count`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CountResult {
+    /// Customers that match.
+    pub count: u64,
+    /// Customers evaluated (every customer of the tenant).
+    pub evaluated: u64,
+}
+
+/// Where a search stopped: the sort and direction it was made for and the last id examined.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Cursor {
+    s: Sort,
+    o: Order,
+    p: String,
+}
+
+fn encode(c: &Cursor) -> String {
+    let raw = serde_json::to_vec(c).unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
+fn decode(raw: &str, sort: Sort, order: Order) -> Result<CustomerId> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(raw)
+        .map_err(|_| bad_cursor())?;
+    let c: Cursor = serde_json::from_slice(&bytes).map_err(|_| bad_cursor())?;
+    if c.s != sort || c.o != order {
+        return Err(DomainError::Malformed(
+            "cursor was made for another sort or order; give the same sort and order as the first page".into(),
+        ));
+    }
+    CustomerId::parse(&c.p).map_err(|_| bad_cursor())
+}
+
+/// The filter a search or count applies: the one given, or a saved filter's (404 if there is none).
+pub async fn query_of<S: FilterStore>(store: &S, t: &TenantId, target: Target) -> Result<CustomerQuery> {
+    match target {
+        Target::Filter(q) => Ok(*q),
+        Target::SavedFilter(id) => match store.get_filter(t, &id).await? {
+            Some(f) => f.query(),
+            None => Err(FilterId::not_found(id.as_str())),
+        },
+        Target::Group(_) | Target::Ids(_) => Err(DomainError::validation(
+            "target",
+            "this route takes a filter (rules, condition_groups, template, simple)",
+        )),
+    }
+}
+
+/// Groups a filter's `member_of` conditions name must exist (422 on `rules` otherwise).
+async fn check_groups<S: GroupStore>(store: &S, t: &TenantId, q: &CustomerQuery) -> Result<()> {
+    let refs = q.referenced_groups();
+    if refs.is_empty() {
+        return Ok(());
+    }
+    let groups = store.list_all_groups(t).await?;
+    for u in refs {
+        if !groups.iter().any(|g| g.id == u) {
+            return Err(DomainError::validation(
+                "rules",
+                format!("member_of references group {u:?}, which does not exist"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The one customer a filter's exact identities name, if it exists (all given must name the same).
+async fn exact_customer<S: CustomerStore>(store: &S, t: &TenantId, q: &CustomerQuery) -> Result<Option<Customer>> {
+    let Some(exact) = q.exact() else { return Ok(None) };
+    let mut id = exact.id.clone();
+    if !exact.identities.is_empty() {
+        for found in store.resolve_identities(t, &exact.identities).await? {
+            match (found, &id) {
+                (None, _) => return Ok(None),
+                (Some(f), Some(known)) if &f != known => return Ok(None),
+                (Some(f), _) => id = Some(f),
+            }
+        }
+    }
+    match id {
+        Some(id) => store.get_customer(t, &id).await,
+        None => Ok(None),
+    }
+}
+
+/// Whether one customer matches a one-rule program.
+fn matches(program: &Program, c: &Customer, now: DateTime<Utc>) -> bool {
+    let mut m = Vec::with_capacity(1);
+    program.matches_into(c, now, &mut m);
+    m.first().copied().unwrap_or(false)
+}
+
+/// Whether `a` comes before `b` in the direction.
+fn before(a: &CustomerId, b: &CustomerId, order: Order) -> bool {
+    match order {
+        Order::Asc => a < b,
+        Order::Desc => a > b,
+    }
+}
+
+/// One page of the customers that match the filter (see the module doc for the merge and the cursor).
+pub async fn search<S>(store: &S, t: &TenantId, input: SearchInput, now: DateTime<Utc>) -> Result<SearchPage>
+where
+    S: CustomerRanges + CustomerStore + GroupStore + FilterStore + Shards,
+{
+    let SearchInput {
+        target,
+        fields,
+        sort,
+        order,
+        limit,
+        cursor,
+    } = input;
+    if sort == Sort::CreatedAt {
+        return Err(DomainError::validation(
+            "sort",
+            "sorting by created_at is not available yet; sort by id (generated ids are time-ordered)",
+        ));
+    }
+    let query = query_of(store, t, target).await?;
+    check_groups(store, t, &query).await?;
+    let start = cursor.as_deref().map(|c| decode(c, sort, order)).transpose()?;
+    let program = query.program();
+    if query.exact().is_some() {
+        // At most one customer can match: read it, not the partitions.
+        let found = exact_customer(store, t, &query).await?;
+        let scanned = u64::from(found.is_some());
+        let items = found
+            .filter(|c| start.as_ref().is_none_or(|s| before(s, &c.id, order)))
+            .filter(|c| matches(&program, c, now))
+            .map(|c| fields.project(&c))
+            .into_iter()
+            .collect();
+        return Ok(SearchPage {
+            items,
+            next_cursor: None,
+            scanned,
+        });
+    }
+    let merged = merge_page(store, t, &program, start, order, limit, now).await?;
+    Ok(SearchPage {
+        items: merged.matches.iter().map(|c| fields.project(c)).collect(),
+        next_cursor: merged.resume.map(|p| {
+            encode(&Cursor {
+                s: sort,
+                o: order,
+                p: p.to_string(),
+            })
+        }),
+        scanned: merged.scanned,
+    })
+}
+
+/// What one merged page found.
+struct Merged {
+    matches: Vec<Customer>,
+    resume: Option<CustomerId>,
+    scanned: u64,
+}
+
+/// A partition's state in the merge.
+struct Lane {
+    shard: u32,
+    read: Vec<(Customer, bool)>,
+    last: Option<CustomerId>,
+    more: bool,
+}
+
+async fn merge_page<S: CustomerRanges + Shards>(
+    store: &S,
+    t: &TenantId,
+    program: &Program,
+    start: Option<CustomerId>,
+    order: Order,
+    limit: u32,
+    now: DateTime<Utc>,
+) -> Result<Merged> {
+    let shards = store.customer_shards();
+    let mut lanes: Vec<Lane> = (0..shards)
+        .map(|shard| Lane {
+            shard,
+            read: Vec::new(),
+            last: start.clone(),
+            more: true,
+        })
+        .collect();
+    // A first chunk that, spread evenly, covers the page about twice; later chunks from the match rate.
+    let mut chunk = (2 * limit.div_ceil(shards) + 2).max(4);
+    let (mut scanned, mut matches_read) = (0u64, 0u64);
+    let cap = store.search_read_cap();
+    let (mut matched, mut changes) = (Vec::new(), Vec::new());
+    loop {
+        let active: Vec<usize> = (0..lanes.len()).filter(|i| lanes[*i].more).collect();
+        let budget = cap - scanned;
+        if !active.is_empty() && budget >= active.len() as u64 {
+            let each = (chunk as u64).min(budget / active.len() as u64) as u32;
+            let reads: Vec<RangeRead> = active
+                .iter()
+                .map(|i| RangeRead {
+                    shard: lanes[*i].shard,
+                    after: lanes[*i].last.clone(),
+                    limit: Some(each),
+                    descending: order == Order::Desc,
+                })
+                .collect();
+            let pages = store.read_ranges(t, &reads).await?;
+            for (i, page) in active.iter().zip(pages) {
+                let lane = &mut lanes[*i];
+                scanned += page.customers.len() as u64;
+                program.matches_many(&page.customers, now, &mut matched, &mut changes);
+                matches_read += matched.iter().filter(|m| **m).count() as u64;
+                if let Some(c) = page.customers.last() {
+                    lane.last = Some(c.id.clone());
+                }
+                lane.more = page.more;
+                lane.read
+                    .extend(page.customers.into_iter().zip(matched.iter().copied()));
+            }
+        }
+        // Every customer up to the frontier has been read (`None`: every partition is exhausted).
+        let frontier = lanes
+            .iter()
+            .filter(|l| l.more)
+            .filter_map(|l| l.last.clone())
+            .reduce(|a, b| if before(&a, &b, order) { a } else { b });
+        let any_more = lanes.iter().any(|l| l.more);
+        // A partition with more but nothing read yet orders nothing (cannot happen without a filter
+        // expression on the read, but then nothing is known to be in order).
+        let blocked = lanes.iter().any(|l| l.more && l.last.is_none());
+        let mut ready: Vec<&Customer> = lanes
+            .iter()
+            .flat_map(|l| l.read.iter())
+            .filter(|(c, m)| *m && !blocked && frontier.as_ref().is_none_or(|f| !before(f, &c.id, order)))
+            .map(|(c, _)| c)
+            .collect();
+        ready.sort_by(|a, b| match order {
+            Order::Asc => a.id.cmp(&b.id),
+            Order::Desc => b.id.cmp(&a.id),
+        });
+        let out_of_budget = cap - scanned < lanes.iter().filter(|l| l.more).count().max(1) as u64;
+        if ready.len() >= limit as usize || !any_more || out_of_budget {
+            let full = ready.len() >= limit as usize;
+            let extra = ready.len() > limit as usize;
+            ready.truncate(limit as usize);
+            let resume = if full && (extra || any_more) {
+                ready.last().map(|c| c.id.clone())
+            } else if any_more {
+                // Short page: everything up to the frontier is examined (a partition that has more
+                // always has a last id, since it was read at least once or starts at the cursor).
+                if blocked {
+                    start
+                } else {
+                    frontier.or(start)
+                }
+            } else {
+                None
+            };
+            return Ok(Merged {
+                matches: ready.into_iter().cloned().collect(),
+                resume,
+                scanned,
+            });
+        }
+        chunk = next_chunk(chunk, limit as u64 - ready.len() as u64, scanned, matches_read, &lanes);
+    }
+}
+
+/// The next round's reads per partition: enough, at the match rate seen so far and a quarter more, for
+/// the matches the page still needs, spread over the partitions that have more (at most 4 times the
+/// last chunk); doubled while nothing has matched yet.
+fn next_chunk(chunk: u32, needed: u64, scanned: u64, matches_read: u64, lanes: &[Lane]) -> u32 {
+    let active = lanes.iter().filter(|l| l.more).count().max(1) as u64;
+    if matches_read == 0 {
+        return chunk.saturating_mul(2);
+    }
+    let want = (needed * scanned * 5).div_ceil(matches_read * active * 4);
+    want.clamp(2, u64::from(chunk) * 4) as u32
+}
+
+/// The exact number of the tenant's customers that match, reading every partition (tenants of at
+/// most [`COUNT_SYNC_MAX`] customers; a larger one gets a 422 naming the limit).
+pub async fn count<S>(store: &S, t: &TenantId, target: Target, now: DateTime<Utc>) -> Result<CountResult>
+where
+    S: CustomerRanges + CustomerStore + GroupStore + FilterStore + Shards,
+{
+    let query = query_of(store, t, target).await?;
+    let mut out = CountResult { count: 0, evaluated: 0 };
+    walk(store, t, &query, now, |customers, matched| {
+        out.evaluated += customers.len() as u64;
+        out.count += matched.iter().filter(|m| **m).count() as u64;
+    })
+    .await?;
+    Ok(out)
+}
+
+/// Every customer that matches now, in partition order (tenants of at most [`COUNT_SYNC_MAX`]
+/// customers): what a filter saved as a static group starts with.
+pub async fn matching_customers<S>(
+    store: &S,
+    t: &TenantId,
+    query: &CustomerQuery,
+    now: DateTime<Utc>,
+) -> Result<Vec<Customer>>
+where
+    S: CustomerRanges + CustomerStore + GroupStore + Shards,
+{
+    let mut out = Vec::new();
+    walk(store, t, query, now, |customers, matched| {
+        out.extend(
+            customers
+                .iter()
+                .zip(matched)
+                .filter(|(_, m)| **m)
+                .map(|(c, _)| c.clone()),
+        );
+    })
+    .await?;
+    Ok(out)
+}
+
+/// Reads every customer the filter can match (one, for exact identities) and hands each page to `f`
+/// with its answers; more than [`COUNT_SYNC_MAX`] customers is a 422.
+async fn walk<S>(
+    store: &S,
+    t: &TenantId,
+    query: &CustomerQuery,
+    now: DateTime<Utc>,
+    mut f: impl FnMut(&[Customer], &[bool]) + Send,
+) -> Result<()>
+where
+    S: CustomerRanges + CustomerStore + GroupStore + Shards,
+{
+    check_groups(store, t, query).await?;
+    let program = query.program();
+    if query.exact().is_some() {
+        if let Some(c) = exact_customer(store, t, query).await? {
+            let m = matches(&program, &c, now);
+            f(std::slice::from_ref(&c), &[m]);
+        }
+        return Ok(());
+    }
+    let mut reads: Vec<RangeRead> = (0..store.customer_shards())
+        .map(|shard| RangeRead {
+            shard,
+            after: None,
+            limit: None,
+            descending: false,
+        })
+        .collect();
+    let mut evaluated = 0u64;
+    let (mut matched, mut changes) = (Vec::new(), Vec::new());
+    while !reads.is_empty() {
+        let pages = store.read_ranges(t, &reads).await?;
+        let mut next = Vec::new();
+        for (read, page) in reads.into_iter().zip(pages) {
+            evaluated += page.customers.len() as u64;
+            if evaluated > COUNT_SYNC_MAX {
+                return Err(DomainError::validation(
+                    "target",
+                    format!(
+                        "the tenant has more than {COUNT_SYNC_MAX} customers, more than a count reads at once; count jobs for large tenants are not available yet"
+                    ),
+                ));
+            }
+            program.matches_many(&page.customers, now, &mut matched, &mut changes);
+            f(&page.customers, &matched);
+            if page.more {
+                next.push(RangeRead {
+                    after: page.customers.last().map(|c| c.id.clone()),
+                    ..read
+                });
+            }
+        }
+        reads = next;
+    }
+    Ok(())
+}
