@@ -11,6 +11,8 @@ export const SCREENS = [
   { path: '/imports', nav: 'Import', module: './screens/imports.js' },
   { path: '/webhooks', nav: 'Webhooks', module: './screens/webhooks.js' },
   { path: '/webhooks/:id', module: './screens/webhook.js' },
+  { path: '/integrations', nav: 'Email providers', module: './screens/integrations.js' },
+  { path: '/integrations/:id', module: './screens/integration.js' },
   { path: '/settings', nav: 'Settings', module: './screens/settings.js' },
   { path: '/token', nav: null, module: './screens/token.js' },
 ];

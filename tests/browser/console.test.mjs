@@ -421,3 +421,37 @@ test('a webhook endpoint added in the console gets signed deliveries: a retry af
     rx.close();
   }
 });
+
+test('an email provider is connected and a group mapped to its contact list, resynced and deleted', async () => {
+  const g = await call('POST', '/groups', { name: 'Newsletter', members: { customer_ids: [`ana-${RUN}`, `bohdan-${RUN}`] } });
+  assert.equal(g.status, 201);
+  await page.goto(`${BASE}/console#/integrations`);
+  await page.getByRole('heading', { name: 'Email providers' }).waitFor();
+  await page.getByLabel('Name', { exact: true }).fill('Shop');
+  await page.getByLabel('Login name (e-mail)').fill('owner@shop.example');
+  await page.getByLabel('API key').fill('test-key-not-real');
+  await page.getByRole('button', { name: 'Connect' }).click();
+  await page.getByRole('heading', { name: 'Shop' }).waitFor();
+  const acct = (await call('GET', '/integrations')).body.items.find((i) => i.name === 'Shop');
+  assert.equal(acct.username, 'owner@shop.example');
+  assert.equal(JSON.stringify(acct).includes('test-key-not-real'), false, 'the API key is never returned');
+
+  // A list id the API refuses (0): its 422 shows beside the field.
+  await page.getByLabel('Customer group').selectOption({ label: 'Newsletter' });
+  await page.getByLabel('Contact list id').fill('0');
+  await page.getByRole('button', { name: 'Add mapping' }).click();
+  await page.locator('[data-field=list_id] .field-error').getByText(/list_id|list/).waitFor();
+  await page.getByLabel('Contact list id').fill('42');
+  await page.getByRole('button', { name: 'Add mapping' }).click();
+  const row = page.locator('#mappings tbody tr').filter({ hasText: 'Newsletter' });
+  await row.getByText('42', { exact: true }).waitFor();
+  const maps = (await call('GET', `/integrations/${acct.id}/mappings`)).body.items;
+  assert.deepEqual(maps.map((m) => [m.group_id, m.list_id]), [[g.body.id, 42]]);
+  await shot('email-provider-mappings');
+  const run = maps[0].push_run;
+  await row.getByRole('button', { name: 'Resync list 42' }).click();
+  await until('a new push', async () => (await call('GET', `/integrations/${acct.id}/mappings`)).body.items[0].push_run !== run);
+  await row.getByRole('button', { name: 'Delete mapping to list 42' }).click();
+  await until('the mapping to go', async () => (await page.locator('#mappings tbody tr').filter({ hasText: 'Newsletter' }).count()) === 0);
+  assert.deepEqual((await call('GET', `/integrations/${acct.id}/mappings`)).body.items, []);
+});
