@@ -8,6 +8,7 @@ export const SCREENS = [
   { path: '/groups/:id', module: './screens/group.js' },
   { path: '/customers', nav: 'Customers', module: './screens/customers.js' },
   { path: '/customers/:id', module: './screens/customer.js' },
+  { path: '/search', nav: 'Search', module: './screens/search.js' },
   { path: '/imports', nav: 'Import', module: './screens/imports.js' },
   { path: '/webhooks', nav: 'Webhooks', module: './screens/webhooks.js' },
   { path: '/webhooks/:id', module: './screens/webhook.js' },
