@@ -56,6 +56,8 @@ export const CATALOGUE = {
   tags: { label: 'Tags', params: [{ name: 'mode', label: 'Match', kind: 'select', options: ['has_any', 'has_all', 'has_none'] },
     { name: 'tags', label: 'Tags (comma separated)', kind: 'list' }] },
   bookings: { label: 'Number of bookings', params: [{ name: 'op', kind: 'operand', ops: COUNT_OPS, number: true }] },
+  balance: { label: 'Balance (cashback)', params: [{ name: 'unit', label: 'Unit (ISO 4217 code or points)', kind: 'text', placeholder: 'EUR' },
+    { name: 'op', kind: 'operand', ops: COUNT_OPS, number: true, valueName: 'amount_minor', valueLabel: 'Amount (minor units)' }] },
 };
 
 const list = (s) => String(s || '').split(',').map((x) => x.trim()).filter(Boolean);

@@ -8,7 +8,12 @@ export const SCREENS = [
   { path: '/groups/:id', module: './screens/group.js' },
   { path: '/customers', nav: 'Customers', module: './screens/customers.js' },
   { path: '/customers/:id', module: './screens/customer.js' },
+  { path: '/search', nav: 'Search', module: './screens/search.js' },
   { path: '/imports', nav: 'Import', module: './screens/imports.js' },
+  { path: '/webhooks', nav: 'Webhooks', module: './screens/webhooks.js' },
+  { path: '/webhooks/:id', module: './screens/webhook.js' },
+  { path: '/integrations', nav: 'Email providers', module: './screens/integrations.js' },
+  { path: '/integrations/:id', module: './screens/integration.js' },
   { path: '/settings', nav: 'Settings', module: './screens/settings.js' },
   { path: '/token', nav: null, module: './screens/token.js' },
 ];

@@ -2,6 +2,7 @@
 // tags; edit the profile, attributes and tags (PATCH, merge-patch), delete the customer.
 import { api, all, enc } from '../api.js';
 import { h, field, input, select, showError, formError, flash, table, fmtTime, clearErrors } from '../ui.js';
+import { customerBalances } from './cashback.js';
 
 export async function render(root, { id }) {
   const [c, groups] = await Promise.all([api('GET', `/customers/${enc(id)}`), all('/groups').catch(() => [])]);
@@ -40,6 +41,8 @@ export async function render(root, { id }) {
     body.tags = profile.elements.tags.value.split(',').map((x) => x.trim()).filter(Boolean);
     try { await api('PATCH', `/customers/${enc(c.id)}`, body); flash('Saved.'); location.reload(); } catch (e) { showError(profile, e); }
   });
+  await customerBalances(root, c);
+
   root.append(h('section', { 'aria-labelledby': 'p-h' }, h('h2', { id: 'p-h' }, 'Attributes'), profile));
 
   const attrs = Object.entries(c.attributes || {});

@@ -4,6 +4,7 @@ import { api, enc } from '../api.js';
 import { h, field, input, select, showError, formError, flash, table, fmtTime, clearErrors } from '../ui.js';
 import { resync, exportGroup } from './groups.js';
 import { showReport } from './group-edit.js';
+import { cashbackTab } from './cashback.js';
 
 export async function render(root, { id, query }) {
   const g = await api('GET', `/groups/${enc(id)}`);
@@ -26,14 +27,14 @@ export async function render(root, { id, query }) {
       h('dt', {}, 'Last synced'), h('dd', {}, last)),
     jobs);
 
-  const tabs = [['customers', 'Customers'], ['definition', 'Definition'], ['history', 'History'], ['explain', 'Explain']]
-    .filter(([k]) => g.type === 'dynamic' || k === 'customers' || k === 'history');
+  const tabs = [['customers', 'Customers'], ['definition', 'Definition'], ['history', 'History'], ['explain', 'Explain'], ['cashback', 'Cashback']]
+    .filter(([k]) => g.type === 'dynamic' || k !== 'definition' && k !== 'explain');
   const active = query.get('tab') || 'customers';
   const panel = h('div', { role: 'tabpanel', id: 'tab-panel', tabindex: '0', 'aria-labelledby': `tab-${active}` });
   const tablist = h('div', { role: 'tablist', 'aria-label': 'Group' }, tabs.map(([k, label]) =>
     h('a', { role: 'tab', id: `tab-${k}`, href: `#/groups/${enc(g.id)}?tab=${k}`, 'aria-selected': String(k === active), 'aria-controls': 'tab-panel' }, label)));
   root.append(tablist, panel);
-  await ({ customers, definition, history, explain }[active] || customers)(panel, g);
+  await ({ customers, definition, history, explain, cashback: cashbackTab }[active] || customers)(panel, g);
 }
 
 async function customers(panel, g) {

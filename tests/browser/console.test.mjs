@@ -8,6 +8,8 @@ import { mkdtempSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { createServer } from 'node:http';
+import { createHmac } from 'node:crypto';
 
 const BASE = process.env.CG_URL || 'http://127.0.0.1:8080';
 const TOKEN = process.env.CG_TOKEN;
@@ -254,4 +256,244 @@ test('customer detail, import wizard and settings render (screenshots)', async (
   await page.locator('tr[data-group="Renewing this week"]').waitFor();
   await shot('groups-narrow');
   await page.setViewportSize({ width: 1280, height: 800 });
+});
+
+test('the Cashback tab credits every member of a static group, and a deduction below zero is rejected', async () => {
+  // A static group of three customers (seed 001: cashback accruals for a group).
+  const ids = ['ana', 'bohdan', 'dmytro'].map((n) => `${n}-${RUN}`);
+  const made = await call('POST', '/groups', { name: 'Cashback April', members: { customer_ids: ids } });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  const gid = made.body.id;
+  await page.goto(`${BASE}/console#/groups/${gid}`);
+  await page.getByRole('tab', { name: 'Cashback' }).click();
+  const form = page.locator('form.balance-form');
+  await form.getByLabel('Operation').selectOption('adjust');
+  await form.getByLabel('Unit', { exact: true }).fill('EUR');
+  await form.getByLabel('Amount (minor units)').fill('500');
+  // The comment is required: the API's 422 shows beside it and nothing is applied.
+  await form.getByRole('button', { name: 'Apply to every member' }).click();
+  await form.locator('[data-field=comment] .field-error').getByText(/comment/i).waitFor();
+  assert.equal((await call('GET', `/customers/${ids[0]}`)).body.balances, undefined);
+  await form.getByLabel('Comment (required)').fill('April cashback');
+  await form.getByRole('button', { name: 'Apply to every member' }).click();
+  const op = page.locator('section.operation').first();
+  await op.locator('progress').waitFor();
+  await op.getByText('✓ Done: 3 applied, 0 unchanged, 0 rejected').waitFor({ timeout: 60000 });
+  assert.equal(await op.locator('.progress-text').textContent(), '100% · done: 3 of 3 members');
+
+  // Each member's detail page shows the balance and the ledger entry of the operation.
+  for (const id of ids) {
+    await page.goto(`${BASE}/console#/customers/${id}`);
+    await page.getByText(id, { exact: true }).waitFor();
+    await page.locator('#balances dd[data-unit=EUR]').getByText('5.00 EUR').waitFor();
+    const row = page.locator('#ledger tbody tr').first();
+    assert.match(await row.innerText(), /\+5\.00 EUR[\s\S]*0\.00 EUR → 5\.00 EUR[\s\S]*April cashback[\s\S]*group/);
+    assert.equal(await page.locator('#ledger tbody tr').count(), 1);
+  }
+  // The API holds exactly one entry per member, with the operation's comment.
+  for (const id of ids) {
+    const led = (await call('GET', `/customers/${id}/ledger`)).body.items;
+    assert.deepEqual(led.map((e) => [e.delta, e.balance_after, e.comment, e.group_id]), [[500, 500, 'April cashback', gid]]);
+  }
+
+  // A single adjustment on one customer (newest first in the ledger): Ana is at 2.00 EUR.
+  await page.goto(`${BASE}/console#/customers/${ids[0]}`);
+  await page.getByRole('heading', { name: 'Ana Kovalenko' }).waitFor();
+  const adj = page.locator('form.balance-form');
+  await adj.getByLabel('Amount (minor units)').fill('-300');
+  await adj.getByLabel('Comment (required)').fill('Refund reversed');
+  await adj.getByRole('button', { name: 'Apply' }).click();
+  await page.locator('#balances dd[data-unit=EUR]').getByText('2.00 EUR').waitFor();
+  assert.match(await page.locator('#ledger tbody tr').first().innerText(), /−3\.00 EUR[\s\S]*5\.00 EUR → 2\.00 EUR[\s\S]*Refund reversed[\s\S]*adjustment/);
+  await page.evaluate(() => document.getElementById('balances').scrollIntoView());
+  await shot('customer-balances');
+
+  // Deducting 4.00 EUR without allow-negative: Ana (2.00) is rejected with insufficient_balance,
+  // the two others (5.00) go to 1.00.
+  await page.goto(`${BASE}/console#/groups/${gid}?tab=cashback`);
+  await page.getByRole('heading', { name: 'Cashback for the members of Cashback April' }).waitFor();
+  await form.getByLabel('Amount (minor units)').fill('-400');
+  await form.getByLabel('Comment (required)').fill('Expired cashback');
+  assert.equal(await form.getByLabel('Allow the balance to go below zero').isChecked(), false);
+  await form.getByRole('button', { name: 'Apply to every member' }).click();
+  const op2 = page.locator('section.operation').first();
+  await op2.getByText('✓ Done: 2 applied, 0 unchanged, 1 rejected').waitFor({ timeout: 60000 });
+  await op2.locator('.rejected-reasons').getByText('insufficient_balance: 1').waitFor();
+  const rej = await op2.locator('table tbody tr').allInnerTexts();
+  assert.equal(rej.length, 1);
+  assert.match(rej[0], new RegExp(`${ids[0]}[\\s\\S]*insufficient_balance[\\s\\S]*2\\.00 EUR`));
+  await page.evaluate(() => document.querySelector('form.balance-form').scrollIntoView());
+  await shot('cashback-tab');
+  const balances = await Promise.all(ids.map(async (id) => (await call('GET', `/customers/${id}`)).body.balances));
+  assert.deepEqual(balances, [{ EUR: 200 }, { EUR: 100 }, { EUR: 100 }]);
+});
+
+test('the balance condition of the rule editor builds a balance rule', async () => {
+  await page.goto(`${BASE}/console#/groups/new?kind=rules`);
+  await page.getByLabel('Name').fill('Cashback holders');
+  const cond = page.locator('fieldset.cg-group').nth(0).locator('.condition').nth(0);
+  await cond.getByLabel('Condition type').selectOption('balance');
+  await cond.getByLabel('Unit (ISO 4217 code or points)').fill('EUR');
+  await cond.getByLabel('Comparison').selectOption('>=');
+  await cond.getByLabel('Amount (minor units)').fill('150');
+  await page.getByRole('button', { name: 'Preview' }).click();
+  // After the Cashback flow: Ana holds 2.00 EUR, Bohdan and Dmytro 1.00 EUR.
+  await page.getByText(/^1 of \d+ customers match/).waitFor();
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.getByRole('heading', { name: 'Cashback holders' }).waitFor();
+  const g = (await call('GET', '/groups?limit=100')).body.items.find((x) => x.name === 'Cashback holders');
+  assert.deepEqual(g.condition_groups, [[{ balance: { unit: 'EUR', op: '>=', amount_minor: 150 } }]]);
+});
+
+test('a webhook endpoint added in the console gets signed deliveries: a retry after a 500, a replay, a rotated secret', async () => {
+  // A receiver on the loopback address (the local stack's allowance): 500 once, then 200; it keeps
+  // each request's webhook-id and whether its signature verifies with the secret the console showed.
+  const seen = [];
+  let secrets = [];
+  const rx = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => { body += c; });
+    req.on('end', () => {
+      const id = req.headers['webhook-id'];
+      const ts = req.headers['webhook-timestamp'];
+      const sigs = String(req.headers['webhook-signature'] || '').split(' ');
+      const verified = secrets.map((s) => sigs.includes('v1,' + createHmac('sha256', Buffer.from(s.slice(6), 'base64')).update(`${id}.${ts}.${body}`).digest('base64')));
+      seen.push({ id, verified, body: JSON.parse(body) });
+      res.statusCode = seen.length === 1 ? 500 : 200;
+      res.end(seen.length === 1 ? 'try again' : 'ok');
+    });
+  });
+  await new Promise((r) => rx.listen(0, '127.0.0.1', r));
+  try {
+    const url = `http://127.0.0.1:${rx.address().port}/hooks`;
+    const made = await call('POST', '/groups', { name: 'Hooked', members: { customer_ids: [`carla-${RUN}`] } });
+    assert.equal(made.status, 201);
+    await page.goto(`${BASE}/console#/webhooks`);
+    await page.getByRole('heading', { name: 'Webhooks' }).waitFor();
+    await page.getByLabel('Endpoint URL').fill(url);
+    await page.getByLabel('group.member_entered').check();
+    await page.getByLabel('Only these groups (ids, comma separated; optional)').fill(made.body.id);
+    await page.getByLabel('Description').fill('CRM sync');
+    await page.getByRole('button', { name: 'Add endpoint' }).click();
+    const first = await page.getByLabel('Signing secret').inputValue();
+    assert.match(first, /^whsec_/);
+    secrets = [first];
+    const hook = (await call('GET', '/webhooks')).body.items.find((w) => w.url === url);
+    assert.deepEqual([hook.event_types, hook.group_ids, hook.description], [['group.member_entered'], [made.body.id], 'CRM sync']);
+    assert.equal(JSON.stringify(hook).includes(first), false, 'the secret is never returned again');
+
+    // A member enters the group: the message fails once (500) and is delivered on the retry.
+    assert.equal((await call('POST', `/groups/${made.body.id}/members`, { customer_ids: [`dmytro-${RUN}`] })).status, 200);
+    await until('two attempts', async () => seen.length >= 2, 60000);
+    assert.equal(seen[0].id, seen[1].id, 'the same webhook-id on every attempt');
+    assert.deepEqual(seen.map((s) => s.verified), [[true], [true]]);
+    assert.equal(seen[1].body.type, 'group.member_entered');
+    await page.getByRole('link', { name: 'Open ' + url }).click();
+    await page.getByRole('heading', { name: 'CRM sync' }).waitFor();
+    const row = page.locator('#deliveries tbody tr').first();
+    await until('the log to show the delivery', async () => {
+      await page.getByRole('button', { name: 'Refresh' }).click();
+      return /✓ delivered/.test(await row.innerText());
+    });
+    assert.match(await row.innerText(), /500 in \d+ ms[\s\S]*try again[\s\S]*200 in \d+ ms/);
+    await shot('webhook-deliveries');
+
+    // Rotate: a new secret is shown once; both sign for 24 hours.
+    page.once('dialog', (d) => d.accept());
+    await page.getByRole('button', { name: 'Rotate secret' }).click();
+    await until('the new secret', async () => (await page.getByLabel('Signing secret').count()) === 1);
+    const second = await page.getByLabel('Signing secret').inputValue();
+    assert.match(second, /^whsec_/);
+    assert.notEqual(second, first);
+    secrets = [first, second];
+
+    // Replay the delivered message: the same id again, signed with both secrets.
+    await row.getByRole('button', { name: /^Replay / }).click();
+    await until('the replay', async () => seen.length >= 3, 60000);
+    assert.equal(seen[2].id, seen[0].id);
+    assert.deepEqual(seen[2].verified, [true, true]);
+
+    // Disable: the state says so and the API holds it.
+    await page.getByRole('button', { name: 'Disable' }).click();
+    await page.locator('#webhook-state').getByText('✗ disabled (by_request)').waitFor();
+    assert.equal((await call('GET', `/webhooks/${hook.id}`)).body.enabled, false);
+  } finally {
+    rx.close();
+  }
+});
+
+test('an email provider is connected and a group mapped to its contact list, resynced and deleted', async () => {
+  const g = await call('POST', '/groups', { name: 'Newsletter', members: { customer_ids: [`ana-${RUN}`, `bohdan-${RUN}`] } });
+  assert.equal(g.status, 201);
+  await page.goto(`${BASE}/console#/integrations`);
+  await page.getByRole('heading', { name: 'Email providers' }).waitFor();
+  await page.getByLabel('Name', { exact: true }).fill('Shop');
+  await page.getByLabel('Login name (e-mail)').fill('owner@shop.example');
+  await page.getByLabel('API key').fill('test-key-not-real');
+  await page.getByRole('button', { name: 'Connect' }).click();
+  await page.getByRole('heading', { name: 'Shop' }).waitFor();
+  const acct = (await call('GET', '/integrations')).body.items.find((i) => i.name === 'Shop');
+  assert.equal(acct.username, 'owner@shop.example');
+  assert.equal(JSON.stringify(acct).includes('test-key-not-real'), false, 'the API key is never returned');
+
+  // A list id the API refuses (0): its 422 shows beside the field.
+  await page.getByLabel('Customer group').selectOption({ label: 'Newsletter' });
+  await page.getByLabel('Contact list id').fill('0');
+  await page.getByRole('button', { name: 'Add mapping' }).click();
+  await page.locator('[data-field=list_id] .field-error').getByText(/list_id|list/).waitFor();
+  await page.getByLabel('Contact list id').fill('42');
+  await page.getByRole('button', { name: 'Add mapping' }).click();
+  const row = page.locator('#mappings tbody tr').filter({ hasText: 'Newsletter' });
+  await row.getByText('42', { exact: true }).waitFor();
+  const maps = (await call('GET', `/integrations/${acct.id}/mappings`)).body.items;
+  assert.deepEqual(maps.map((m) => [m.group_id, m.list_id]), [[g.body.id, 42]]);
+  await shot('email-provider-mappings');
+  const run = maps[0].push_run;
+  await row.getByRole('button', { name: 'Resync list 42' }).click();
+  await until('a new push', async () => (await call('GET', `/integrations/${acct.id}/mappings`)).body.items[0].push_run !== run);
+  await row.getByRole('button', { name: 'Delete mapping to list 42' }).click();
+  await until('the mapping to go', async () => (await page.locator('#mappings tbody tr').filter({ hasText: 'Newsletter' }).count()) === 0);
+  assert.deepEqual((await call('GET', `/integrations/${acct.id}/mappings`)).body.items, []);
+});
+
+test('the advanced filter searches and counts, saves a filter shown on the left, and saves it as a group', async () => {
+  await page.goto(`${BASE}/console#/search`);
+  await page.getByRole('heading', { name: 'Search customers' }).waitFor();
+  const cond = page.locator('fieldset.cg-group').nth(0).locator('.condition').nth(0);
+  await cond.getByLabel('Condition type').selectOption('tags');
+  await cond.getByLabel('Tags (comma separated)').fill('vip');
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  const names = async () => (await page.locator('#results tbody tr td:first-child').allTextContents()).sort();
+  await until('two results', async () => (await names()).length === 2);
+  assert.deepEqual(await names(), ['Ana Kovalenko', 'Carla Mendes']);
+  await page.getByRole('button', { name: 'Count' }).click();
+  await page.locator('#search-count').getByText(/^2 of \d+ customers match\.$/).waitFor();
+  // The simple filter narrows the same search (AND).
+  await page.getByLabel('Name starts with').fill('Car');
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  await until('one result', async () => (await names()).length === 1);
+  assert.deepEqual(await names(), ['Carla Mendes']);
+  await page.getByLabel('Name starts with').fill('');
+  // Saving without a name: the API's 422 shows beside the name field.
+  await page.getByRole('button', { name: 'Save filter' }).click();
+  await page.locator('[data-field=name] .field-error').getByText(/name/).waitFor();
+  await page.getByLabel('Filter name (to save it)').fill('VIP customers');
+  await page.getByRole('button', { name: 'Save filter' }).click();
+  await page.getByRole('heading', { name: 'Search: VIP customers' }).waitFor();
+  await page.locator('aside.saved-filters').getByRole('link', { name: 'VIP customers' }).waitFor();
+  await until('the saved filter\'s results', async () => (await names()).length === 2);
+  const f = (await call('GET', '/filters')).body.items.find((x) => x.name === 'VIP customers');
+  assert.deepEqual(f.filter.condition_groups, [[{ tags: { has_any: ['vip'] } }]]);
+  await shot('search-saved-filters');
+  // Save as a static group: the two customers matching now.
+  await page.getByRole('button', { name: 'Save as group' }).click();
+  const dlg = page.getByRole('dialog', { name: 'Save as group' });
+  await dlg.getByLabel('Group name').fill('VIP snapshot');
+  await dlg.getByLabel('Group type').selectOption('static');
+  await dlg.getByRole('button', { name: 'Create group' }).click();
+  await page.getByRole('heading', { name: 'VIP snapshot' }).waitFor();
+  const g = (await call('GET', '/groups?limit=100')).body.items.find((x) => x.name === 'VIP snapshot');
+  assert.equal(g.type, 'static');
+  const members = (await call('GET', `/groups/${g.id}/members`)).body.items.map((m) => m.name).sort();
+  assert.deepEqual(members, ['Ana Kovalenko', 'Carla Mendes']);
 });
