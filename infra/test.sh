@@ -35,7 +35,9 @@ cargo build --quiet --workspace --bins --tests
 DEV_PID=$!
 wait_port "$API_PORT" 120
 TOKEN="$("$BIN" token "schemathesis-$(date +%s)")"
-# Every check, two seeds (the CI seed and the one issue 11 probed with); infra/schemathesis.toml lists
+# Every check; the response-time limit only catches hangs (timing is for benchmarks, never tests, and
+# moto under one lock is slow on a loaded machine),
+# two seeds (the CI seed and the one issue 11 probed with); infra/schemathesis.toml lists
 # the rules OpenAPI 3.0 cannot state.
 : > "$STATE/schemathesis.log"
 # The second seed runs fewer examples per operation: together they stay a few minutes.
@@ -44,7 +46,7 @@ for run in 20261124:"${SCHEMATHESIS_EXAMPLES:-40}" 7:"${SCHEMATHESIS_EXAMPLES_2:
   "$VENV/bin/schemathesis" --config-file infra/schemathesis.toml run infra/openapi.yaml \
     --url "http://127.0.0.1:$API_PORT" \
     --header "Authorization: Bearer $TOKEN" \
-    --checks all --request-timeout 30 \
+    --checks all --max-response-time 120 --request-timeout 150 \
     --max-examples "$examples" \
     --seed "$seed" \
     --no-color | tee -a "$STATE/schemathesis.log"
