@@ -70,3 +70,30 @@ ensure_browser() {
     echo "$want" > "$stamp"
   fi
 }
+
+# Runs the cargo bench target $1 of cg-tests against a fresh moto on a free port, release by default or
+# the debug build with `--debug` as $2 (the same request figures, no release build of the SDK); the
+# remaining arguments go to the benchmark. Used by infra/bench-{balance,import,search}.sh.
+run_cargo_bench() {
+  local bench="$1" profile=release
+  shift
+  if [ "${1:-}" = "--debug" ]; then profile=debug; shift; fi
+  ensure_venv
+  log "building the $bench benchmark ($profile)"
+  if [ "$profile" = release ]; then
+    cargo build --quiet --release -p cg-tests --bench "$bench"
+  else
+    cargo build --quiet -p cg-tests --bench "$bench"
+  fi
+  MOTO_PORT="$(free_port)"
+  log "starting moto on 127.0.0.1:$MOTO_PORT"
+  start_moto "$MOTO_PORT"
+  trap 'kill "$MOTO_PID" 2>/dev/null || true' EXIT
+  export_local_aws "$MOTO_PORT"
+  log "running"
+  if [ "$profile" = release ]; then
+    cargo bench --quiet -p cg-tests --bench "$bench" -- "$@"
+  else
+    "$(ls -t "${CARGO_TARGET_DIR:-$ROOT/target}"/debug/deps/"$bench"-* | grep -v '\.d$' | head -1)" "$@"
+  fi
+}
