@@ -57,7 +57,11 @@ log "browser tests of the console (chromium + playwright-core) against the same 
 ensure_browser
 CG_URL="http://127.0.0.1:$API_PORT" CG_TOKEN="$("$BIN" token "browser-$(date +%s)")" \
   CG_SCREENSHOTS="$ROOT/docs/screenshots" \
-  node --test --test-concurrency=1 --test-reporter=spec tests/browser/console.test.mjs 2>&1 | tee "$STATE/browser.log"
+  node --test --test-concurrency=1 --test-reporter=spec tests/browser/console.test.mjs 2>&1 | tee "$STATE/browser.log" || {
+  # What the dev server's workers were doing, for a failure seen only in CI.
+  echo "--- the dev server's last log lines"; tail -n 60 "$STATE/dev-server-test.log" | cut -c1-400
+  exit 1
+}
 br_passed=$(grep -Eo '(ℹ|#) pass [0-9]+' "$STATE/browser.log" | awk '{print $3}' | tail -n1)
 
 log "all tests passed in $(( $(date +%s) - started ))s: $cargo_passed cargo tests, ${st_passed:-0} schemathesis cases, ${br_passed:-0} browser tests"

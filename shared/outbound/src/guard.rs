@@ -33,7 +33,10 @@ pub enum Reach {
     Public,
     /// Any address (the local stack's allowance).
     Any,
-    /// Loopback and private addresses only (the local stack with `--no-outbound`).
+    /// This machine only (the local stack with `--no-outbound`): loopback addresses, and of names only
+    /// `localhost`. Nothing leaves the machine, not even a DNS query: the test command's fuzzer
+    /// creates endpoints with made-up hosts and private addresses, whose lookups and connect
+    /// timeouts (on a machine without a network) would otherwise hold every delivery worker.
     LocalOnly,
 }
 
@@ -42,7 +45,7 @@ pub fn allowed(ip: IpAddr, reach: Reach) -> bool {
     match reach {
         Reach::Public => is_public(ip),
         Reach::Any => true,
-        Reach::LocalOnly => !is_public(ip),
+        Reach::LocalOnly => ip.is_loopback(),
     }
 }
 
@@ -66,6 +69,12 @@ impl tower_service::Service<Name> for GuardedResolver {
         let reach = self.reach;
         Box::pin(async move {
             let host = name.as_str().to_owned();
+            if reach == Reach::LocalOnly && !host.eq_ignore_ascii_case("localhost") {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::PermissionDenied,
+                    RefusedAddress(host),
+                ));
+            }
             let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let kept: Vec<SocketAddr> = found.into_iter().filter(|a| allowed(a.ip(), reach)).collect();
             if kept.is_empty() {
@@ -99,5 +108,27 @@ mod tests {
             .unwrap()
             .collect();
         assert!(ok.iter().all(|a| a.ip().is_loopback()));
+    }
+
+    #[tokio::test]
+    async fn local_only_reaches_this_machine_and_never_asks_dns() {
+        let mut local = GuardedResolver {
+            reach: Reach::LocalOnly,
+        };
+        let ok: Vec<_> = local.call("localhost".parse().unwrap()).await.unwrap().collect();
+        assert!(!ok.is_empty() && ok.iter().all(|a| a.ip().is_loopback()));
+        // Any other name is refused before a lookup: a name no DNS server could answer fails at once.
+        let started = std::time::Instant::now();
+        for host in ["example.com", "no-such-host.invalid", "hooks.internal"] {
+            let err = local.call(host.parse().unwrap()).await.unwrap_err();
+            assert_eq!(err.kind(), std::io::ErrorKind::PermissionDenied, "{host}");
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        // Literal addresses: loopback only, private networks are other machines.
+        assert!(allowed("127.0.0.1".parse().unwrap(), Reach::LocalOnly));
+        assert!(allowed("::1".parse().unwrap(), Reach::LocalOnly));
+        assert!(!allowed("10.1.2.3".parse().unwrap(), Reach::LocalOnly));
+        assert!(!allowed("192.168.0.10".parse().unwrap(), Reach::LocalOnly));
+        assert!(!allowed("93.184.216.34".parse().unwrap(), Reach::LocalOnly));
     }
 }

@@ -47,8 +47,8 @@ pub struct Outbound {
 
 impl Outbound {
     /// The clients: `allow_local` is the local stack's allowance (http, loopback and private
-    /// receivers); `no_outbound` keeps every request on the machine (webhooks to loopback and private
-    /// addresses only, providers at an unreachable local port); `smartemailing_base_url` where the
+    /// receivers); `no_outbound` keeps every request on the machine (webhooks to loopback addresses and
+    /// `localhost` only, without a DNS query; providers at an unreachable local port); `smartemailing_base_url` where the
     /// SmartEmailing API is.
     pub fn new(allow_local: bool, no_outbound: bool, smartemailing_base_url: &str) -> std::io::Result<Outbound> {
         let reach = match (allow_local, no_outbound) {
