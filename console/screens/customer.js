@@ -1,8 +1,10 @@
 // A customer's detail page (seed 004): identities, attributes, subscriptions, activity, groups and
-// tags; edit the profile, attributes and tags (PATCH, merge-patch), delete the customer.
+// tags; edit the profile, attributes and tags (PATCH, merge-patch), delete the customer; its timeline
+// and communication history (timeline.js).
 import { api, all, enc } from '../api.js';
 import { h, field, input, select, showError, formError, flash, table, fmtTime, clearErrors } from '../ui.js';
 import { customerBalances } from './cashback.js';
+import { customerTimeline } from './timeline.js';
 
 export async function render(root, { id }) {
   const [c, groups] = await Promise.all([api('GET', `/customers/${enc(id)}`), all('/groups').catch(() => [])]);
@@ -85,4 +87,6 @@ export async function render(root, { id }) {
     root.append(h('section', { 'aria-labelledby': 'act-h' }, h('h2', { id: 'act-h' }, 'Activity'),
       h('pre', { class: 'json', tabindex: '0', 'aria-label': 'Activity as JSON' }, JSON.stringify(c.activity, null, 2))));
   }
+  // Timeline and communication history (issue 15 parts 7 and 8).
+  await customerTimeline(root, c);
 }

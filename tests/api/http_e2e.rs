@@ -201,6 +201,7 @@ async fn another_tenants_ids_are_404_on_every_route_and_change_nothing() {
         .await;
     assert_eq!(filter.status, 201, "{}", filter.raw);
     let fid = filter.body["id"].as_str().unwrap().to_owned();
+    let timeline_before = api.call("GET", "/customers/shared-id/timeline", &a, None).await.body;
     let before = (
         api.call("GET", "/customers/shared-id", &a, None).await.body,
         api.call("GET", &format!("/groups/{gid}"), &a, None).await.body,
@@ -245,6 +246,14 @@ async fn another_tenants_ids_are_404_on_every_route_and_change_nothing() {
             Some(change.clone()),
         ),
         ("GET", format!("/balance-operations/{oid}"), None),
+        // Timeline and communications (issue 15 parts 7 and 8).
+        ("GET", "/customers/shared-id/communications".into(), None),
+        ("GET", "/customers/shared-id/timeline".into(), None),
+        (
+            "POST",
+            "/customers/shared-id/timeline".into(),
+            Some(json!({"type": "hijacked", "occurred_at": "2026-01-01T00:00:00Z"})),
+        ),
         ("GET", format!("/filters/{fid}"), None),
         ("PATCH", format!("/filters/{fid}"), Some(json!({"name": "hijacked"}))),
         ("DELETE", format!("/filters/{fid}"), None),
@@ -285,6 +294,8 @@ async fn another_tenants_ids_are_404_on_every_route_and_change_nothing() {
         api.call("GET", &format!("/groups/{gid}/members"), &a, None).await.body,
     );
     assert_eq!(before, after, "tenant A's data is unchanged");
+    let timeline_after = api.call("GET", "/customers/shared-id/timeline", &a, None).await.body;
+    assert_eq!(timeline_before, timeline_after, "tenant A's timeline is unchanged");
     let still = api.call("GET", &format!("/filters/{fid}"), &a, None).await;
     assert_eq!(still.body, filter.body, "tenant A's filter is unchanged");
     // B's searches and filters see nothing of A's.

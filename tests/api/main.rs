@@ -20,6 +20,7 @@ mod runtime;
 mod search;
 mod smartemailing;
 mod store;
+mod timeline;
 mod timing;
 mod webhook_job_ends;
 mod webhooks;

@@ -24,7 +24,7 @@ const REQUIRED: [&str; 5] = [
 ];
 
 /// The binaries the scenarios below invoke; a new function needs a case here.
-const COVERED: [&str; 69] = [
+const COVERED: [&str; 73] = [
     "api-customers-create",
     "api-customers-list",
     "api-customers-get",
@@ -57,6 +57,11 @@ const COVERED: [&str; 69] = [
     "api-imports-cancel",
     "api-console",
     "api-customer-ledger-list",
+    // Timeline and communication history (issue 15 parts 7 and 8).
+    "api-communications-create",
+    "api-customer-communications-list",
+    "api-customer-timeline-create",
+    "api-customer-timeline-list",
     "api-balance-adjustments-create",
     "api-balance-operations-create",
     "api-balance-operations-get",
@@ -470,6 +475,62 @@ async fn balance_functions_and_the_bulk_jobs_worker() {
     expect(&entries, 200);
     assert_eq!(entries.body["items"][0]["balance_after"], 50, "{}", entries.raw);
     assert_eq!(entries.body["items"][1]["balance_after"], 7);
+}
+
+#[tokio::test]
+async fn timeline_functions_answer_http_api_events() {
+    let t = fresh_tenant();
+    let (customers, record, messages, create, list) = tokio::join!(
+        start("api-customers-create"),
+        start("api-communications-create"),
+        start("api-customer-communications-list"),
+        start("api-customer-timeline-create"),
+        start("api-customer-timeline-list"),
+    );
+    expect(
+        &call(
+            &customers,
+            request(&customers, "/customers", &t).json(&json!({"id": "tl-1"})),
+        )
+        .await,
+        201,
+    );
+    let batch = json!({"communications": [
+        {"customer_id": "tl-1", "channel": "email", "provider_message_id": "rt-1", "sent_at": "2026-11-01T10:00:00Z"},
+        {"customer_id": "tl-404", "channel": "sms", "provider_message_id": "rt-2", "sent_at": "2026-11-01T10:00:00Z"}
+    ]});
+    let recorded = call(&record, request(&record, "/communications", &t).json(&batch)).await;
+    expect(&recorded, 200);
+    assert_eq!(recorded.body["recorded"], 1, "{}", recorded.raw);
+    assert_eq!(recorded.body["rejected"], 1, "{}", recorded.raw);
+    let again = call(&record, request(&record, "/communications", &t).json(&batch)).await;
+    assert_eq!(again.body["already_recorded"], 1, "{}", again.raw);
+    let listed = call(&messages, request(&messages, "/customers/tl-1/communications", &t)).await;
+    expect(&listed, 200);
+    assert_eq!(listed.body["items"][0]["provider_message_id"], "rt-1", "{}", listed.raw);
+    let event = json!({"type": "call.logged", "occurred_at": "2026-11-02T10:00:00Z", "event_id": "c-1"});
+    let made = call(&create, request(&create, "/customers/tl-1/timeline", &t).json(&event)).await;
+    expect(&made, 201);
+    let replay = call(&create, request(&create, "/customers/tl-1/timeline", &t).json(&event)).await;
+    expect(&replay, 200);
+    let entries = call(&list, request(&list, "/customers/tl-1/timeline", &t)).await;
+    expect(&entries, 200);
+    let types: Vec<&str> = entries.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|e| e["type"].as_str())
+        .collect();
+    assert_eq!(
+        types,
+        ["customer.created", "call.logged", "communication.email"],
+        "{}",
+        entries.raw
+    );
+    let reversed = request(&list, "/customers/tl-1/timeline", &t)
+        .query("from", "2026-12-01T00:00:00Z")
+        .query("to", "2026-01-01T00:00:00Z");
+    expect(&call(&list, reversed).await, 422);
 }
 
 #[tokio::test]

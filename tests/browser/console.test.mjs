@@ -497,3 +497,46 @@ test('the advanced filter searches and counts, saves a filter shown on the left,
   const members = (await call('GET', `/groups/${g.id}/members`)).body.items.map((m) => m.name).sort();
   assert.deepEqual(members, ['Ana Kovalenko', 'Carla Mendes']);
 });
+
+test('the customer timeline records an event in the console and shows it with a message sent through the API', async () => {
+  // Seed 004's timeline with "record events" and seed 002's communication tab.
+  const id = `carla-${RUN}`;
+  const sent = await call('POST', '/communications', { communications: [
+    { customer_id: id, channel: 'email', provider_message_id: `ses-${RUN}`, sent_at: '2026-11-20T09:00:00Z', subject: 'November offer', campaign: 'november', status: 'opened' },
+  ] });
+  assert.equal(sent.status, 200, JSON.stringify(sent.body));
+  assert.equal(sent.body.recorded, 1);
+  await page.goto(`${BASE}/console#/customers/${id}`);
+  await page.getByRole('heading', { name: 'Carla Mendes' }).waitFor();
+  const tl = page.locator('#timeline');
+  await tl.getByRole('heading', { name: 'Timeline' }).waitFor();
+  // A bad type is a 422 shown beside the field, and nothing is recorded.
+  const form = tl.getByRole('form', { name: 'Record event' });
+  await form.getByLabel('Event type').fill('bad type');
+  await form.getByRole('button', { name: 'Record event' }).click();
+  await form.locator('[data-field=type] .field-error').getByText(/type/).waitFor();
+  await form.getByLabel('Event type').fill('call.logged');
+  await form.getByLabel('When').fill('2026-11-21T10:30');
+  await form.getByLabel('Properties (one key=value per line)').fill('agent=ana\nminutes=7');
+  await form.getByRole('button', { name: 'Record event' }).click();
+  await tl.locator('tbody tr').filter({ hasText: 'call.logged' }).getByText('agent: ana, minutes: 7').waitFor();
+  // Newest first: the manual event (21 Nov) above the message (20 Nov).
+  const rows = await tl.locator('tbody tr').allInnerTexts();
+  const at = (s) => rows.findIndex((r) => r.includes(s));
+  assert.ok(at('call.logged') >= 0 && at('communication.email') > at('call.logged'), rows.join('\n'));
+  assert.match(rows[at('communication.email')], /November offer[\s\S]*opened/);
+  // The type filter shows only the chosen type.
+  await tl.getByRole('form', { name: 'Timeline filter' }).getByLabel('Types (comma separated)').fill('communication.email');
+  await tl.getByRole('button', { name: 'Filter' }).click();
+  await until('the filtered timeline', async () => {
+    const r = await tl.locator('tbody tr').allInnerTexts();
+    return r.length === 1 && r[0].includes('communication.email');
+  });
+  // The Communications section lists the message.
+  const comms = page.locator('#communications');
+  assert.match(await comms.locator('tbody tr').first().innerText(), /email[\s\S]*November offer[\s\S]*november[\s\S]*opened/);
+  const api = (await call('GET', `/customers/${id}/timeline?type=call.logged`)).body.items;
+  assert.deepEqual(api.map((e) => [e.type, e.source, e.properties]), [['call.logged', 'manual', { agent: 'ana', minutes: 7 }]]);
+  await page.evaluate(() => document.getElementById('timeline').scrollIntoView());
+  await shot('customer-timeline');
+});

@@ -335,6 +335,9 @@ pub fn import_report_key(t: &TenantId, id: &BulkJobId) -> String {
     format!("{}failed-rows.csv", import_object_prefix(t, id))
 }
 
+mod timeline;
+pub use timeline::*;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,6 +27,7 @@ pub mod ports;
 pub mod rules;
 pub mod search;
 pub mod settings;
+pub mod timeline;
 pub mod usecases;
 
 pub use error::{DomainError, Result};

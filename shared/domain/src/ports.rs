@@ -151,6 +151,8 @@ pub struct Commit {
     pub left: Vec<GroupId>,
     /// Event ids recorded with the write; one already recorded fails the commit with `SeenEvents`.
     pub events: Vec<String>,
+    /// The events' timeline entries (aligned with `events`), written with their id markers.
+    pub timeline: Vec<crate::timeline::TimelineEntry>,
     /// Whether facts changed (a full write) or only groups and the wake-up (an update).
     pub facts_changed: bool,
     /// Why, for the history entries.

@@ -4,7 +4,8 @@
 //! `balances`, `exports`, `export_job`, `jobs`, `filters`, `bulk_job` <- `balance_job`, `import_rows` <-
 //! `import_batch` <- `import_job`, `imports`. No module calls one above it. Destinations (issue 16):
 //! `notify` sits beside `lookup` (the job ends call it); `webhooks`, `integrations`, `dispatch`,
-//! `deliver` and `provider_sync` are at the top and call only `lookup`-level reads.
+//! `deliver` and `provider_sync` are at the top and call only `lookup`-level reads. `timeline` (issue 15)
+//! calls only `lookup`.
 
 pub mod balance_job;
 pub mod balances;
@@ -31,6 +32,7 @@ pub mod provider_sync;
 pub mod resync;
 pub mod search;
 pub mod settings;
+pub mod timeline;
 pub mod wake;
 pub mod webhooks;
 

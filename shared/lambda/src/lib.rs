@@ -21,6 +21,7 @@ pub mod scheduler;
 pub mod search_api;
 pub mod settings_api;
 pub mod startup;
+pub mod timeline_api;
 pub mod webhooks_api;
 pub mod worker;
 

@@ -43,12 +43,31 @@ pub fn path_id<T: PathId>(req: &Request, name: &str) -> Result<T, ApiError> {
 
 /// `limit` and `cursor` from the query string; any other parameter is rejected so typos are visible.
 pub fn page(req: &Request) -> Result<PageRequest, ApiError> {
+    page_with(req, &[])
+}
+
+/// The values of a list's own query parameter (`type=a&type=b`), in order.
+pub fn query_values<'r>(req: &'r Request, name: &str) -> Vec<&'r str> {
+    req.query_string_parameters_ref()
+        .and_then(|p| p.all(name))
+        .unwrap_or_default()
+}
+
+/// Like [`page`], for a list that also takes the query parameters `extra` (read them with
+/// [`query_values`]); any other parameter is rejected.
+pub fn page_with(req: &Request, extra: &[&str]) -> Result<PageRequest, ApiError> {
     let params = req.query_string_parameters_ref();
     if let Some(params) = params {
         for (name, _) in params.iter() {
-            if name != "limit" && name != "cursor" {
+            if name != "limit" && name != "cursor" && !extra.contains(&name) {
+                let known = ["limit", "cursor"]
+                    .iter()
+                    .chain(extra)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 return Err(ApiError::BadRequest(format!(
-                    "unknown query parameter {name:?}; use limit and cursor"
+                    "unknown query parameter {name:?}; use {known}"
                 )));
             }
         }

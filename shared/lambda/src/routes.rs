@@ -10,6 +10,7 @@ use crate::import_api;
 use crate::integrations_api;
 use crate::search_api;
 use crate::settings_api;
+use crate::timeline_api;
 use crate::webhooks_api;
 use crate::App;
 use lambda_http::{Body, Request, Response};
@@ -96,6 +97,11 @@ route_table! {
     BalanceAdjustmentsCreate: POST "/customers/{customerId}/balance-adjustments" => balance_api::balance_adjustments_create, "api-balance-adjustments-create", "set or adjust one customer's balance, once per idempotency key.";
     BalanceOperationsCreate: POST "/groups/{groupId}/balance-operations" => balance_api::balance_operations_create, "api-balance-operations-create", "set or adjust the balance of every member of a group (202).";
     BalanceOperationsGet: GET "/balance-operations/{operationId}" => balance_api::balance_operations_get, "api-balance-operations-get", "one group balance operation with its progress and counts.";
+    // Timeline and communication history (issue 15 parts 7 and 8).
+    CommunicationsCreate: POST "/communications" => timeline_api::communications_create, "api-communications-create", "record 1 to 500 messages sent to customers, once per provider message id.";
+    CustomerCommunicationsList: GET "/customers/{customerId}/communications" => timeline_api::customer_communications_list, "api-customer-communications-list", "a customer's messages, newest first.";
+    CustomerTimelineCreate: POST "/customers/{customerId}/timeline" => timeline_api::customer_timeline_create, "api-customer-timeline-create", "record a manual event on a customer's timeline.";
+    CustomerTimelineList: GET "/customers/{customerId}/timeline" => timeline_api::customer_timeline_list, "api-customer-timeline-list", "a customer's timeline, newest first, by type and time.";
     CustomersSearch: POST "/customers/search" => search_api::customers_search, "api-customers-search", "a page of the customers a filter matches, with chosen fields and a cursor.";
     CustomersCount: POST "/customers/count" => search_api::customers_count, "api-customers-count", "the exact number of customers a filter matches.";
     FiltersCreate: POST "/filters" => filter_api::filters_create, "api-filters-create", "save a filter.";

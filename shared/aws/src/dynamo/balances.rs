@@ -19,6 +19,7 @@ use cg_domain::bulk::ports::MAX_BATCH_ITEMS;
 use cg_domain::bulk::{BulkJob, Expect, FailedRow};
 use cg_domain::ids::{BulkJobId, CustomerId, GroupId, TenantId};
 use cg_domain::page::{Page, PageRequest};
+use cg_domain::timeline::TimelineEntry;
 use cg_domain::{DomainError, Result};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -106,6 +107,9 @@ struct KeyItem {
     ttl: i64,
 }
 
+/// Items of one customer's balance change (see [`Store::balance_items`]).
+const ITEMS_PER_WRITE: usize = 4;
+
 fn put_new(table: &str, item: Item) -> Result<TransactWriteItem> {
     let put = Put::builder()
         .table_name(table)
@@ -121,8 +125,9 @@ fn encode<T: Serialize>(what: &str, v: T) -> Result<Item> {
 }
 
 impl Store {
-    /// The three items of one customer's change: the customer under its version, the entry, the marker.
-    fn balance_items(&self, t: &TenantId, w: &BalanceWrite) -> Result<[TransactWriteItem; 3]> {
+    /// The four items of one customer's change: the customer under its version, the entry, the marker
+    /// and the timeline's `balance.changed` entry.
+    fn balance_items(&self, t: &TenantId, w: &BalanceWrite) -> Result<[TransactWriteItem; 4]> {
         let customer = Put::builder()
             .table_name(&self.table)
             .set_item(Some(self.customer_item(t, &w.after)?))
@@ -144,10 +149,12 @@ impl Store {
             e,
             Some(marker_ttl),
         );
+        let timeline = TimelineEntry::balance_changed(e, w.after.version);
         Ok([
             TransactWriteItem::builder().put(customer).build(),
             put_new(&self.table, encode("ledger entry", entry)?)?,
             put_new(&self.table, encode("balance marker", marker)?)?,
+            self.timeline_put(t, &e.customer_id, &timeline, e.at)?,
         ])
     }
 }
@@ -160,7 +167,7 @@ impl BalanceStore for Store {
         failed: &[FailedRow],
         job: Option<(&BulkJob, Expect)>,
     ) -> Result<BalanceCommit> {
-        let mut items = Vec::with_capacity(1 + 3 * writes.len() + failed.len());
+        let mut items = Vec::with_capacity(1 + ITEMS_PER_WRITE * writes.len() + failed.len());
         if let Some((job, expect)) = job {
             items.push(
                 TransactWriteItem::builder()
@@ -192,7 +199,7 @@ impl BalanceStore for Store {
             Err(f) => {
                 // Each write's marker is its third item.
                 let applied = (0..writes.len())
-                    .filter(|i| f.get(first_write + 3 * i + 2).copied().unwrap_or(false))
+                    .filter(|i| f.get(first_write + ITEMS_PER_WRITE * i + 2).copied().unwrap_or(false))
                     .collect();
                 Ok(BalanceCommit::Stale { applied })
             }

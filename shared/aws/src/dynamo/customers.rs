@@ -13,6 +13,7 @@ use cg_domain::customer::{Customer, Identity};
 use cg_domain::ids::{CustomerId, TenantId};
 use cg_domain::page::{Page, PageRequest};
 use cg_domain::ports::{CustomerScan, CustomerStore};
+use cg_domain::timeline::TimelineEntry;
 use cg_domain::{DomainError, Result};
 use std::collections::{BTreeSet, HashMap};
 
@@ -77,6 +78,8 @@ impl CustomerStore for Store {
         for identity in &identities {
             items.push(self.identity_put(t, identity, &c.id)?);
         }
+        // Last, so the identities keep their positions.
+        items.push(self.timeline_put(t, &c.id, &TimelineEntry::created(c.created_at), c.created_at)?);
         match self.transact(items).await? {
             Ok(()) => Ok(()),
             Err(failed) if failed[0] => Err(DomainError::conflict(
@@ -124,6 +127,8 @@ impl CustomerStore for Store {
         for identity in old.difference(&new) {
             items.push(self.identity_delete(t, identity, &after.id)?);
         }
+        let entry = TimelineEntry::updated(after.version, after.updated_at);
+        items.push(self.timeline_put(t, &after.id, &entry, after.updated_at)?);
         match self.transact(items).await? {
             Ok(()) => Ok(()),
             Err(failed) if failed[0] => Err(DomainError::ConcurrentUpdate),

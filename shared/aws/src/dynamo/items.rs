@@ -371,4 +371,8 @@ pub(crate) mod attr {
     pub const FEED_MEMBERSHIP: &str = "membership";
     /// `feed` on a notification item.
     pub const FEED_NOTIFICATION: &str = "notification";
+    /// A timeline entry's type (`type` is a reserved word).
+    pub const ENTRY_TYPE: &str = "entry_type";
+    /// A timeline entry whose type starts with `:tp`.
+    pub const ENTRY_TYPE_PREFIX: &str = "begins_with(entry_type, :tp)";
 }

@@ -15,12 +15,13 @@ use cg_domain::history::Change;
 use cg_domain::ids::{CustomerId, GroupId, PathId, TenantId};
 use cg_domain::page::{Page, PageRequest};
 use cg_domain::ports::{AddOutcome, MembershipStore};
+use cg_domain::timeline::TimelineEntry;
 use cg_domain::{DomainError, Result};
 use chrono::{DateTime, Utc};
 
-/// Customers per add transaction: three items each (member row, group set, history entry) plus the
-/// group's count stays within DynamoDB's 100.
-const ADD_CHUNK: usize = 33;
+/// Customers per add transaction: four items each (member row, group set, history entry, timeline
+/// entry) plus the group's count stays within DynamoDB's 100.
+const ADD_CHUNK: usize = 24;
 
 /// History reasons of static membership changes (issue 16: the change stream carries them as well).
 const ADDED_REASON: &str = "added to the group";
@@ -99,6 +100,8 @@ impl Store {
                 let c = &chunk[i];
                 let h = HistoryItem::new(t, g, &c.id, c.email.as_ref(), Change::Entered, ADDED_REASON, now);
                 items.push(self.history_put(h)?);
+                let entry = TimelineEntry::group_change(g, true, ADDED_REASON, now);
+                items.push(self.timeline_put(t, &c.id, &entry, now)?);
             }
             match self.transact(items).await? {
                 Ok(()) => break,
@@ -169,6 +172,8 @@ impl MembershipStore for Store {
                 items.push(self.group_count_update(t, g, -1, false)?);
             }
             items.push(self.history_put(history)?);
+            let entry = TimelineEntry::group_change(g, false, REMOVED_REASON, now);
+            items.push(self.timeline_put(t, c, &entry, now)?);
             match self.transact(items).await? {
                 Ok(()) => return Ok(true),
                 Err(failed) if failed[0] => return Ok(false),

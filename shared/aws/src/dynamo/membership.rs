@@ -12,6 +12,7 @@ use cg_domain::customer::Customer;
 use cg_domain::history::Change;
 use cg_domain::ids::{GroupId, TenantId};
 use cg_domain::ports::{Commit, CommitResult, MembershipCommit};
+use cg_domain::timeline::TimelineEntry;
 use cg_domain::{DomainError, Result};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -40,14 +41,19 @@ struct Part {
     entered: Vec<GroupId>,
     left: Vec<GroupId>,
     events: Vec<String>,
+    /// The events' timeline entries, aligned with `events`.
+    timeline: Vec<TimelineEntry>,
     reason: String,
 }
 
 impl Part {
     fn items(&self) -> usize {
-        1 + self.events.len() + 2 * (self.entered.len() + self.left.len())
+        1 + 2 * self.events.len() + ITEMS_PER_CHANGE * (self.entered.len() + self.left.len())
     }
 }
+
+/// Items a membership change writes: the member row, the history entry and the timeline entry.
+const ITEMS_PER_CHANGE: usize = 3;
 
 #[derive(Serialize, Deserialize)]
 struct EventItem {
@@ -59,8 +65,8 @@ struct EventItem {
     ttl: i64,
 }
 
-/// Changes per part: the customer plus two items and (at worst) one counter per change.
-const CHANGES_PER_PART: usize = (MAX_TRANSACTION_ITEMS - 1) / 3;
+/// Changes per part: the customer plus three items and (at worst) one counter per change.
+const CHANGES_PER_PART: usize = (MAX_TRANSACTION_ITEMS - 1) / (ITEMS_PER_CHANGE + 1);
 
 /// Splits a commit so every part fits a transaction with room for the group counters; the last part
 /// carries the facts and the event ids (callers send at most `MAX_EVENTS_PER_COMMIT` events per commit).
@@ -72,7 +78,8 @@ fn split(owner: usize, c: Commit) -> Vec<Part> {
         .map(|g| (g, true))
         .chain(c.left.into_iter().map(|g| (g, false)))
         .collect();
-    let last_room = (MAX_TRANSACTION_ITEMS - 1).saturating_sub(c.events.len()) / 3;
+    // Each event writes its id marker and its timeline entry.
+    let last_room = (MAX_TRANSACTION_ITEMS - 1).saturating_sub(2 * c.events.len()) / (ITEMS_PER_CHANGE + 1);
     let mut parts = Vec::new();
     let mut state = c.before.clone();
     let mut version = c.before.version;
@@ -89,12 +96,26 @@ fn split(owner: usize, c: Commit) -> Vec<Part> {
         }
         let mut customer = state.clone();
         customer.version = version + 1;
-        parts.push(part(owner, customer, version, &chunk, Vec::new(), &reason));
+        parts.push(part(
+            owner,
+            customer,
+            version,
+            &chunk,
+            (Vec::new(), Vec::new()),
+            &reason,
+        ));
         version += 1;
     }
     let mut customer = c.after;
     customer.version = version + 1;
-    parts.push(part(owner, customer, version, &changes, c.events, &reason));
+    parts.push(part(
+        owner,
+        customer,
+        version,
+        &changes,
+        (c.events, c.timeline),
+        &reason,
+    ));
     parts
 }
 
@@ -103,7 +124,7 @@ fn part(
     customer: Customer,
     expected_version: u64,
     changes: &[(GroupId, bool)],
-    events: Vec<String>,
+    (events, timeline): (Vec<String>, Vec<TimelineEntry>),
     reason: &str,
 ) -> Part {
     Part {
@@ -113,6 +134,7 @@ fn part(
         entered: changes.iter().filter(|x| x.1).map(|x| x.0.clone()).collect(),
         left: changes.iter().filter(|x| !x.1).map(|x| x.0.clone()).collect(),
         events,
+        timeline,
         reason: reason.to_owned(),
     }
 }
@@ -162,6 +184,10 @@ impl Store {
             ));
         }
         let c = &p.customer;
+        // The events' timeline entries: keyed by the event, and written only with its new id marker.
+        for e in &p.timeline {
+            out.push((self.timeline_put(t, &c.id, e, now)?, Role::Other(p.owner)));
+        }
         for (g, change) in p
             .entered
             .iter()
@@ -183,6 +209,8 @@ impl Store {
             out.push((row, Role::Other(p.owner)));
             let history = HistoryItem::new(t, g, &c.id, c.email.as_ref(), change, &p.reason, now);
             out.push((self.put_item(history, None)?, Role::Other(p.owner)));
+            let entry = TimelineEntry::group_change(g, change == Change::Entered, &p.reason, now);
+            out.push((self.timeline_put(t, &c.id, &entry, now)?, Role::Other(p.owner)));
         }
         Ok(out)
     }

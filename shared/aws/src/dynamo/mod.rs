@@ -17,6 +17,7 @@ mod page;
 mod search;
 mod size;
 mod tenants;
+pub(crate) mod timeline;
 mod wake;
 
 use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason};

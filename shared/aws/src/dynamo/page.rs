@@ -5,6 +5,7 @@
 use super::{decode_cursor, encode_cursor, key, s, Item};
 use crate::sdk_error::{corrupt_item, from_sdk};
 use crate::Store;
+use aws_sdk_dynamodb::types::AttributeValue;
 use cg_domain::page::Page;
 use cg_domain::Result;
 use serde::de::DeserializeOwned;
@@ -20,6 +21,8 @@ pub(crate) struct PartitionQuery<'a> {
     newest_first: bool,
     consistent: bool,
     projection: Option<&'a str>,
+    between: Option<(String, String)>,
+    filter: Option<(String, Vec<(String, AttributeValue)>)>,
 }
 
 impl<'a> PartitionQuery<'a> {
@@ -34,6 +37,8 @@ impl<'a> PartitionQuery<'a> {
             newest_first: false,
             consistent: false,
             projection: None,
+            between: None,
+            filter: None,
         }
     }
 
@@ -72,6 +77,20 @@ impl<'a> PartitionQuery<'a> {
     /// A strongly consistent read.
     pub fn consistent(mut self) -> Self {
         self.consistent = true;
+        self
+    }
+
+    /// Only sort keys from `lo` to `hi`, both inclusive (`SK BETWEEN :lo AND :hi`); not combined with
+    /// [`prefix`](Self::prefix) or [`beyond`](Self::beyond). The caller keeps `lo <= hi`.
+    pub fn between(mut self, lo: String, hi: String) -> Self {
+        self.between = Some((lo, hi));
+        self
+    }
+
+    /// Only items matching a filter expression (read capacity is still spent on the rest, and a page
+    /// may hold fewer than [`limit`](Self::limit) items while more follow).
+    pub fn filter(mut self, expression: String, values: Vec<(String, AttributeValue)>) -> Self {
+        self.filter = Some((expression, values));
         self
     }
 
@@ -134,6 +153,7 @@ impl Store {
     /// Runs one Query page and returns the items as stored (for items decoded by hand).
     pub(crate) async fn query_items(&self, q: &PartitionQuery<'_>) -> Result<ItemPage<Item>> {
         let condition = match (q.sk_prefix.is_some(), q.beyond_sk.is_some(), q.newest_first) {
+            _ if q.between.is_some() => "PK = :pk AND SK BETWEEN :lo AND :hi",
             (true, _, _) => "PK = :pk AND begins_with(SK, :prefix)",
             (false, true, false) => "PK = :pk AND SK > :beyond",
             (false, true, true) => "PK = :pk AND SK < :beyond",
@@ -150,10 +170,20 @@ impl Store {
             .consistent_read(q.consistent)
             .set_limit(q.limit.map(|n| n as i32))
             .set_projection_expression(q.projection.map(str::to_owned));
-        if let Some(p) = q.sk_prefix {
+        if let Some((lo, hi)) = &q.between {
+            req = req
+                .expression_attribute_values(":lo", s(lo))
+                .expression_attribute_values(":hi", s(hi));
+        } else if let Some(p) = q.sk_prefix {
             req = req.expression_attribute_values(":prefix", s(p));
         } else if let Some(b) = &q.beyond_sk {
             req = req.expression_attribute_values(":beyond", s(b));
+        }
+        if let Some((expression, values)) = &q.filter {
+            req = req.filter_expression(expression);
+            for (name, value) in values {
+                req = req.expression_attribute_values(name, value.clone());
+            }
         }
         let resp = req.send().await.map_err(|e| from_sdk("dynamodb.Query", e))?;
         let items = resp.items.unwrap_or_default();

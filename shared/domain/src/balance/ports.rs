@@ -25,8 +25,8 @@ pub enum BalanceCommit {
 /// Balance ledgers and the one transaction that changes balances.
 pub trait BalanceStore: Send + Sync {
     /// Writes each customer (under its read version), its ledger entry and its (operation, customer)
-    /// marker (`attribute_not_exists`), the failed rows and, for a job, its record under `expect`, in
-    /// one transaction: at most 100 items (`3 * writes + failed + 1`).
+    /// marker (`attribute_not_exists`), its `balance.changed` timeline entry, the failed rows and, for
+    /// a job, its record under `expect`, in one transaction: at most 100 items (`4 * writes + failed + 1`).
     fn commit_balances(
         &self,
         t: &TenantId,
@@ -67,7 +67,9 @@ pub trait BalanceStore: Send + Sync {
     ) -> impl Future<Output = Result<Option<BulkJobId>>> + Send;
 }
 
-/// Customers per group-operation commit: 3 items each plus the record fit in one transaction.
-pub const BATCH_CUSTOMERS: usize = 33;
-/// Member ids read per Query (ten commits' worth; their customers are read 100 per BatchGetItem).
-pub const MEMBER_PAGE: u32 = 330;
+/// Customers per group-operation commit: 4 items each (customer, ledger entry, marker, timeline
+/// entry) plus the record fit in one transaction.
+pub const BATCH_CUSTOMERS: usize = 24;
+/// Member ids read per Query (25 commits' worth, a multiple of 100: their customers are read 100 per
+/// BatchGetItem).
+pub const MEMBER_PAGE: u32 = 600;

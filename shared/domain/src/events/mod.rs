@@ -29,6 +29,8 @@ pub struct Event {
     pub occurred_at: DateTime<Utc>,
     /// What happened, with the fields of its `type`.
     pub kind: EventKind,
+    /// The fields of its `type` as sent (`type`, ids and time removed), kept on the timeline.
+    pub properties: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Which subscription an event is about: application, and product and plan when the billing system has them.

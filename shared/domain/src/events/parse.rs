@@ -48,6 +48,8 @@ pub fn parse_event(path: &str, value: &Value) -> Result<Event> {
             ))
         }
     };
+    let mut properties = rest.clone();
+    properties.remove("type");
     let kind: EventKind = serde_json::from_value(Value::Object(rest)).map_err(|e| {
         DomainError::validation(
             path,
@@ -62,6 +64,7 @@ pub fn parse_event(path: &str, value: &Value) -> Result<Event> {
         customer_id,
         occurred_at,
         kind,
+        properties,
     })
 }
 

@@ -11,6 +11,7 @@ use crate::ids::{CustomerId, TenantId};
 use crate::lapse::{lapse_renewals, next_lapse};
 use crate::membership::{apply_delta, ChangeReason, Delta, Plan};
 use crate::ports::{Commit, CommitResult, MembershipPass};
+use crate::timeline::TimelineEntry;
 use crate::usecases::lookup::load_plan;
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
@@ -213,6 +214,7 @@ fn prepare(
         entered: delta.entered,
         left: delta.left,
         events: w.events.iter().map(|(_, e)| e.event_id.clone()).collect(),
+        timeline: w.events.iter().map(|(_, e)| TimelineEntry::event(e)).collect(),
         facts_changed,
         reason,
     })
