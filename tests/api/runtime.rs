@@ -24,7 +24,7 @@ const REQUIRED: [&str; 5] = [
 ];
 
 /// The binaries the scenarios below invoke; a new function needs a case here.
-const COVERED: [&str; 69] = [
+const COVERED: [&str; 71] = [
     "api-customers-create",
     "api-customers-list",
     "api-customers-get",
@@ -90,6 +90,9 @@ const COVERED: [&str; 69] = [
     "api-filters-delete",
     "api-filters-copy",
     "api-filters-save-as-group",
+    // Bulk actions (issue 14).
+    "api-customers-bulk-modify",
+    "api-bulk-jobs-get",
     "worker-group-jobs",
     "worker-bulk-jobs",
     "worker-exports",
@@ -470,6 +473,49 @@ async fn balance_functions_and_the_bulk_jobs_worker() {
     expect(&entries, 200);
     assert_eq!(entries.body["items"][0]["balance_after"], 50, "{}", entries.raw);
     assert_eq!(entries.body["items"][1]["balance_after"], 7);
+}
+
+// Bulk actions (issue 14).
+#[tokio::test]
+async fn bulk_action_functions_and_the_bulk_jobs_worker() {
+    let t = fresh_tenant();
+    let queue = fleet::stack().await.config.bulk_jobs_queue_url.clone();
+    let (customers, modify, get, worker) = tokio::join!(
+        start("api-customers-create"),
+        start("api-customers-bulk-modify"),
+        start("api-bulk-jobs-get"),
+        start("worker-bulk-jobs"),
+    );
+    for id in ["m-1", "m-2"] {
+        let body = json!({"id": id, "tags": ["old"]});
+        expect(
+            &call(&customers, request(&customers, "/customers", &t).json(&body)).await,
+            201,
+        );
+    }
+    let body = json!({"customer_ids": ["m-1", "m-2", "m-3"], "changes": {"add_tags": ["new"], "remove_tags": ["old"]}});
+    let queued = call(&modify, request(&modify, "/customers/bulk-modify", &t).json(&body)).await;
+    expect(&queued, 202);
+    let id = queued.body["id"].as_str().expect("job id").to_owned();
+    let identity = json!({"customer_ids": ["m-1"], "changes": {"set": {"email": "a@example.com"}}});
+    let refused = call(&modify, request(&modify, "/customers/bulk-modify", &t).json(&identity)).await;
+    expect(&refused, 422);
+    assert_eq!(refused.body["error"]["field"], "changes.set.email", "{}", refused.raw);
+    for m in fleet::receive(&queue, &t, 1).await {
+        let result = invoke(&worker, &fleet::sqs_event(&queue, std::slice::from_ref(&m))).await;
+        assert_eq!(failures(&result), Vec::<String>::new(), "{}", worker.logs());
+        fleet::delete(&queue, &[m]).await;
+    }
+    let got = call(&get, request(&get, &format!("/bulk-jobs/{id}"), &t)).await;
+    expect(&got, 200);
+    assert_eq!(got.body["status"], "done", "{}", got.raw);
+    assert_eq!(
+        (got.body["modified"].clone(), got.body["failed"].clone()),
+        (json!(2), json!(1)),
+        "{}",
+        got.raw
+    );
+    assert_eq!(got.body["failures"]["not_found"], 1);
 }
 
 #[tokio::test]
