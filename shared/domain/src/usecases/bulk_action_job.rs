@@ -404,6 +404,7 @@ async fn commit_step<S: ActionJobPorts>(
         next.counts.add(&counts);
         next.checkpoint.next_row = next.counts.total();
         next.checkpoint.pending = writes.iter().map(|w| w.after().id.clone()).collect();
+        next.action_mut()?.position = end.clone();
         settings.checkpoint(FaultPoint::BeforeCommit(report.commits + 1)).await;
         let outcome = match &action {
             CustomerAction::Modify(_) => store.commit_rows(t, &writes, &failed, &next, expect, at).await?,
@@ -413,7 +414,6 @@ async fn commit_step<S: ActionJobPorts>(
             RowCommit::Committed => {
                 report.commits += 1;
                 *job = next;
-                job.action_mut()?.position = end.clone();
                 settings.checkpoint(FaultPoint::AfterCommit(report.commits)).await;
                 if !writes.is_empty() {
                     let written = writes
