@@ -49,3 +49,33 @@ export function modifyMatching(filterBody, status) {
     return f;
   });
 }
+
+// Delete matching: the preview's count and statement, an agree checkbox and a reason, then the job.
+export async function deleteMatching(filterBody, status) {
+  let preview;
+  try { preview = await api('POST', '/customers/bulk-delete/preview', filterBody()); } catch (e) { status.textContent = e.message; return; }
+  const agree = h('input', { type: 'checkbox', name: 'agree' });
+  const reason = h('textarea', { name: 'reason', rows: 3 });
+  dialog('Delete matching customers', (close) => {
+    const f = h('form', { novalidate: true, class: 'stack' },
+      h('p', { id: 'delete-count' }, `${preview.count} customers will be deleted.`),
+      h('p', { class: 'statement' }, preview.statement),
+      h('div', { class: 'field', 'data-field': 'agree' },
+        h('label', {}, agree, ' I have carefully read and agree to the statement'),
+        h('p', { class: 'field-error', 'data-error-for': 'agree' })),
+      field('Reason for deletion (at least 10 characters)', reason, { name: 'reason' }),
+      formError(),
+      h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'danger' }, 'Delete customers'), h('button', { type: 'button', class: 'secondary', onclick: close }, 'Cancel')));
+    f.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      clearErrors(f);
+      try {
+        const job = await api('POST', '/customers/bulk-delete', { ...filterBody(), token: preview.token, agree: agree.checked, reason: reason.value });
+        close();
+        status.textContent = summary(job);
+        await followJob(job.id, status);
+      } catch (e) { showError(f, e); }
+    });
+    return f;
+  });
+}

@@ -5,7 +5,7 @@
 import { api, all, enc } from '../api.js';
 import { h, field, input, select, showError, formError, flash, table, clearErrors, dialog } from '../ui.js';
 import { conditionEditor } from '../rules-editor.js';
-import { modifyMatching } from '../bulk-actions.js';
+import { modifyMatching, deleteMatching } from '../bulk-actions.js';
 
 const FIELDS = ['name', 'email', 'phone', 'tags'];
 const SIMPLE = [['name_prefix', 'Name starts with'], ['email', 'Email (exact)'], ['phone', 'Phone (exact)']];
@@ -31,7 +31,8 @@ export async function render(root, { query }) {
       h('button', { type: 'button', class: 'secondary', onclick: () => saveFilter() }, chosen ? 'Save as a new filter' : 'Save filter'),
       h('button', { type: 'button', class: 'secondary', onclick: () => saveGroup() }, 'Save as group'),
       // Bulk actions (issue 14).
-      h('button', { type: 'button', class: 'secondary', onclick: () => modifyMatching(filterBody, bulkStatus) }, 'Modify matching')),
+      h('button', { type: 'button', class: 'secondary', onclick: () => modifyMatching(filterBody, bulkStatus) }, 'Modify matching'),
+      h('button', { type: 'button', class: 'secondary danger', onclick: () => deleteMatching(filterBody, bulkStatus) }, 'Delete matching')),
     count, bulkStatus);
 
   function filterBody() {

@@ -356,3 +356,248 @@ fn a_bulk_modify_that_changes_an_identity_or_a_read_only_field_names_it() {
     assert_eq!(field(json!({"changes": {"add_tags": ["a"]}})), "target");
     assert!(modify_input(with(json!({"add_tags": ["a"], "set": {"name": null}}))).is_ok());
 }
+
+fn delete_confirm(token: &str, reason: &str) -> bulk_actions::DeleteConfirmation {
+    bulk_actions::DeleteConfirmation::parse(Some(token.to_owned()), Some(true), Some(reason.to_owned())).unwrap()
+}
+
+fn target_of(body: Value) -> cg_domain::search::target::Target {
+    let req: cg_domain::bulk::request::DeletePreviewRequest = serde_json::from_value(body).unwrap();
+    cg_domain::search::target::Target::try_from(req).unwrap()
+}
+
+async fn history_reasons(app: &App, t: &TenantId, g: &GroupId) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = cg_domain::usecases::inspect::history(&app.store, t, g, &PageRequest { limit: 100, cursor })
+            .await
+            .unwrap();
+        out.extend(
+            page.items
+                .iter()
+                .filter(|e| e.change == cg_domain::history::Change::Left)
+                .map(|e| (e.customer_id.to_string(), e.reason.clone())),
+        );
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return out,
+        }
+    }
+}
+
+#[tokio::test]
+async fn bulk_delete_is_exact_after_kills_and_duplicate_deliveries() {
+    let app = isolated_app().await;
+    for how in DELIVERIES {
+        let t = fresh_tenant();
+        let vip = group(
+            &app,
+            &t,
+            json!({"name": "vip", "type": "dynamic", "rules": {"tags": {"has_any": ["vip"]}}}),
+        )
+        .await;
+        let ids: Vec<String> = (0..CUSTOMERS).map(|i| format!("d{i:03}")).collect();
+        // Every 3rd is spam (the target), every 2nd a vip; every 5th has a phone and an external id too.
+        for (i, id) in ids.iter().enumerate() {
+            let mut tags = vec![];
+            if i.is_multiple_of(3) {
+                tags.push("spam");
+            }
+            if i.is_multiple_of(2) {
+                tags.push("vip");
+            }
+            let mut body = json!({"id": id, "email": format!("{id}@example.com"), "tags": tags});
+            if i.is_multiple_of(5) {
+                body["phone"] = json!(format!("+42077700{i:04}"));
+                body["external_id"] = json!(format!("ext-{id}"));
+            }
+            customer(&app, &t, body).await;
+        }
+        let all = static_group(&app, &t, &ids).await;
+        let spam: BTreeSet<String> = ids.iter().step_by(3).cloned().collect();
+        let target = json!({"rules": {"tags": {"has_any": ["spam"]}}});
+        let preview =
+            bulk_actions::preview_bulk_delete(&app.store, &t, target_of(target.clone()), "deleter", Utc::now())
+                .await
+                .unwrap();
+        assert_eq!(preview.count, spam.len() as u64);
+        assert!(preview.statement.contains("cannot be restored"));
+        let view = bulk_actions::create_bulk_delete(
+            &app.store,
+            &t,
+            target_of(target),
+            delete_confirm(&preview.token, "spam sign-ups from May"),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+        run_job(&app, &task_of(&t, &view), how).await;
+
+        let done = bulk_actions::get_bulk_job(&app.store, &t, &view.id).await.unwrap();
+        assert_eq!(done.status.as_str(), "done", "{how:?}");
+        assert_eq!(
+            (done.matched, done.deleted, done.failed),
+            (spam.len() as u64, spam.len() as u64, 0),
+            "{how:?}"
+        );
+        // Deleted customers are gone with their identity items; the others are whole.
+        for (i, id) in ids.iter().enumerate() {
+            let got = lookup::get_customer(&app.store, &t, &cid(id)).await;
+            let mut keys = vec![cg_domain::customer::Identity::Email(
+                cg_domain::contact::Email::parse(&format!("{id}@example.com")).unwrap(),
+            )];
+            if i.is_multiple_of(5) {
+                keys.push(cg_domain::customer::Identity::External(format!("ext-{id}")));
+            }
+            use cg_domain::ports::CustomerStore;
+            let found = app.store.resolve_identities(&t, &keys).await.unwrap();
+            if spam.contains(id) {
+                assert!(matches!(got, Err(DomainError::NotFound(_))), "{how:?} {id}: deleted");
+                assert!(found.iter().all(Option::is_none), "{how:?} {id}: identity items gone");
+            } else {
+                let c = got.unwrap();
+                assert!(
+                    found.iter().all(|f| f.as_ref() == Some(&c.id)),
+                    "{how:?} {id}: identities kept"
+                );
+                assert!(c.groups.contains(&all));
+                assert_eq!(c.groups.contains(&vip), i.is_multiple_of(2), "{how:?} {id}");
+            }
+        }
+        // Member counts and rows exact; the history records each exit once, with reason `deleted`.
+        let kept: BTreeSet<String> = ids.iter().filter(|i| !spam.contains(*i)).cloned().collect();
+        assert_eq!(member_ids(&app, &t, &all).await, kept, "{how:?}");
+        assert_eq!(
+            lookup::get_group(&app.store, &t, &all).await.unwrap().member_count,
+            kept.len() as u64
+        );
+        let vips: BTreeSet<String> = ids.iter().step_by(2).filter(|i| !spam.contains(*i)).cloned().collect();
+        assert_eq!(member_ids(&app, &t, &vip).await, vips, "{how:?}");
+        assert_eq!(
+            lookup::get_group(&app.store, &t, &vip).await.unwrap().member_count,
+            vips.len() as u64
+        );
+        let mut left = history_reasons(&app, &t, &all).await;
+        left.sort();
+        let expected: Vec<(String, String)> = spam.iter().map(|id| (id.clone(), "deleted".to_owned())).collect();
+        assert_eq!(left, expected, "{how:?}: one `deleted` exit per deleted customer");
+        // The audit entry: actor from the token, reason, target, count, outcome.
+        let audit = bulk_actions::list_audit(&app.store, &t, &PageRequest::first(10))
+            .await
+            .unwrap();
+        let e = &audit.items[0];
+        assert_eq!((e.action.as_str(), e.actor.as_str()), ("bulk_delete", "deleter"));
+        assert_eq!(e.reason.as_deref(), Some("spam sign-ups from May"));
+        assert_eq!(
+            (e.count, e.outcome["status"].clone(), e.outcome["deleted"].clone()),
+            (spam.len() as u64, json!("done"), json!(spam.len()))
+        );
+    }
+    drop_isolated(&app).await;
+}
+
+#[tokio::test]
+async fn a_bulk_delete_refuses_bad_confirmations_and_stays_in_its_tenant() {
+    let mut app = isolated_app().await;
+    app.store.bulk_delete_cap = 4;
+    let (t, other) = (fresh_tenant(), fresh_tenant());
+    for id in ["a", "b", "c", "d"] {
+        customer(
+            &app,
+            &t,
+            json!({"id": id, "tags": if id == "d" { json!(["keep"]) } else { json!(["old"]) }}),
+        )
+        .await;
+    }
+    customer(&app, &other, json!({"id": "z", "tags": ["old"]})).await;
+    let old = || target_of(json!({"rules": {"tags": {"has_any": ["old"]}}}));
+    let reason = "closed accounts";
+    let now = Utc::now();
+    let field = |r: Result<BulkJobView, DomainError>| match r {
+        Err(DomainError::Validation { field, message }) => format!("422 {field}: {message}"),
+        Err(DomainError::Conflict { field, message }) => format!("409 {field}: {message}"),
+        other => panic!("{other:?}"),
+    };
+    // Reason of 9 characters, agree missing or false, no token: 422 naming the field.
+    let parse = |token: Option<&str>, agree: Option<bool>, reason: &str| match bulk_actions::DeleteConfirmation::parse(
+        token.map(str::to_owned),
+        agree,
+        Some(reason.to_owned()),
+    ) {
+        Err(DomainError::Validation { field, .. }) => field,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(parse(Some("bdt_x"), Some(true), "123456789"), "reason");
+    assert_eq!(parse(Some("bdt_x"), Some(true), "  12345678  "), "reason");
+    assert_eq!(parse(Some("bdt_x"), None, reason), "agree");
+    assert_eq!(parse(Some("bdt_x"), Some(false), reason), "agree");
+    assert_eq!(parse(None, Some(true), reason), "token");
+
+    let p = bulk_actions::preview_bulk_delete(&app.store, &t, old(), "me", now)
+        .await
+        .unwrap();
+    assert_eq!(p.count, 3);
+    // Another target, another tenant, expired (the clock 16 minutes on).
+    let keep = target_of(json!({"rules": {"tags": {"has_any": ["keep"]}}}));
+    let e = field(bulk_actions::create_bulk_delete(&app.store, &t, keep, delete_confirm(&p.token, reason), now).await);
+    assert!(e.starts_with("422 token") && e.contains("another target"), "{e}");
+    let e =
+        field(bulk_actions::create_bulk_delete(&app.store, &other, old(), delete_confirm(&p.token, reason), now).await);
+    assert!(e.starts_with("422 token") && e.contains("tenant"), "{e}");
+    let later = now + chrono::Duration::minutes(16);
+    let e =
+        field(bulk_actions::create_bulk_delete(&app.store, &t, old(), delete_confirm(&p.token, reason), later).await);
+    assert!(e.starts_with("422 token") && e.contains("expired"), "{e}");
+    // The count changed since the preview: 409, preview again.
+    customer(&app, &t, json!({"id": "e", "tags": ["old"]})).await;
+    let e = field(bulk_actions::create_bulk_delete(&app.store, &t, old(), delete_confirm(&p.token, reason), now).await);
+    assert!(e.starts_with("409 token") && e.contains("not the 3 previewed"), "{e}");
+    // Over the cap (4 here, 100,000 in production): 422 saying so.
+    customer(&app, &t, json!({"id": "f", "tags": ["old"]})).await;
+    let over = bulk_actions::preview_bulk_delete(&app.store, &t, old(), "me", now).await;
+    match over {
+        Err(DomainError::Validation { field, message }) => {
+            assert_eq!(field, "target");
+            assert!(message.contains("at most 4"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // The ids of another tenant: 404, nothing deleted.
+    let theirs =
+        bulk_actions::preview_bulk_delete(&app.store, &t, target_of(json!({"customer_ids": ["z"]})), "me", now).await;
+    assert!(matches!(theirs, Err(DomainError::NotFound(_))), "{theirs:?}");
+    // Nothing to delete: count 0, the delete refused.
+    let none = target_of(json!({"rules": {"tags": {"has_any": ["nobody"]}}}));
+    let p0 = bulk_actions::preview_bulk_delete(&app.store, &t, none, "me", now)
+        .await
+        .unwrap();
+    assert_eq!(p0.count, 0);
+    let none = target_of(json!({"rules": {"tags": {"has_any": ["nobody"]}}}));
+    let e = field(bulk_actions::create_bulk_delete(&app.store, &t, none, delete_confirm(&p0.token, reason), now).await);
+    assert!(e.starts_with("422 target") && e.contains("nothing to delete"), "{e}");
+    // A good token works once; used again it is a 409 that says so.
+    let ids = target_of(json!({"customer_ids": ["a", "b"]}));
+    let p = bulk_actions::preview_bulk_delete(&app.store, &t, ids, "me", now)
+        .await
+        .unwrap();
+    let ids = || target_of(json!({"customer_ids": ["a", "b"]}));
+    let view = bulk_actions::create_bulk_delete(&app.store, &t, ids(), delete_confirm(&p.token, reason), now)
+        .await
+        .unwrap();
+    let e = field(bulk_actions::create_bulk_delete(&app.store, &t, ids(), delete_confirm(&p.token, reason), now).await);
+    assert!(e.starts_with("409 token") && e.contains("already used"), "{e}");
+    run_job(&app, &task_of(&t, &view), Delivery::Once).await;
+    for id in ["a", "b"] {
+        assert!(matches!(
+            lookup::get_customer(&app.store, &t, &cid(id)).await,
+            Err(DomainError::NotFound(_))
+        ));
+    }
+    assert!(lookup::get_customer(&app.store, &t, &cid("c")).await.is_ok());
+    assert!(
+        lookup::get_customer(&app.store, &other, &cid("z")).await.is_ok(),
+        "the other tenant's z is untouched"
+    );
+    drop_isolated(&app).await;
+}

@@ -24,7 +24,7 @@ const REQUIRED: [&str; 5] = [
 ];
 
 /// The binaries the scenarios below invoke; a new function needs a case here.
-const COVERED: [&str; 71] = [
+const COVERED: [&str; 73] = [
     "api-customers-create",
     "api-customers-list",
     "api-customers-get",
@@ -93,6 +93,8 @@ const COVERED: [&str; 71] = [
     // Bulk actions (issue 14).
     "api-customers-bulk-modify",
     "api-bulk-jobs-get",
+    "api-customers-bulk-delete-preview",
+    "api-customers-bulk-delete",
     "worker-group-jobs",
     "worker-bulk-jobs",
     "worker-exports",
@@ -480,11 +482,13 @@ async fn balance_functions_and_the_bulk_jobs_worker() {
 async fn bulk_action_functions_and_the_bulk_jobs_worker() {
     let t = fresh_tenant();
     let queue = fleet::stack().await.config.bulk_jobs_queue_url.clone();
-    let (customers, modify, get, worker) = tokio::join!(
+    let (customers, modify, get, worker, preview, delete) = tokio::join!(
         start("api-customers-create"),
         start("api-customers-bulk-modify"),
         start("api-bulk-jobs-get"),
         start("worker-bulk-jobs"),
+        start("api-customers-bulk-delete-preview"),
+        start("api-customers-bulk-delete"),
     );
     for id in ["m-1", "m-2"] {
         let body = json!({"id": id, "tags": ["old"]});
@@ -516,6 +520,36 @@ async fn bulk_action_functions_and_the_bulk_jobs_worker() {
         got.raw
     );
     assert_eq!(got.body["failures"]["not_found"], 1);
+    // The delete's two steps: preview (count, statement, token), then the confirmed job.
+    let target = json!({"customer_ids": ["m-1"]});
+    let previewed = call(
+        &preview,
+        request(&preview, "/customers/bulk-delete/preview", &t).json(&target),
+    )
+    .await;
+    expect(&previewed, 200);
+    assert_eq!(previewed.body["count"], 1, "{}", previewed.raw);
+    let token = previewed.body["token"].clone();
+    let short = json!({"customer_ids": ["m-1"], "token": token, "agree": true, "reason": "123456789"});
+    let refused = call(&delete, request(&delete, "/customers/bulk-delete", &t).json(&short)).await;
+    expect(&refused, 422);
+    assert_eq!(refused.body["error"]["field"], "reason");
+    let body = json!({"customer_ids": ["m-1"], "token": token, "agree": true, "reason": "duplicate account"});
+    let queued = call(&delete, request(&delete, "/customers/bulk-delete", &t).json(&body)).await;
+    expect(&queued, 202);
+    let id = queued.body["id"].as_str().expect("job id").to_owned();
+    for m in fleet::receive(&queue, &t, 1).await {
+        let result = invoke(&worker, &fleet::sqs_event(&queue, std::slice::from_ref(&m))).await;
+        assert_eq!(failures(&result), Vec::<String>::new(), "{}", worker.logs());
+        fleet::delete(&queue, &[m]).await;
+    }
+    let got = call(&get, request(&get, &format!("/bulk-jobs/{id}"), &t)).await;
+    assert_eq!(
+        (got.body["status"].clone(), got.body["deleted"].clone()),
+        (json!("done"), json!(1)),
+        "{}",
+        got.raw
+    );
 }
 
 #[tokio::test]

@@ -499,7 +499,7 @@ test('the advanced filter searches and counts, saves a filter shown on the left,
 });
 
 // Bulk actions (issue 14).
-test('bulk actions: modify the customers a filter matches and follow the job', async () => {
+test('bulk actions: modify and delete the customers a filter matches and follow the jobs', async () => {
   const tag = `bulk-${Date.now()}`;
   for (const name of ['Bulk One', 'Bulk Two']) {
     const made = await call('POST', '/customers', { name, tags: [tag] });
@@ -523,4 +523,21 @@ test('bulk actions: modify the customers a filter matches and follow the job', a
   const found = await call('POST', '/customers/search', { rules: { tags: { has_any: [`${tag}-done`] } }, fields: ['name'] });
   assert.deepEqual(found.body.items.map((c) => c.name).sort(), ['Bulk One', 'Bulk Two']);
   await shot('search-bulk-modify');
+  // Delete matching: the preview's count and statement, agree and a reason, then the job.
+  await page.getByRole('button', { name: 'Delete matching' }).click();
+  const del = page.getByRole('dialog', { name: 'Delete matching customers' });
+  await del.locator('#delete-count').getByText('2 customers will be deleted.').waitFor();
+  await del.getByText(/cannot be restored/).waitFor();
+  await del.getByRole('button', { name: 'Delete customers' }).click();
+  await del.locator('[data-field=agree] .field-error').getByText(/agree/).waitFor();
+  await del.getByLabel('I have carefully read and agree to the statement').check();
+  await del.getByLabel('Reason for deletion (at least 10 characters)').fill('too short');
+  await del.getByRole('button', { name: 'Delete customers' }).click();
+  await del.locator('[data-field=reason] .field-error').getByText(/at least 10/).waitFor();
+  await shot('search-bulk-delete');
+  await del.getByLabel('Reason for deletion (at least 10 characters)').fill('test accounts of the bulk flow');
+  await del.getByRole('button', { name: 'Delete customers' }).click();
+  await page.locator('#bulk-status').getByText('Done: 2 matched, 2 deleted, 0 failed.').waitFor();
+  const gone = await call('POST', '/customers/search', { rules: { tags: { has_any: [tag] } } });
+  assert.deepEqual(gone.body.items, []);
 });
