@@ -107,7 +107,7 @@ impl BulkActionStore for Store {
             }
         }
         for (g, delta) in counts {
-            items.push(self.group_count_update(t, g, delta.signum(), false)?);
+            items.push(self.group_count_update(t, g, delta, false)?);
         }
         for r in failed {
             items.push(self.failed_row_put(t, job, r)?);
