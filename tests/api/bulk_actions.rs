@@ -314,6 +314,28 @@ async fn bulk_modify_of_ids_and_groups_counts_failures_and_stays_in_its_tenant()
     // Another tenant cannot read the job.
     let got = bulk_actions::get_bulk_job(&app.store, &other, &view.id).await;
     assert!(matches!(got, Err(DomainError::NotFound(_))));
+    // The audit log: newest first, one page at a time; nothing in the other tenant's.
+    let first = bulk_actions::list_audit(&app.store, &t, &PageRequest::first(1))
+        .await
+        .unwrap();
+    assert_eq!(first.items[0].id, view.id.to_string(), "newest first");
+    let rest = bulk_actions::list_audit(
+        &app.store,
+        &t,
+        &PageRequest {
+            limit: 5,
+            cursor: first.next_cursor,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(rest.items.len(), 1);
+    assert_eq!(rest.items[0].outcome["failed"], 1);
+    assert!(rest.items[0].at <= first.items[0].at);
+    let theirs = bulk_actions::list_audit(&app.store, &other, &PageRequest::first(5))
+        .await
+        .unwrap();
+    assert!(theirs.items.is_empty());
     drop_isolated(&app).await;
 }
 

@@ -302,6 +302,11 @@ async fn another_tenants_ids_are_404_on_every_route_and_change_nothing() {
     assert_eq!(api.call("GET", "/exports", &b, None).await.body["items"], json!([]));
     assert_eq!(api.call("GET", "/imports", &b, None).await.body["items"], json!([]));
     assert_eq!(
+        api.call("GET", "/audit", &b, None).await.body["items"],
+        json!([]),
+        "A's bulk job is not in B's audit"
+    );
+    assert_eq!(
         api.call("POST", "/customers", &b, Some(json!({"email": "x@a.com"})))
             .await
             .status,

@@ -24,7 +24,7 @@ const REQUIRED: [&str; 5] = [
 ];
 
 /// The binaries the scenarios below invoke; a new function needs a case here.
-const COVERED: [&str; 73] = [
+const COVERED: [&str; 74] = [
     "api-customers-create",
     "api-customers-list",
     "api-customers-get",
@@ -95,6 +95,7 @@ const COVERED: [&str; 73] = [
     "api-bulk-jobs-get",
     "api-customers-bulk-delete-preview",
     "api-customers-bulk-delete",
+    "api-audit-list",
     "worker-group-jobs",
     "worker-bulk-jobs",
     "worker-exports",
@@ -482,13 +483,14 @@ async fn balance_functions_and_the_bulk_jobs_worker() {
 async fn bulk_action_functions_and_the_bulk_jobs_worker() {
     let t = fresh_tenant();
     let queue = fleet::stack().await.config.bulk_jobs_queue_url.clone();
-    let (customers, modify, get, worker, preview, delete) = tokio::join!(
+    let (customers, modify, get, worker, preview, delete, audit) = tokio::join!(
         start("api-customers-create"),
         start("api-customers-bulk-modify"),
         start("api-bulk-jobs-get"),
         start("worker-bulk-jobs"),
         start("api-customers-bulk-delete-preview"),
         start("api-customers-bulk-delete"),
+        start("api-audit-list"),
     );
     for id in ["m-1", "m-2"] {
         let body = json!({"id": id, "tags": ["old"]});
@@ -550,6 +552,21 @@ async fn bulk_action_functions_and_the_bulk_jobs_worker() {
         "{}",
         got.raw
     );
+    let log = call(&audit, request(&audit, "/audit", &t)).await;
+    expect(&log, 200);
+    let actions: Vec<Value> = log.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|e| e["action"].clone())
+        .collect();
+    assert_eq!(
+        actions,
+        [json!("bulk_delete"), json!("bulk_modify")],
+        "newest first: {}",
+        log.raw
+    );
+    assert_eq!(log.body["items"][0]["reason"], "duplicate account");
 }
 
 #[tokio::test]

@@ -540,4 +540,12 @@ test('bulk actions: modify and delete the customers a filter matches and follow 
   await page.locator('#bulk-status').getByText('Done: 2 matched, 2 deleted, 0 failed.').waitFor();
   const gone = await call('POST', '/customers/search', { rules: { tags: { has_any: [tag] } } });
   assert.deepEqual(gone.body.items, []);
+  // The audit log lists the delete first, with its reason and count.
+  await page.goto(`${BASE}/console#/audit`);
+  await page.getByRole('heading', { name: 'Audit log' }).waitFor();
+  const first = page.locator('#audit tbody tr').first();
+  await first.getByText('Bulk delete').waitFor();
+  await first.getByText('test accounts of the bulk flow').waitFor();
+  assert.equal(await first.locator('td').nth(5).textContent(), '2');
+  await shot('audit-log');
 });

@@ -111,6 +111,7 @@ route_table! {
     CustomersBulkDeletePreview: POST "/customers/bulk-delete/preview" => bulk_api::customers_bulk_delete_preview, "api-customers-bulk-delete-preview", "count a bulk delete's customers: the statement and a single-use confirmation token.";
     CustomersBulkDelete: POST "/customers/bulk-delete" => bulk_api::customers_bulk_delete, "api-customers-bulk-delete", "delete every customer of a previewed target (token, agree, reason; 202 with the job).";
     BulkJobsGet: GET "/bulk-jobs/{jobId}" => bulk_api::bulk_jobs_get, "api-bulk-jobs-get", "a bulk modify or delete with its progress and counts.";
+    AuditList: GET "/audit" => bulk_api::audit_list, "api-audit-list", "the audit log of bulk modifies and deletes, newest first.";
     ImportsCancel: POST "/imports/{importId}/cancel" => import_api::imports_cancel, "api-imports-cancel", "cancel an import after the batch in flight.";
     ConsolePage: GET "/console" => console::console, "api-console", "the admin console's page (no authorizer).";
     ConsoleAsset: GET "/console/{proxy+}" => console::console, "api-console", "a module, style sheet or image of the admin console (no authorizer).";
