@@ -10,6 +10,7 @@ export const SCREENS = [
   { path: '/customers/:id', module: './screens/customer.js' },
   { path: '/search', nav: 'Search', module: './screens/search.js' },
   { path: '/imports', nav: 'Import', module: './screens/imports.js' },
+  { path: '/audit', nav: 'Audit log', module: './screens/audit.js' },
   { path: '/webhooks', nav: 'Webhooks', module: './screens/webhooks.js' },
   { path: '/webhooks/:id', module: './screens/webhook.js' },
   { path: '/integrations', nav: 'Email providers', module: './screens/integrations.js' },

@@ -5,6 +5,7 @@
 import { api, all, enc } from '../api.js';
 import { h, field, input, select, showError, formError, flash, table, clearErrors, dialog } from '../ui.js';
 import { conditionEditor } from '../rules-editor.js';
+import { modifyMatching, deleteMatching } from '../bulk-actions.js';
 
 const FIELDS = ['name', 'email', 'phone', 'tags'];
 const SIMPLE = [['name_prefix', 'Name starts with'], ['email', 'Email (exact)'], ['phone', 'Phone (exact)']];
@@ -18,6 +19,7 @@ export async function render(root, { query }) {
   const results = h('div', { id: 'results', 'aria-live': 'polite' });
   const filterName = input({ name: 'name', value: chosen ? `${chosen.name} (edited)` : '' });
   const count = h('p', { class: 'count', id: 'search-count', 'aria-live': 'polite' });
+  const bulkStatus = h('p', { class: 'count', id: 'bulk-status', 'aria-live': 'polite' });
   const form = h('form', { novalidate: true, class: 'stack' },
     h('div', { class: 'row' }, SIMPLE.map(([k, label]) => field(label, simple[k], { name: `simple.${k}` }))),
     h('div', { class: 'editor-slot' }, editor.el),
@@ -27,8 +29,11 @@ export async function render(root, { query }) {
       h('button', { type: 'submit' }, 'Search'),
       h('button', { type: 'button', class: 'secondary', onclick: () => doCount() }, 'Count'),
       h('button', { type: 'button', class: 'secondary', onclick: () => saveFilter() }, chosen ? 'Save as a new filter' : 'Save filter'),
-      h('button', { type: 'button', class: 'secondary', onclick: () => saveGroup() }, 'Save as group')),
-    count);
+      h('button', { type: 'button', class: 'secondary', onclick: () => saveGroup() }, 'Save as group'),
+      // Bulk actions (issue 14).
+      h('button', { type: 'button', class: 'secondary', onclick: () => modifyMatching(filterBody, bulkStatus) }, 'Modify matching'),
+      h('button', { type: 'button', class: 'secondary danger', onclick: () => deleteMatching(filterBody, bulkStatus) }, 'Delete matching')),
+    count, bulkStatus);
 
   function filterBody() {
     const body = { condition_groups: editor.value() };

@@ -201,6 +201,24 @@ async fn another_tenants_ids_are_404_on_every_route_and_change_nothing() {
         .await;
     assert_eq!(filter.status, 201, "{}", filter.raw);
     let fid = filter.body["id"].as_str().unwrap().to_owned();
+    // Bulk actions (issue 14): A's own bulk modify, finished before the snapshot.
+    let bulk = api
+        .call(
+            "POST",
+            "/customers/bulk-modify",
+            &a,
+            Some(json!({"customer_ids": ["shared-id"], "changes": {"add_tags": ["a-only"]}})),
+        )
+        .await;
+    assert_eq!(bulk.status, 202, "{}", bulk.raw);
+    let jid = bulk.body["id"].as_str().unwrap().to_owned();
+    for _ in 0..300 {
+        let got = api.call("GET", &format!("/bulk-jobs/{jid}"), &a, None).await;
+        if got.body["status"] == "done" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let timeline_before = api.call("GET", "/customers/shared-id/timeline", &a, None).await.body;
     let before = (
         api.call("GET", "/customers/shared-id", &a, None).await.body,
@@ -263,6 +281,7 @@ async fn another_tenants_ids_are_404_on_every_route_and_change_nothing() {
             format!("/filters/{fid}/groups"),
             Some(json!({"name": "hijacked", "type": "static"})),
         ),
+        ("GET", format!("/bulk-jobs/{jid}"), None),
     ];
     // Every route that takes an id is walked (the console's files are no tenant's: tests/api/console.rs;
     // the destinations' routes in destinations_input.rs).
@@ -276,11 +295,26 @@ async fn another_tenants_ids_are_404_on_every_route_and_change_nothing() {
         let resp = api.call(method, &path, &b, body).await;
         assert_error(&resp, 404, "not_found");
     }
+    // Bulk actions (issue 14) name A's customers and groups in the body: 404 for B, nothing changed.
+    let modify = json!({"changes": {"add_tags": ["hijacked"]}});
+    for target in [json!({"customer_ids": ["shared-id"]}), json!({"group_id": gid})] {
+        let mut body = modify.clone();
+        body.as_object_mut()
+            .unwrap()
+            .extend(target.as_object().unwrap().clone());
+        let resp = api.call("POST", "/customers/bulk-modify", &b, Some(body)).await;
+        assert_error(&resp, 404, "not_found");
+    }
     // B's lists are empty and B may reuse A's email: nothing of A's is visible.
     assert_eq!(api.call("GET", "/customers", &b, None).await.body["items"], json!([]));
     assert_eq!(api.call("GET", "/groups", &b, None).await.body["items"], json!([]));
     assert_eq!(api.call("GET", "/exports", &b, None).await.body["items"], json!([]));
     assert_eq!(api.call("GET", "/imports", &b, None).await.body["items"], json!([]));
+    assert_eq!(
+        api.call("GET", "/audit", &b, None).await.body["items"],
+        json!([]),
+        "A's bulk job is not in B's audit"
+    );
     assert_eq!(
         api.call("POST", "/customers", &b, Some(json!({"email": "x@a.com"})))
             .await

@@ -3,6 +3,7 @@
 
 mod balances;
 mod balances_http;
+mod bulk_actions;
 mod concurrency;
 mod console;
 mod contract;

@@ -24,7 +24,7 @@ const REQUIRED: [&str; 5] = [
 ];
 
 /// The binaries the scenarios below invoke; a new function needs a case here.
-const COVERED: [&str; 73] = [
+const COVERED: [&str; 78] = [
     "api-customers-create",
     "api-customers-list",
     "api-customers-get",
@@ -95,6 +95,12 @@ const COVERED: [&str; 73] = [
     "api-filters-delete",
     "api-filters-copy",
     "api-filters-save-as-group",
+    // Bulk actions (issue 14).
+    "api-customers-bulk-modify",
+    "api-bulk-jobs-get",
+    "api-customers-bulk-delete-preview",
+    "api-customers-bulk-delete",
+    "api-audit-list",
     "worker-group-jobs",
     "worker-bulk-jobs",
     "worker-exports",
@@ -531,6 +537,97 @@ async fn timeline_functions_answer_http_api_events() {
         .query("from", "2026-12-01T00:00:00Z")
         .query("to", "2026-01-01T00:00:00Z");
     expect(&call(&list, reversed).await, 422);
+}
+
+// Bulk actions (issue 14).
+#[tokio::test]
+async fn bulk_action_functions_and_the_bulk_jobs_worker() {
+    let t = fresh_tenant();
+    let queue = fleet::stack().await.config.bulk_jobs_queue_url.clone();
+    let (customers, modify, get, worker, preview, delete, audit) = tokio::join!(
+        start("api-customers-create"),
+        start("api-customers-bulk-modify"),
+        start("api-bulk-jobs-get"),
+        start("worker-bulk-jobs"),
+        start("api-customers-bulk-delete-preview"),
+        start("api-customers-bulk-delete"),
+        start("api-audit-list"),
+    );
+    for id in ["m-1", "m-2"] {
+        let body = json!({"id": id, "tags": ["old"]});
+        expect(
+            &call(&customers, request(&customers, "/customers", &t).json(&body)).await,
+            201,
+        );
+    }
+    let body = json!({"customer_ids": ["m-1", "m-2", "m-3"], "changes": {"add_tags": ["new"], "remove_tags": ["old"]}});
+    let queued = call(&modify, request(&modify, "/customers/bulk-modify", &t).json(&body)).await;
+    expect(&queued, 202);
+    let id = queued.body["id"].as_str().expect("job id").to_owned();
+    let identity = json!({"customer_ids": ["m-1"], "changes": {"set": {"email": "a@example.com"}}});
+    let refused = call(&modify, request(&modify, "/customers/bulk-modify", &t).json(&identity)).await;
+    expect(&refused, 422);
+    assert_eq!(refused.body["error"]["field"], "changes.set.email", "{}", refused.raw);
+    for m in fleet::receive(&queue, &t, 1).await {
+        let result = invoke(&worker, &fleet::sqs_event(&queue, std::slice::from_ref(&m))).await;
+        assert_eq!(failures(&result), Vec::<String>::new(), "{}", worker.logs());
+        fleet::delete(&queue, &[m]).await;
+    }
+    let got = call(&get, request(&get, &format!("/bulk-jobs/{id}"), &t)).await;
+    expect(&got, 200);
+    assert_eq!(got.body["status"], "done", "{}", got.raw);
+    assert_eq!(
+        (got.body["modified"].clone(), got.body["failed"].clone()),
+        (json!(2), json!(1)),
+        "{}",
+        got.raw
+    );
+    assert_eq!(got.body["failures"]["not_found"], 1);
+    // The delete's two steps: preview (count, statement, token), then the confirmed job.
+    let target = json!({"customer_ids": ["m-1"]});
+    let previewed = call(
+        &preview,
+        request(&preview, "/customers/bulk-delete/preview", &t).json(&target),
+    )
+    .await;
+    expect(&previewed, 200);
+    assert_eq!(previewed.body["count"], 1, "{}", previewed.raw);
+    let token = previewed.body["token"].clone();
+    let short = json!({"customer_ids": ["m-1"], "token": token, "agree": true, "reason": "123456789"});
+    let refused = call(&delete, request(&delete, "/customers/bulk-delete", &t).json(&short)).await;
+    expect(&refused, 422);
+    assert_eq!(refused.body["error"]["field"], "reason");
+    let body = json!({"customer_ids": ["m-1"], "token": token, "agree": true, "reason": "duplicate account"});
+    let queued = call(&delete, request(&delete, "/customers/bulk-delete", &t).json(&body)).await;
+    expect(&queued, 202);
+    let id = queued.body["id"].as_str().expect("job id").to_owned();
+    for m in fleet::receive(&queue, &t, 1).await {
+        let result = invoke(&worker, &fleet::sqs_event(&queue, std::slice::from_ref(&m))).await;
+        assert_eq!(failures(&result), Vec::<String>::new(), "{}", worker.logs());
+        fleet::delete(&queue, &[m]).await;
+    }
+    let got = call(&get, request(&get, &format!("/bulk-jobs/{id}"), &t)).await;
+    assert_eq!(
+        (got.body["status"].clone(), got.body["deleted"].clone()),
+        (json!("done"), json!(1)),
+        "{}",
+        got.raw
+    );
+    let log = call(&audit, request(&audit, "/audit", &t)).await;
+    expect(&log, 200);
+    let actions: Vec<Value> = log.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|e| e["action"].clone())
+        .collect();
+    assert_eq!(
+        actions,
+        [json!("bulk_delete"), json!("bulk_modify")],
+        "newest first: {}",
+        log.raw
+    );
+    assert_eq!(log.body["items"][0]["reason"], "duplicate account");
 }
 
 #[tokio::test]

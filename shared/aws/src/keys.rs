@@ -338,6 +338,29 @@ pub fn import_report_key(t: &TenantId, id: &BulkJobId) -> String {
 mod timeline;
 pub use timeline::*;
 
+/// Partition key of a tenant's bulk delete confirmations: `T#<tenant>#BDT` (issue 14).
+pub fn confirmations_pk(t: &TenantId) -> String {
+    format!("T#{t}#BDT")
+}
+
+/// Sort key of a confirmation: `K#<token>`.
+pub fn confirmation_sk(token: &str) -> String {
+    format!("K#{token}")
+}
+
+/// Partition key of a tenant's audit log: `T#<tenant>#AUDIT` (issue 14).
+pub fn audit_pk(t: &TenantId) -> String {
+    format!("T#{t}#AUDIT")
+}
+
+/// Sort-key prefix of audit entries.
+pub const AUDIT_SK_PREFIX: &str = "A#";
+
+/// Sort key of an audit entry: `A#<entry id>` (a bulk job's UUID v7: newest last).
+pub fn audit_sk(id: &str) -> String {
+    format!("{AUDIT_SK_PREFIX}{id}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -40,6 +40,8 @@ pub struct Store {
     pub resync_shard_budget: u64,
     /// Customers one search request reads at most (`SEARCH_MAX_READ`; tests lower it).
     pub search_read_cap: u64,
+    /// Most customers one bulk delete deletes (`MAX_BULK_DELETE`; tests lower it).
+    pub bulk_delete_cap: u64,
     /// The service's clock (the system clock in AWS).
     pub clock: clock::ServiceClock,
     /// KMS client for the destinations key (issue 16: sealed secrets and credentials).
@@ -73,6 +75,7 @@ impl Store {
             bulk_jobs_queue_url: config.bulk_jobs_queue_url.clone(),
             resync_shard_budget: config.resync_shard_budget,
             search_read_cap: cg_domain::usecases::search::SEARCH_MAX_READ,
+            bulk_delete_cap: cg_domain::bulk::action::MAX_BULK_DELETE,
             clock: clock::ServiceClock::default(),
             kms: aws_sdk_kms::Client::new(&sdk),
             destinations: config.destinations.clone(),

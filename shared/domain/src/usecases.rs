@@ -2,13 +2,16 @@
 //! down this list: `lookup` (read what the caller named) <- `membership` (the one pass that decides
 //! and commits membership) <- `events`, `resync`, `wake`, `inspect`, `search` <- `customers`, `groups` <-
 //! `balances`, `exports`, `export_job`, `jobs`, `filters`, `bulk_job` <- `balance_job`, `import_rows` <-
-//! `import_batch` <- `import_job`, `imports`. No module calls one above it. Destinations (issue 16):
+//! `import_batch` <- `import_job`, `imports`; `bulk_actions` (beside `filters`, on `search`) <-
+//! `bulk_action_job`. No module calls one above it. Destinations (issue 16):
 //! `notify` sits beside `lookup` (the job ends call it); `webhooks`, `integrations`, `dispatch`,
 //! `deliver` and `provider_sync` are at the top and call only `lookup`-level reads. `timeline` (issue 15)
 //! calls only `lookup`.
 
 pub mod balance_job;
 pub mod balances;
+pub mod bulk_action_job;
+pub mod bulk_actions;
 pub mod bulk_job;
 pub mod customers;
 pub mod deliver;

@@ -13,7 +13,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use std::convert::Infallible;
 
 /// The token subject (`sub`), recorded as the actor of every ledger entry.
-fn actor(req: &Request) -> Result<String, ApiError> {
+pub(crate) fn actor(req: &Request) -> Result<String, ApiError> {
     let sub = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx
             .authorizer

@@ -9,6 +9,7 @@ use crate::App;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use cg_domain::bulk::BulkTask;
 use cg_domain::usecases::balance_job::run_balance_task;
+use cg_domain::usecases::bulk_action_job::run_action_task;
 use cg_domain::usecases::bulk_job::{fail_unless_final, BulkSettings};
 use cg_domain::usecases::import_job::run_import_task;
 use lambda_runtime::LambdaEvent;
@@ -61,6 +62,14 @@ impl Worker for BulkJobs<'_> {
                 if let Ok(report) = &result {
                     tracing::info!(tenant = %tenant, job = %job, outcome = ?report.outcome,
                         commits = report.commits, redos = report.redos, "balance operation report");
+                }
+                Outcome::of(&result)
+            }
+            BulkTask::CustomerAction { .. } => {
+                let result = run_action_task(store, task, self.settings, delivery.last, self.app.now()).await;
+                if let Ok(report) = &result {
+                    tracing::info!(tenant = %tenant, job = %job, kind = task.kind().as_str(), outcome = ?report.outcome,
+                        commits = report.commits, redos = report.redos, "bulk action report");
                 }
                 Outcome::of(&result)
             }

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod balance_api;
 pub mod batch;
+pub mod bulk_api;
 pub mod bulk_worker;
 pub mod console;
 pub mod destinations_worker;

@@ -3,6 +3,7 @@
 
 use crate::api;
 use crate::balance_api;
+use crate::bulk_api;
 use crate::console;
 use crate::export_api;
 use crate::filter_api;
@@ -111,6 +112,12 @@ route_table! {
     FiltersDelete: DELETE "/filters/{filterId}" => filter_api::filters_delete, "api-filters-delete", "delete a saved filter.";
     FiltersCopy: POST "/filters/{filterId}/copy" => filter_api::filters_copy, "api-filters-copy", "copy a saved filter.";
     FiltersSaveAsGroup: POST "/filters/{filterId}/groups" => filter_api::filters_save_as_group, "api-filters-save-as-group", "save a filter as a dynamic group or a static snapshot.";
+    // Bulk actions (issue 14).
+    CustomersBulkModify: POST "/customers/bulk-modify" => bulk_api::customers_bulk_modify, "api-customers-bulk-modify", "modify every customer of a target: attributes, profile fields, tags (202 with the job).";
+    CustomersBulkDeletePreview: POST "/customers/bulk-delete/preview" => bulk_api::customers_bulk_delete_preview, "api-customers-bulk-delete-preview", "count a bulk delete's customers: the statement and a single-use confirmation token.";
+    CustomersBulkDelete: POST "/customers/bulk-delete" => bulk_api::customers_bulk_delete, "api-customers-bulk-delete", "delete every customer of a previewed target (token, agree, reason; 202 with the job).";
+    BulkJobsGet: GET "/bulk-jobs/{jobId}" => bulk_api::bulk_jobs_get, "api-bulk-jobs-get", "a bulk modify or delete with its progress and counts.";
+    AuditList: GET "/audit" => bulk_api::audit_list, "api-audit-list", "the audit log of bulk modifies and deletes, newest first.";
     ImportsCancel: POST "/imports/{importId}/cancel" => import_api::imports_cancel, "api-imports-cancel", "cancel an import after the batch in flight.";
     ConsolePage: GET "/console" => console::console, "api-console", "the admin console's page (no authorizer).";
     ConsoleAsset: GET "/console/{proxy+}" => console::console, "api-console", "a module, style sheet or image of the admin console (no authorizer).";

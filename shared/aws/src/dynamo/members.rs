@@ -57,7 +57,7 @@ impl Store {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
-    fn history_put(&self, h: HistoryItem) -> Result<TransactWriteItem> {
+    pub(crate) fn history_put(&self, h: HistoryItem) -> Result<TransactWriteItem> {
         let item = serde_dynamo::to_item(h).map_err(|e| DomainError::Internal(format!("encode history: {e}")))?;
         let put = Put::builder()
             .table_name(&self.table)

@@ -3,6 +3,7 @@
 mod balances;
 mod batch;
 mod bulk;
+mod bulk_actions;
 mod customers;
 pub mod destinations;
 mod exports;

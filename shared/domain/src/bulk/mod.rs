@@ -28,7 +28,10 @@
 //! A new kind adds a [`BulkSpec`] variant, a [`BulkKind`], and a [`BulkTask`] variant whose body is run
 //! by `usecases::bulk_job::run_bulk_task`.
 
+pub mod action;
+pub mod action_ports;
 pub mod ports;
+pub mod request;
 
 pub use crate::balance::job::BalanceOperationSpec;
 use crate::error::{DomainError, Result};
@@ -48,6 +51,10 @@ pub enum BulkKind {
     Import,
     /// A balance set or adjust for every member of a group (issue 15).
     BalanceOperation,
+    /// A bulk modify of a target's customers (issue 14).
+    BulkModify,
+    /// A bulk delete of a target's customers (issue 14).
+    BulkDelete,
 }
 
 impl BulkKind {
@@ -56,6 +63,8 @@ impl BulkKind {
         match self {
             BulkKind::Import => "import",
             BulkKind::BalanceOperation => "balance_operation",
+            BulkKind::BulkModify => "bulk_modify",
+            BulkKind::BulkDelete => "bulk_delete",
         }
     }
 }
@@ -148,6 +157,8 @@ pub enum BulkSpec {
     Import(Box<ImportSpec>),
     /// A group balance operation: the group, the change and the member cursor.
     BalanceOperation(Box<BalanceOperationSpec>),
+    /// A bulk modify or delete: the target, the action and the walk's position.
+    CustomerAction(Box<action::CustomerActionSpec>),
 }
 
 impl BulkSpec {
@@ -156,6 +167,10 @@ impl BulkSpec {
         match self {
             BulkSpec::Import(_) => BulkKind::Import,
             BulkSpec::BalanceOperation(_) => BulkKind::BalanceOperation,
+            BulkSpec::CustomerAction(a) => match a.action {
+                action::CustomerAction::Modify(_) => BulkKind::BulkModify,
+                action::CustomerAction::Delete { .. } => BulkKind::BulkDelete,
+            },
         }
     }
 }
@@ -223,6 +238,23 @@ impl BulkJob {
         let wrong = self.wrong_kind();
         match &mut self.spec {
             BulkSpec::BalanceOperation(s) => Ok(s),
+            _ => Err(wrong),
+        }
+    }
+
+    /// A bulk modify's or delete's spec (`Internal` if the job is of another kind).
+    pub fn action(&self) -> Result<&action::CustomerActionSpec> {
+        match &self.spec {
+            BulkSpec::CustomerAction(s) => Ok(s),
+            _ => Err(self.wrong_kind()),
+        }
+    }
+
+    /// A bulk modify's or delete's spec, to change it.
+    pub fn action_mut(&mut self) -> Result<&mut action::CustomerActionSpec> {
+        let wrong = self.wrong_kind();
+        match &mut self.spec {
+            BulkSpec::CustomerAction(s) => Ok(s),
             _ => Err(wrong),
         }
     }
@@ -319,13 +351,24 @@ pub enum BulkTask {
         /// The operation.
         job_id: BulkJobId,
     },
+    /// A bulk modify or delete: go on from the record's position.
+    CustomerAction {
+        /// The job's tenant.
+        tenant: TenantId,
+        /// `bulk_modify` or `bulk_delete` (part of the record's key).
+        kind: BulkKind,
+        /// The job.
+        job_id: BulkJobId,
+    },
 }
 
 impl BulkTask {
     /// The tenant and job the task runs.
     pub fn target(&self) -> (&TenantId, &BulkJobId) {
         match self {
-            BulkTask::Import { tenant, job_id } | BulkTask::BalanceOperation { tenant, job_id } => (tenant, job_id),
+            BulkTask::Import { tenant, job_id }
+            | BulkTask::BalanceOperation { tenant, job_id }
+            | BulkTask::CustomerAction { tenant, job_id, .. } => (tenant, job_id),
         }
     }
 
@@ -334,6 +377,7 @@ impl BulkTask {
         match self {
             BulkTask::Import { .. } => BulkKind::Import,
             BulkTask::BalanceOperation { .. } => BulkKind::BalanceOperation,
+            BulkTask::CustomerAction { kind, .. } => *kind,
         }
     }
 }

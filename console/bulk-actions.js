@@ -1,0 +1,81 @@
+// Bulk actions on the search screen (issue 14, seed 004 sections 2.3-2.4): "Modify matching" (set an
+// attribute, add or remove a tag) and, with the delete routes, "Delete matching"; each starts a job
+// whose progress is shown until it ends.
+import { api, enc } from './api.js';
+import { h, field, input, select, showError, formError, clearErrors, dialog } from './ui.js';
+
+function summary(job) {
+  const n = job.kind === 'bulk_delete' ? `${job.deleted} deleted` : `${job.modified} modified, ${job.unchanged} unchanged`;
+  const state = job.status === 'running' ? 'Running' : job.status === 'done' ? 'Done' : 'Failed';
+  return `${state}: ${job.matched} matched, ${n}, ${job.failed} failed.` + (job.last_error ? ` ${job.last_error}` : '');
+}
+
+// Polls the job until it ends, writing its progress into `out`.
+export async function followJob(id, out) {
+  for (;;) {
+    const job = await api('GET', `/bulk-jobs/${enc(id)}`);
+    out.textContent = summary(job);
+    if (job.status !== 'running') return job;
+    await new Promise((r) => setTimeout(r, 700));
+  }
+}
+
+export function modifyMatching(filterBody, status) {
+  const action = select([['set_attribute', 'Set attribute'], ['add_tag', 'Add tag'], ['remove_tag', 'Remove tag']], { name: 'action' });
+  const key = input({ name: 'key' });
+  const value = input({ name: 'value' });
+  dialog('Modify matching customers', (close) => {
+    const valueField = field('Attribute value (text)', value, { name: 'changes.set_attributes' });
+    const f = h('form', { novalidate: true, class: 'stack' },
+      field('Change', action, { name: 'action' }),
+      field('Attribute name or tag', key, { name: 'changes' }),
+      valueField,
+      formError(),
+      h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Modify matching'), h('button', { type: 'button', class: 'secondary', onclick: close }, 'Cancel')));
+    action.addEventListener('change', () => { valueField.hidden = action.value !== 'set_attribute'; });
+    f.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      clearErrors(f);
+      const k = key.value.trim();
+      const changes = action.value === 'set_attribute' ? { set_attributes: { [k]: { type: 'string', value: value.value } } }
+        : action.value === 'add_tag' ? { add_tags: [k] } : { remove_tags: [k] };
+      try {
+        const job = await api('POST', '/customers/bulk-modify', { ...filterBody(), changes });
+        close();
+        status.textContent = summary(job);
+        await followJob(job.id, status);
+      } catch (e) { showError(f, e); }
+    });
+    return f;
+  });
+}
+
+// Delete matching: the preview's count and statement, an agree checkbox and a reason, then the job.
+export async function deleteMatching(filterBody, status) {
+  let preview;
+  try { preview = await api('POST', '/customers/bulk-delete/preview', filterBody()); } catch (e) { status.textContent = e.message; return; }
+  const agree = h('input', { type: 'checkbox', name: 'agree' });
+  const reason = h('textarea', { name: 'reason', rows: 3 });
+  dialog('Delete matching customers', (close) => {
+    const f = h('form', { novalidate: true, class: 'stack' },
+      h('p', { id: 'delete-count' }, `${preview.count} customers will be deleted.`),
+      h('p', { class: 'statement' }, preview.statement),
+      h('div', { class: 'field', 'data-field': 'agree' },
+        h('label', {}, agree, ' I have carefully read and agree to the statement'),
+        h('p', { class: 'field-error', 'data-error-for': 'agree' })),
+      field('Reason for deletion (at least 10 characters)', reason, { name: 'reason' }),
+      formError(),
+      h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'danger' }, 'Delete customers'), h('button', { type: 'button', class: 'secondary', onclick: close }, 'Cancel')));
+    f.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      clearErrors(f);
+      try {
+        const job = await api('POST', '/customers/bulk-delete', { ...filterBody(), token: preview.token, agree: agree.checked, reason: reason.value });
+        close();
+        status.textContent = summary(job);
+        await followJob(job.id, status);
+      } catch (e) { showError(f, e); }
+    });
+    return f;
+  });
+}
