@@ -352,7 +352,7 @@ async fn filter_functions_answer_http_api_events() {
 #[tokio::test]
 async fn import_functions_and_the_bulk_jobs_worker() {
     let t = fresh_tenant();
-    let queue = fleet::stack().await.config.bulk_jobs_queue_url.clone();
+    let (_held, queue) = fleet::bulk_jobs_queue().await;
     let (create, list, get, start_import, cancel, worker) = tokio::join!(
         start("api-imports-create"),
         start("api-imports-list"),
@@ -419,7 +419,7 @@ async fn import_functions_and_the_bulk_jobs_worker() {
 #[tokio::test]
 async fn balance_functions_and_the_bulk_jobs_worker() {
     let t = fresh_tenant();
-    let queue = fleet::stack().await.config.bulk_jobs_queue_url.clone();
+    let (_held, queue) = fleet::bulk_jobs_queue().await;
     let (customers, groups, add, adjust, ledger, create, get, worker) = tokio::join!(
         start("api-customers-create"),
         start("api-groups-create"),
@@ -543,7 +543,7 @@ async fn timeline_functions_answer_http_api_events() {
 #[tokio::test]
 async fn bulk_action_functions_and_the_bulk_jobs_worker() {
     let t = fresh_tenant();
-    let queue = fleet::stack().await.config.bulk_jobs_queue_url.clone();
+    let (_held, queue) = fleet::bulk_jobs_queue().await;
     let (customers, modify, get, worker, preview, delete, audit) = tokio::join!(
         start("api-customers-create"),
         start("api-customers-bulk-modify"),

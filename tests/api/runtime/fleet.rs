@@ -160,3 +160,12 @@ pub async fn expect_init_failure(f: &LambdaProcess) -> String {
         other => panic!("{} should fail at init, got {other:?}\n{}", f.def.binary, f.logs()),
     }
 }
+
+/// The bulk-jobs queue, held by one test at a time: the import, balance and bulk-action cases each
+/// receive their own tenant's messages from it, and a receive makes the other cases' messages
+/// invisible for the queue's visibility timeout, longer than `receive` waits.
+pub async fn bulk_jobs_queue() -> (tokio::sync::MutexGuard<'static, ()>, String) {
+    static HELD: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let guard = HELD.lock().await;
+    (guard, stack().await.config.bulk_jobs_queue_url.clone())
+}
