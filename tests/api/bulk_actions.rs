@@ -10,10 +10,12 @@ use cg_domain::customer::NewCustomer;
 use cg_domain::group::{GroupInput, MemberList, NewGroup, ParsedMembers};
 use cg_domain::ids::{GroupId, TenantId};
 use cg_domain::page::PageRequest;
+use cg_domain::timeline::query::TimelineFilter;
+use cg_domain::timeline::TimelineEntry;
 use cg_domain::usecases::bulk_action_job::run_action_task;
 use cg_domain::usecases::bulk_actions::{self, BulkJobView};
 use cg_domain::usecases::bulk_job::{BulkSettings, FaultPoint, RunOutcome};
-use cg_domain::usecases::{customers, groups, lookup};
+use cg_domain::usecases::{customers, groups, lookup, timeline};
 use cg_domain::DomainError;
 use cg_lambda::App;
 use cg_tests::{cid, drop_isolated, fresh_tenant, isolated_app};
@@ -155,6 +157,18 @@ pub(crate) async fn member_ids(app: &App, t: &TenantId, g: &GroupId) -> BTreeSet
 
 const CUSTOMERS: usize = 60;
 
+/// The customer's `customer.bulk_modified` timeline entries.
+async fn bulk_modified_entries(app: &App, t: &TenantId, id: &str) -> Vec<TimelineEntry> {
+    let filter = TimelineFilter {
+        types: vec!["customer.bulk_modified".into()],
+        ..TimelineFilter::default()
+    };
+    timeline::list_timeline(&app.store, t, &cid(id), &filter, &PageRequest::first(100))
+        .await
+        .unwrap()
+        .items
+}
+
 #[tokio::test]
 async fn bulk_modify_by_filter_is_exact_after_kills_and_duplicate_deliveries() {
     let app = isolated_app().await;
@@ -218,6 +232,19 @@ async fn bulk_modify_by_filter_is_exact_after_kills_and_duplicate_deliveries() {
             );
             if vip {
                 expected_gold.insert(id.clone());
+            }
+            // One `customer.bulk_modified` entry per modified customer, whatever the deliveries did.
+            let entries = bulk_modified_entries(&app, &t, id).await;
+            let modified = vip && !i.is_multiple_of(6);
+            assert_eq!(
+                entries.len(),
+                usize::from(modified),
+                "{how:?} {id}: timeline {entries:?}"
+            );
+            if let Some(e) = entries.first() {
+                assert_eq!(e.properties["job_id"], json!(view.id.to_string()), "{how:?} {id}");
+                // The version the modify wrote: the membership pass (gold entered) wrote the next.
+                assert_eq!(e.properties["version"], json!(c.version - 1), "{how:?} {id}");
             }
         }
         assert_eq!(

@@ -16,9 +16,10 @@ use cg_domain::group::{GroupInput, NewGroup};
 use cg_domain::ids::{BulkJobId, GroupId, TenantId};
 use cg_domain::import::{ImportRequest, ImportView, MappingRequest, NewImport};
 use cg_domain::page::PageRequest;
+use cg_domain::timeline::query::TimelineFilter;
 use cg_domain::usecases::bulk_job::{BulkSettings, FaultPoint, RunOutcome};
 use cg_domain::usecases::import_job::run_import_task;
-use cg_domain::usecases::{customers, groups, imports};
+use cg_domain::usecases::{customers, groups, imports, timeline};
 use cg_lambda::App;
 use cg_local::bulk_jobs::poll_bulk_jobs_once;
 use cg_tests::{drop_isolated, fresh_tenant, isolated_app};
@@ -360,18 +361,11 @@ fn expected_counts(failures: usize) -> BulkCounts {
 }
 
 async fn all_customers(app: &App, t: &TenantId, job: &str, g: &GroupId) -> Expected {
-    let mut out = Expected::new();
-    let mut page = PageRequest::first(100);
-    loop {
-        let got = customers::list_customers(&app.store, t, &page).await.unwrap();
-        for c in got.items {
-            out.insert(c.id.as_str().replace(job, "X"), view(&c, g));
-        }
-        match got.next_cursor {
-            Some(c) => page.cursor = Some(c),
-            None => return out,
-        }
-    }
+    let customers = every_customer(app, t).await;
+    customers
+        .iter()
+        .map(|c| (c.id.as_str().replace(job, "X"), view(c, g)))
+        .collect()
 }
 
 #[allow(clippy::type_complexity)]
@@ -654,8 +648,53 @@ async fn workers_killed_before_a_commit_after_it_and_between_batches_end_exact()
             oracle(true),
             "{point:?}"
         );
+        // The timeline: each customer the import wrote has its `customer.imported` entries, the newest
+        // at its current version; one entry per created customer, none doubled by the retry.
+        let (mut created, mut written) = (0, 0);
+        for c in every_customer(&app, &t).await {
+            let filter = TimelineFilter {
+                types: vec!["customer.imported".into()],
+                ..TimelineFilter::default()
+            };
+            let entries = timeline::list_timeline(&app.store, &t, &c.id, &filter, &PageRequest::first(100))
+                .await
+                .unwrap()
+                .items;
+            for e in &entries {
+                assert_eq!(e.properties["job_id"], json!(done.id.to_string()), "{point:?}");
+                created += usize::from(e.properties["created"] == json!(true));
+            }
+            if let Some(newest) = entries.first() {
+                // The membership pass may write a later version.
+                let v = newest.properties["version"].as_u64().unwrap();
+                assert!(v <= c.version, "{point:?} {}: entry at {v}, customer at {}", c.id, c.version);
+                written += 1;
+            }
+        }
+        assert_eq!(
+            created as u64, done.counts.created,
+            "{point:?}: one entry per created customer"
+        );
+        let c = &done.counts;
+        assert!(
+            written as u64 <= c.created + c.updated && (c.updated == 0 || written > created),
+            "{point:?}: {written} customers with entries for {c:?}"
+        );
     }
     drop_isolated(&app).await;
+}
+
+async fn every_customer(app: &App, t: &TenantId) -> Vec<Customer> {
+    let mut out = Vec::new();
+    let mut page = PageRequest::first(100);
+    loop {
+        let got = customers::list_customers(&app.store, t, &page).await.unwrap();
+        out.extend(got.items);
+        match got.next_cursor {
+            Some(c) => page.cursor = Some(c),
+            None => return out,
+        }
+    }
 }
 
 trait StoreJob {

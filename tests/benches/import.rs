@@ -218,9 +218,10 @@ async fn child(table: &str, queue: &str, tenant: &str, id: &str, n: usize) {
     let failed = done.counts.failed as usize;
     let ok = n - failed;
     // Each applied row: 2 identity keys looked up (email, phone; a failed row's email never parses, so
-    // it looks up its phone only) and 3 items written (customer, email, phone); failed rows 1 item.
+    // it looks up its phone only) and 4 items written (customer, email, phone, timeline entry); failed
+    // rows 1 item.
     let keys = 2 * ok + failed;
-    let items = 3 * ok + failed;
+    let items = 4 * ok + failed;
     let minimum = keys.div_ceil(100) + items.div_ceil(100);
     println!("analysis            : {analysis_secs:.1} s, DynamoDB {analysis_calls:?}");
     println!(

@@ -18,6 +18,7 @@ use cg_domain::bulk::{
 use cg_domain::customer::Identity;
 use cg_domain::ids::{BulkJobId, CustomerId, TenantId};
 use cg_domain::page::{Page, PageRequest};
+use cg_domain::timeline::TimelineEntry;
 use cg_domain::{DomainError, Result};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -299,6 +300,9 @@ impl BulkCommit for Store {
             .build()];
         for w in writes {
             items.extend(self.write_items(t, w)?);
+            // The timeline's record of the write commits with it: never lost, never doubled.
+            let entry = TimelineEntry::bulk_written(job, w);
+            let _ = entry;
         }
         for r in failed {
             items.push(self.failed_row_put(t, job, r)?);

@@ -66,13 +66,14 @@ impl CustomerWrite {
         }
     }
 
-    /// DynamoDB items the write takes: the customer plus one per identity added or removed.
+    /// DynamoDB items the write takes: the customer, its timeline entry, and one per identity added
+    /// or removed.
     pub fn items(&self) -> usize {
         match self {
-            CustomerWrite::Create(c) => 1 + c.identities().len(),
+            CustomerWrite::Create(c) => 2 + c.identities().len(),
             CustomerWrite::Update { before, after } => {
                 let (old, new) = (before.identities(), after.identities());
-                1 + old.symmetric_difference(&new).count()
+                2 + old.symmetric_difference(&new).count()
             }
         }
     }
@@ -93,7 +94,7 @@ pub enum RowCommit {
 
 /// The one transaction of a bulk batch.
 pub trait BulkCommit: Send + Sync {
-    /// Writes the customers (with their identity items), the failed rows and the record (its advanced
+    /// Writes the customers (with their identity items and timeline entries), the failed rows and the record (its advanced
     /// checkpoint) in one transaction, if the record still holds `expect`. At most
     /// [`MAX_BATCH_ITEMS`] items in all: `Σ write.items() + failed.len() + 1`.
     fn commit_rows(

@@ -1,6 +1,6 @@
 //! A customer's timeline (seed 004) and communication history (seed 002): every accepted lifecycle
 //! event, manual events, messages sent to the customer and the system's own entries (entered or left a
-//! group, created, updated, balance changed), newest first. Entries are written where the change they
+//! group, created, updated, imported, bulk-modified, balance changed), newest first. Entries are written where the change they
 //! record is written (in the same transaction), so none is lost and none is written twice.
 
 pub mod communication;
@@ -113,6 +113,23 @@ impl TimelineEntry {
         );
         p.insert("operation_id".into(), Value::String(e.operation.id.clone()));
         TimelineEntry::system("balance.changed", format!("balance.changed#{version}"), e.at, p)
+    }
+
+    /// `customer.imported` or `customer.bulk_modified`: a customer a bulk job wrote, with the job and
+    /// the version written (which identifies the entry, so a redone commit writes the same one).
+    pub fn bulk_written(job: &crate::bulk::BulkJob, w: &crate::bulk::ports::CustomerWrite) -> Self {
+        use crate::bulk::{ports::CustomerWrite, BulkKind};
+        let after = w.after();
+        let kind = match job.kind() {
+            BulkKind::Import => "customer.imported",
+            BulkKind::BulkModify => "customer.bulk_modified",
+            BulkKind::BalanceOperation | BulkKind::BulkDelete => "customer.updated",
+        };
+        let mut p = Map::new();
+        p.insert("job_id".into(), Value::String(job.id.to_string()));
+        p.insert("version".into(), Value::from(after.version));
+        p.insert("created".into(), Value::Bool(matches!(w, CustomerWrite::Create(_))));
+        TimelineEntry::system(kind, format!("{kind}#{}", after.version), after.updated_at, p)
     }
 
     /// An accepted lifecycle event: its type, time and fields; keyed by its id, so a redelivery

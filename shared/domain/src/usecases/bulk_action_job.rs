@@ -275,7 +275,9 @@ async fn run<S: ActionJobPorts>(
         for (at, slot) in step.slots {
             let cost = match &slot {
                 Slot::Match(c) if deleting => delete_items(c).min(MAX_BATCH_ITEMS - 2),
-                Slot::Match(_) | Slot::Missing(_) => 1,
+                // A modify writes the customer and its timeline entry; a missing id a failed row.
+                Slot::Match(_) => 2,
+                Slot::Missing(_) => 1,
                 Slot::Skip => 0,
             };
             if items + cost > MAX_BATCH_ITEMS - 1 {
