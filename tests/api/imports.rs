@@ -667,7 +667,12 @@ async fn workers_killed_before_a_commit_after_it_and_between_batches_end_exact()
             if let Some(newest) = entries.first() {
                 // The membership pass may write a later version.
                 let v = newest.properties["version"].as_u64().unwrap();
-                assert!(v <= c.version, "{point:?} {}: entry at {v}, customer at {}", c.id, c.version);
+                assert!(
+                    v <= c.version,
+                    "{point:?} {}: entry at {v}, customer at {}",
+                    c.id,
+                    c.version
+                );
                 written += 1;
             }
         }

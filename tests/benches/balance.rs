@@ -3,15 +3,11 @@
 //! through the real job on a table and queues of their own. DynamoDB requests of the run are counted
 //! with an SDK interceptor on the worker's client and compared with the minimum the access pattern
 //! needs: the member ids in 1 MB Query pages, every customer read once in BatchGetItems of 100 keys,
-//! and the 3 items a changed customer takes (customer, ledger entry, marker) in full 100-item
+//! and the 4 items a changed customer takes (customer, ledger entry, marker, timeline entry) in full 100-item
 //! transactions, plus the job's 4 fixed requests (read, claim, plan, end).
 
-use aws_sdk_dynamodb::config::ConfigBag;
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
-use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+mod common;
+
 use cg_domain::balance::request::{ChangeBody, ChangeInput};
 use cg_domain::balance::Unit;
 use cg_domain::bulk::{BulkStatus, BulkTask};
@@ -21,38 +17,8 @@ use cg_domain::usecases::balance_job::{create_group_operation, get_group_operati
 use cg_domain::usecases::bulk_job::BulkSettings;
 use cg_domain::usecases::groups;
 use chrono::Utc;
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use common::{arg, Counter};
 use std::time::Instant;
-
-/// Counts DynamoDB calls by operation (one per execution; SDK retries are not new calls).
-#[derive(Debug, Clone, Default)]
-struct Counter(Arc<Mutex<BTreeMap<String, u64>>>);
-
-impl Intercept for Counter {
-    fn name(&self) -> &'static str {
-        "BalanceBenchCounter"
-    }
-
-    fn read_before_serialization(
-        &self,
-        _context: &BeforeSerializationInterceptorContextRef<'_>,
-        _rc: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let op = cfg.load::<Metadata>().map(|m| m.name().to_owned()).unwrap_or_default();
-        *self.0.lock().expect("counter").entry(op).or_default() += 1;
-        Ok(())
-    }
-}
-
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-}
 
 #[tokio::main]
 async fn main() {
@@ -117,8 +83,8 @@ async fn main() {
     let done = get_group_operation(&app.store, &t, &view.id).await.unwrap();
     assert_eq!(done.status, BulkStatus::Done, "{:?}", done.last_error);
     assert_eq!(done.counts.applied as usize, n);
-    let calls = counter.0.lock().unwrap().clone();
-    let total: u64 = calls.values().sum();
+    let calls = counter.take();
+    let total = common::requests(&calls);
     // A member id is about 70 bytes of a Query page (keys and the projected id): 1 MB holds ~15,000.
     // Four items per customer: the customer, its ledger entry, the operation's marker and the
     // timeline's `balance.changed` entry (issue 15 part 7).

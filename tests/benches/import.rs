@@ -6,12 +6,8 @@
 //! interceptor on the worker's client and compared with the minimum the access pattern needs:
 //! identity look-ups in BatchGetItems of 100 keys plus the write items in full 100-item transactions.
 
-use aws_sdk_dynamodb::config::ConfigBag;
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
-use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+mod common;
+
 use bytes::Bytes;
 use cg_domain::bulk::BulkStatus;
 use cg_domain::ids::{BulkJobId, TenantId};
@@ -20,39 +16,9 @@ use cg_domain::usecases::bulk_job::BulkSettings;
 use cg_domain::usecases::imports;
 use cg_lambda::App;
 use chrono::Utc;
+use common::{arg, Counter};
 use http_body_util::Full;
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
-
-/// Counts DynamoDB calls by operation (one per execution; SDK retries are not new calls).
-#[derive(Debug, Clone, Default)]
-struct Counter(Arc<Mutex<BTreeMap<String, u64>>>);
-
-impl Intercept for Counter {
-    fn name(&self) -> &'static str {
-        "ImportBenchCounter"
-    }
-
-    fn read_before_serialization(
-        &self,
-        _context: &BeforeSerializationInterceptorContextRef<'_>,
-        _rc: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let op = cfg.load::<Metadata>().map(|m| m.name().to_owned()).unwrap_or_default();
-        *self.0.lock().expect("counter").entry(op).or_default() += 1;
-        Ok(())
-    }
-}
-
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-}
 
 const HEADER: [&str; 5] = ["Email", "Phone", "Name", "Points", "Tags"];
 
@@ -204,8 +170,7 @@ async fn child(table: &str, queue: &str, tenant: &str, id: &str, n: usize) {
     let ready = drive(BulkStatus::Ready).await;
     assert_eq!(ready.status, BulkStatus::Ready, "{:?}", ready.last_error);
     let analysis_secs = t0.elapsed().as_secs_f64();
-    let analysis_calls = counter.0.lock().unwrap().clone();
-    counter.0.lock().unwrap().clear();
+    let analysis_calls = counter.take();
     let t1 = Instant::now();
     imports::start_import(&api.store, &t, &id, mapping(), Utc::now())
         .await
@@ -213,8 +178,8 @@ async fn child(table: &str, queue: &str, tenant: &str, id: &str, n: usize) {
     let done = drive(BulkStatus::Done).await;
     let secs = t1.elapsed().as_secs_f64();
     assert_eq!(done.status, BulkStatus::Done, "{:?}", done.last_error);
-    let calls = counter.0.lock().unwrap().clone();
-    let total: u64 = calls.values().sum();
+    let calls = counter.take();
+    let total = common::requests(&calls);
     let failed = done.counts.failed as usize;
     let ok = n - failed;
     // Each applied row: 2 identity keys looked up (email, phone; a failed row's email never parses, so

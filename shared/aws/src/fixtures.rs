@@ -142,3 +142,8 @@ pub async fn load_customers_in_group(
     load_customers(store, t, customers, parallel).await?;
     load_member_rows(store, t, g, &members, parallel).await
 }
+
+/// The size DynamoDB bills for a customer's item, in bytes (the benchmarks' minimum of pages read).
+pub fn customer_item_bytes(store: &Store, t: &TenantId, c: &cg_domain::customer::Customer) -> Result<usize> {
+    Ok(crate::dynamo::item_size(&store.customer_item(t, c)?))
+}

@@ -302,7 +302,7 @@ impl BulkCommit for Store {
             items.extend(self.write_items(t, w)?);
             // The timeline's record of the write commits with it: never lost, never doubled.
             let entry = TimelineEntry::bulk_written(job, w);
-            let _ = entry;
+            items.push(self.timeline_put(t, &w.after().id, &entry, entry.at)?);
         }
         for r in failed {
             items.push(self.failed_row_put(t, job, r)?);

@@ -17,6 +17,8 @@ pub mod membership;
 mod page;
 mod search;
 mod size;
+#[cfg(feature = "fixtures")]
+pub(crate) use size::item_size;
 mod tenants;
 pub(crate) mod timeline;
 mod wake;

@@ -15,7 +15,7 @@ use crate::bulk::{BulkCounts, BulkJob, BulkStatus, BulkTask, Expect, FailedRow};
 use crate::customer::Customer;
 use crate::destinations::ports::Notifications;
 use crate::error::{DomainError, Result};
-use crate::ids::{CustomerId, TenantId};
+use crate::ids::{CustomerId, GroupId, TenantId};
 use crate::membership::Plan;
 use crate::ports::{Clock, CustomerRanges, MembershipPass, MembershipStore, RangeRead, Shards};
 use crate::rules::Program;
@@ -27,6 +27,7 @@ use crate::usecases::bulk_job::{
 };
 use crate::usecases::lookup::load_plan;
 use chrono::{DateTime, Utc};
+use std::collections::BTreeSet;
 
 /// What a bulk modify or delete run needs.
 pub trait ActionJobPorts:
@@ -58,8 +59,11 @@ impl<T> ActionJobPorts for T where
 {
 }
 
-/// Customers read per step of the walk (a partition page, member ids, or ids of a list).
+/// Customers read per step of the walk of a group's member ids or a list of ids (BatchGetItem's 100).
 pub const WALK_PAGE: u32 = 100;
+/// Customers read per step of a filter's walk of a partition: one Query (a few hundred KB of typical
+/// customers, under the 1 MB page), a few full commits.
+pub const FILTER_PAGE: u32 = 1000;
 /// Rounds of re-reading a chunk whose customers changed under its commit before the run gives up
 /// retryably.
 const CHUNK_ATTEMPTS: usize = 16;
@@ -80,6 +84,8 @@ pub struct ActionReport {
 struct Step {
     slots: Vec<(Position, Slot)>,
     end: Position,
+    /// The step ends a partition or the target (its last batch is committed even if not full).
+    boundary: bool,
 }
 
 /// One customer of a step (built and consumed per step, so the variants' sizes matter little).
@@ -104,7 +110,7 @@ async fn step<S: ActionJobPorts>(
             let read = RangeRead {
                 shard: pos.shard,
                 after: pos.after.clone(),
-                limit: Some(WALK_PAGE),
+                limit: Some(FILTER_PAGE),
                 descending: false,
             };
             let page = store
@@ -137,7 +143,11 @@ async fn step<S: ActionJobPorts>(
                     exhausted: shard >= store.customer_shards(),
                 }
             };
-            Ok(Step { slots, end })
+            Ok(Step {
+                slots,
+                end,
+                boundary: !page.more,
+            })
         }
         TargetSpec::Group { group_id } => {
             let (ids, more) = store.member_ids(t, group_id, pos.after.as_ref(), WALK_PAGE).await?;
@@ -156,7 +166,8 @@ async fn step<S: ActionJobPorts>(
             }
             let mut end = slots.last().map(|(p, _)| p.clone()).unwrap_or_else(|| pos.clone());
             end.exhausted = !more || ids.is_empty();
-            Ok(Step { slots, end })
+            let boundary = end.exhausted;
+            Ok(Step { slots, end, boundary })
         }
         TargetSpec::Ids { ids } => {
             let start = pos.index as usize;
@@ -179,7 +190,8 @@ async fn step<S: ActionJobPorts>(
                 exhausted: index as usize >= ids.len(),
                 ..Position::default()
             };
-            Ok(Step { slots, end })
+            let boundary = end.exhausted;
+            Ok(Step { slots, end, boundary })
         }
     }
 }
@@ -268,19 +280,15 @@ async fn run<S: ActionJobPorts>(
         }
         let pos = job.action()?.position.clone();
         let step = step(store, t, &target, program.as_ref(), &pos, store.now()).await?;
-        // Pack the step's customers into commits of at most 100 items, in walk order.
-        let mut batch: Vec<(Position, Slot)> = Vec::new();
-        let mut items = 1;
+        // Pack the step's customers into commits of at most 100 items, in walk order. A partial last
+        // batch waits for the next step, which reads on from the last commit, unless the step ends a
+        // partition or the target or committed nothing: commits stay full (the cost is per request).
         let deleting = matches!(job.action()?.action, CustomerAction::Delete { .. });
+        let mut batch: Vec<(Position, Slot)> = Vec::new();
+        let mut pack = Pack::default();
+        let mut committed = false;
         for (at, slot) in step.slots {
-            let cost = match &slot {
-                Slot::Match(c) if deleting => delete_items(c).min(MAX_BATCH_ITEMS - 2),
-                // A modify writes the customer and its timeline entry; a missing id a failed row.
-                Slot::Match(_) => 2,
-                Slot::Missing(_) => 1,
-                Slot::Skip => 0,
-            };
-            if items + cost > MAX_BATCH_ITEMS - 1 {
+            if pack.items + pack.cost(&slot, deleting) > MAX_BATCH_ITEMS - 1 {
                 let end = batch.last().map(|(p, _)| p.clone()).unwrap_or_else(|| pos.clone());
                 let batch = std::mem::take(&mut batch);
                 let ctx = Ctx {
@@ -291,10 +299,14 @@ async fn run<S: ActionJobPorts>(
                 if !commit_step(store, t, &mut job, &mut plan, batch, end, &ctx, &mut report).await? {
                     return Ok(report);
                 }
-                items = 1;
+                committed = true;
+                pack = Pack::default();
             }
-            items += cost;
+            pack.add(&slot, deleting);
             batch.push((at, slot));
+        }
+        if committed && !step.boundary {
+            continue;
         }
         let ctx = Ctx {
             settings,
@@ -303,6 +315,48 @@ async fn run<S: ActionJobPorts>(
         };
         if !commit_step(store, t, &mut job, &mut plan, batch, step.end, &ctx, &mut report).await? {
             return Ok(report);
+        }
+    }
+}
+
+/// The items a batch of a step will write: the record, then per customer what its commit takes.
+struct Pack {
+    items: usize,
+    /// Groups whose count the batch already updates (a delete's count item is shared per group).
+    groups: BTreeSet<GroupId>,
+}
+
+impl Default for Pack {
+    fn default() -> Self {
+        Pack {
+            items: 1,
+            groups: BTreeSet::new(),
+        }
+    }
+}
+
+impl Pack {
+    /// What adding the slot costs: a modify writes the customer and its timeline entry; a delete
+    /// removes the customer, its identity items and per group its member row (with a history entry),
+    /// plus each group's count once per batch; a missing id writes a failed row. A customer too big
+    /// for any batch is a failed row.
+    fn cost(&self, slot: &Slot, deleting: bool) -> usize {
+        match slot {
+            Slot::Match(c) if deleting && delete_items(c) > MAX_BATCH_ITEMS - 2 => 1,
+            Slot::Match(c) if deleting => {
+                let new_groups = c.groups.iter().filter(|g| !self.groups.contains(g)).count();
+                1 + c.identities().len() + 2 * c.groups.len() + new_groups
+            }
+            Slot::Match(_) => 2,
+            Slot::Missing(_) => 1,
+            Slot::Skip => 0,
+        }
+    }
+
+    fn add(&mut self, slot: &Slot, deleting: bool) {
+        self.items += self.cost(slot, deleting);
+        if let (Slot::Match(c), true) = (slot, deleting) {
+            self.groups.extend(c.groups.iter().cloned());
         }
     }
 }
