@@ -1,8 +1,8 @@
-// Bulk actions on the search screen (issue 14, seed 004 sections 2.3-2.4): "Modify matching" (set an
-// attribute, add or remove a tag) and, with the delete routes, "Delete matching"; each starts a job
-// whose progress is shown until it ends.
-import { api, enc } from './api.js';
-import { h, field, input, select, showError, formError, clearErrors, dialog } from './ui.js';
+// Bulk actions on the search screen (issue 14, seed 004 sections 2.3-2.5): "Modify matching" (set an
+// attribute, add or remove a tag), "Delete matching" and "Export matching" (format and columns, then the
+// export's progress and its download); each starts a job whose progress is shown until it ends.
+import { api, enc, poll } from './api.js';
+import { h, field, input, select, showError, formError, clearErrors, dialog, download } from './ui.js';
 
 function summary(job) {
   const n = job.kind === 'bulk_delete' ? `${job.deleted} deleted` : `${job.modified} modified, ${job.unchanged} unchanged`;
@@ -74,6 +74,35 @@ export async function deleteMatching(filterBody, status) {
         close();
         status.textContent = summary(job);
         await followJob(job.id, status);
+      } catch (e) { showError(f, e); }
+    });
+    return f;
+  });
+}
+
+// Export matching: the customer export by the search's filter, `basic` or `profile` columns.
+export function exportMatching(filterBody, status) {
+  const format = select([['csv', 'CSV'], ['json', 'JSON'], ['jsonl', 'JSON Lines']], { name: 'format' });
+  const columns = select([['profile', 'Profile: every field, identities, tags, attributes'], ['basic', 'Basic: order number, email, signup date']], { name: 'columns' });
+  dialog('Export matching customers', (close) => {
+    const f = h('form', { novalidate: true, class: 'stack' },
+      field('Format', format, { name: 'format' }),
+      field('Columns', columns, { name: 'columns' }),
+      formError(),
+      h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Start export'), h('button', { type: 'button', class: 'secondary', onclick: close }, 'Cancel')));
+    f.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      clearErrors(f);
+      try {
+        const job = await api('POST', '/customers/exports', { ...filterBody(), format: format.value, columns: columns.value });
+        close();
+        status.textContent = `Export ${job.status}.`;
+        const done = await poll(`/exports/${enc(job.id)}`, (x) => ['done', 'failed'].includes(x.status),
+          (x) => { status.textContent = `Export ${x.status}: ${x.rows_written} rows.`; });
+        if (done.status !== 'done') { status.textContent = `Export failed: ${done.failure_reason || ''}`; return; }
+        status.replaceChildren(`Export done: ${done.rows_written} rows. `,
+          h('a', { href: done.download_url, download: done.file_name, class: 'download' }, `Download ${done.file_name}`));
+        download(done.download_url, done.file_name);
       } catch (e) { showError(f, e); }
     });
     return f;

@@ -1,11 +1,12 @@
 // Customer search (issue 14, seed 004's advanced filter): saved filters on the left (open, copy,
 // delete); the simple filter (name prefix, email, phone) and the condition-group editor, then Search
 // (pages in id order; a short page can still have more), Count, Save filter and Save as group
-// (dynamic: the filter's rules kept current; static: the customers matching now).
+// (dynamic: the filter's rules kept current; static: the customers matching now), and the bulk actions
+// on the matches (modify, delete, export).
 import { api, all, enc } from '../api.js';
 import { h, field, input, select, showError, formError, flash, table, clearErrors, dialog } from '../ui.js';
 import { conditionEditor } from '../rules-editor.js';
-import { modifyMatching, deleteMatching } from '../bulk-actions.js';
+import { modifyMatching, deleteMatching, exportMatching } from '../bulk-actions.js';
 
 const FIELDS = ['name', 'email', 'phone', 'tags'];
 const SIMPLE = [['name_prefix', 'Name starts with'], ['email', 'Email (exact)'], ['phone', 'Phone (exact)']];
@@ -32,7 +33,8 @@ export async function render(root, { query }) {
       h('button', { type: 'button', class: 'secondary', onclick: () => saveGroup() }, 'Save as group'),
       // Bulk actions (issue 14).
       h('button', { type: 'button', class: 'secondary', onclick: () => modifyMatching(filterBody, bulkStatus) }, 'Modify matching'),
-      h('button', { type: 'button', class: 'secondary danger', onclick: () => deleteMatching(filterBody, bulkStatus) }, 'Delete matching')),
+      h('button', { type: 'button', class: 'secondary danger', onclick: () => deleteMatching(filterBody, bulkStatus) }, 'Delete matching'),
+      h('button', { type: 'button', class: 'secondary', onclick: () => exportMatching(filterBody, bulkStatus) }, 'Export matching')),
     count, bulkStatus);
 
   function filterBody() {

@@ -40,6 +40,7 @@ fn request(format: ExportFormat, bom: bool) -> ExportRequest {
         format,
         bom,
         url_expires_in: 300,
+        ..Default::default()
     }
 }
 
@@ -700,7 +701,7 @@ async fn export_flow_over_http_from_post_to_download() {
             422,
             "validation_failed",
         ),
-        (json!({"format": "csv", "extra": 1}), 400, "bad_request"),
+        (json!({"format": "csv", "limit": 1}), 400, "bad_request"),
     ] {
         let r = api
             .call("POST", &format!("/groups/{gid}/exports"), &token, Some(body))
@@ -712,6 +713,17 @@ async fn export_flow_over_http_from_post_to_download() {
             r.raw
         );
     }
+    // The customer export by query (issue 14): a bad node is a 422 naming its path.
+    let bad = api
+        .call(
+            "POST",
+            "/customers/exports",
+            &token,
+            Some(json!({"format": "csv", "columns": "profile", "rules": {"all": [{"tags": {}}]}})),
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.raw);
+    assert_eq!(bad.body["error"]["field"], json!("rules.all[0].tags"), "{}", bad.raw);
     let missing = api
         .call("POST", "/groups/nope/exports", &token, Some(json!({"format": "csv"})))
         .await;

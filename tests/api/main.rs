@@ -13,6 +13,7 @@ mod destinations_stack;
 mod dispatch;
 mod dynamic_e2e;
 mod dynamic_props;
+mod export_query;
 mod exports;
 mod http_e2e;
 mod imports;

@@ -235,6 +235,7 @@ async fn worker_benchmark(n: usize) {
         format: ExportFormat::Csv,
         bom: false,
         url_expires_in: 900,
+        ..Default::default()
     };
     let export = Export::queued(ExportScope::Group, Some((&group.id, &group.name)), &req, Utc::now());
     app.store.create_export(&t, &export).await.unwrap();
@@ -349,6 +350,7 @@ async fn synthetic_benchmark(n: usize) {
         format: ExportFormat::Csv,
         bom: false,
         url_expires_in: 900,
+        ..Default::default()
     };
     let export = Export::queued(ExportScope::Group, Some((&g, "Synthetic")), &req, Utc::now());
     app.store.create_export(&t, &export).await.unwrap();

@@ -541,6 +541,36 @@ test('the customer timeline records an event in the console and shows it with a 
   await shot('customer-timeline');
 });
 
+// Export by query (issue 14).
+test('export matching: a profile CSV of the customers the search filter matches downloads', async () => {
+  const tag = `exq-${Date.now()}`;
+  for (const [name, score] of [['Export One', 7], ['Export Two', 9]]) {
+    const made = await call('POST', '/customers', { name, tags: [tag], attributes: { score: { type: 'number', value: score } } });
+    assert.equal(made.status, 201);
+  }
+  await page.goto(`${BASE}/console#/search`);
+  await page.getByRole('heading', { name: 'Search customers' }).waitFor();
+  const cond = page.locator('fieldset.cg-group').nth(0).locator('.condition').nth(0);
+  await cond.getByLabel('Condition type').selectOption('tags');
+  await cond.getByLabel('Tags (comma separated)').fill(tag);
+  await page.getByRole('button', { name: 'Export matching' }).click();
+  const dlg = page.getByRole('dialog', { name: 'Export matching customers' });
+  await dlg.getByLabel('Format').selectOption('csv');
+  await dlg.getByLabel('Columns').selectOption('profile');
+  await shot('search-export-matching');
+  const downloaded = page.waitForEvent('download', { timeout: 60000 });
+  await dlg.getByRole('button', { name: 'Start export' }).click();
+  const file = await downloaded;
+  assert.match(file.suggestedFilename(), /^customers-.*\.csv$/);
+  const [header, ...rows] = readFileSync(await file.path(), 'utf8').trim().split(/\r?\n/).map((l) => l.split(','));
+  assert.deepEqual(header.slice(0, 3), ['id', 'external_id', 'email']);
+  assert.equal(header.at(-1), 'attributes.score');
+  const names = rows.map((r) => r[header.indexOf('name')]).sort();
+  assert.deepEqual(names, ['Export One', 'Export Two']);
+  assert.deepEqual(rows.map((r) => r[header.indexOf('attributes.score')]).sort(), ['7', '9']);
+  await page.locator('#bulk-status').getByText('Export done: 2 rows.').waitFor();
+});
+
 // Bulk actions (issue 14).
 test('bulk actions: modify and delete the customers a filter matches and follow the jobs', async () => {
   const tag = `bulk-${Date.now()}`;

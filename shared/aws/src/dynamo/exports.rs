@@ -10,8 +10,8 @@ use crate::keys;
 use crate::sdk_error::{corrupt_item, from_sdk};
 use crate::Store;
 use cg_domain::export::ports::ExportStore;
-use cg_domain::export::{Export, ExportFormat, ExportScope, ExportStatus};
-use cg_domain::ids::{ExportId, GroupId, TenantId};
+use cg_domain::export::{Export, ExportColumns, ExportFormat, ExportScope, ExportStatus};
+use cg_domain::ids::{ExportId, FilterId, GroupId, TenantId};
 use cg_domain::page::{Page, PageRequest};
 use cg_domain::{DomainError, Result};
 use chrono::{DateTime, Utc};
@@ -29,6 +29,13 @@ struct ExportItem {
     group_id: Option<GroupId>,
     format: ExportFormat,
     bom: bool,
+    #[serde(default)]
+    columns: ExportColumns,
+    /// The filter as JSON text: its shape is the domain's, and text keeps it whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    filter_json: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    filter_id: Option<FilterId>,
     url_expires_in: u32,
     status: ExportStatus,
     rows_written: u64,
@@ -58,6 +65,9 @@ impl ExportItem {
             group_id: e.group_id.clone(),
             format: e.format,
             bom: e.bom,
+            columns: e.columns,
+            filter_json: e.filter.as_ref().map(|f| f.to_string()),
+            filter_id: e.filter_id.clone(),
             url_expires_in: e.url_expires_in,
             status: e.status,
             rows_written: e.rows_written,
@@ -73,13 +83,22 @@ impl ExportItem {
         }
     }
 
-    fn into_export(self) -> Export {
-        Export {
+    fn into_export(self) -> Result<Export> {
+        let filter = match &self.filter_json {
+            Some(text) => Some(serde_json::from_str(text).map_err(|e| {
+                DomainError::Internal(format!("stored filter of export {} does not parse: {e}", self.id))
+            })?),
+            None => None,
+        };
+        Ok(Export {
             id: self.id,
             scope: self.scope,
             group_id: self.group_id,
             format: self.format,
             bom: self.bom,
+            columns: self.columns,
+            filter,
+            filter_id: self.filter_id,
             url_expires_in: self.url_expires_in,
             status: self.status,
             rows_written: self.rows_written,
@@ -92,7 +111,7 @@ impl ExportItem {
             started_at: self.started_at,
             finished_at: self.finished_at,
             upload_id: self.upload_id,
-        }
+        })
     }
 }
 
@@ -102,8 +121,8 @@ fn encode(t: &TenantId, e: &Export) -> Result<Item> {
 
 fn decode(item: Item) -> Result<Export> {
     serde_dynamo::from_item::<_, ExportItem>(item)
-        .map(ExportItem::into_export)
-        .map_err(|e| corrupt_item("export", e))
+        .map_err(|e| corrupt_item("export", e))?
+        .into_export()
 }
 
 impl ExportStore for Store {
@@ -134,10 +153,15 @@ impl ExportStore for Store {
             .after(start)
             .limit(page.limit)
             .newest_first();
-        Ok(self
+        let page = self
             .query_page::<ExportItem>(&q, "export")
             .await?
-            .into_page(ExportItem::into_export))
+            .into_page(ExportItem::into_export);
+        let items = page.items.into_iter().collect::<Result<Vec<_>>>()?;
+        Ok(Page {
+            items,
+            next_cursor: page.next_cursor,
+        })
     }
 
     async fn save_export(&self, t: &TenantId, e: &Export, expected_attempts: u32) -> Result<bool> {

@@ -6,10 +6,14 @@
 pub mod encode;
 pub mod file_name;
 pub mod ports;
+pub mod profile;
+pub mod rows;
 
 use crate::error::{DomainError, Result};
-use crate::ids::{ExportId, GroupId, TenantId};
+use crate::ids::{ExportId, FilterId, GroupId, TenantId};
+use crate::search::target::target_body;
 use chrono::{DateTime, Utc};
+pub use profile::ExportColumns;
 use serde::{Deserialize, Serialize};
 
 /// How long a download link stays valid unless the request says otherwise (seconds).
@@ -26,10 +30,11 @@ pub const PART_SIZE: usize = 8 * 1024 * 1024;
 pub const PAGE_ROWS: u32 = 10_000;
 
 /// The file format of an export.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ExportFormat {
     /// RFC 4180 CSV with the columns `Order Number,Email,Signup Date`.
+    #[default]
     Csv,
     /// One JSON array of objects with `id`, `order_number`, `email`, `signup_date`.
     Json,
@@ -77,22 +82,28 @@ pub enum ExportStatus {
 pub enum ExportScope {
     /// The members of one group.
     Group,
-    /// The tenant's customers (the customer list's filters; today the list has none, so all of them).
+    /// The tenant's customers: all of them, or those a filter (given or saved) matches.
     Customers,
 }
 
-/// The body of `POST /groups/{groupId}/exports` and `POST /customers/exports`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExportRequest {
-    /// The file format, which also sets the extension and the content type.
-    pub format: ExportFormat,
-    /// Starts a CSV file with a UTF-8 byte order mark, so Excel reads it as UTF-8.
-    #[serde(default)]
-    pub bom: bool,
-    /// How long each download link stays valid, in seconds (1 to 3600).
-    #[serde(default = "default_expiry")]
-    pub url_expires_in: u32,
+target_body! {
+    /// The body of `POST /groups/{groupId}/exports` and `POST /customers/exports`. A customer export
+    /// may name the customers with the target fields of `POST /customers/search` (a filter, or a saved
+    /// filter by `filter_id`; none: every customer); a group export takes none of them.
+    pub struct ExportRequest {
+        /// The file format, which also sets the extension and the content type.
+        pub format: ExportFormat,
+        /// `basic` (default) or `profile` (every field, identities, tags and attributes; customer
+        /// exports only).
+        #[serde(default)]
+        pub columns: ExportColumns,
+        /// Starts a CSV file with a UTF-8 byte order mark, so Excel reads it as UTF-8.
+        #[serde(default)]
+        pub bom: bool,
+        /// How long each download link stays valid, in seconds (1 to 3600).
+        #[serde(default = "default_expiry")]
+        pub url_expires_in: u32,
+    }
 }
 
 fn default_expiry() -> u32 {
@@ -132,6 +143,15 @@ pub struct Export {
     pub format: ExportFormat,
     /// Whether the CSV file starts with a UTF-8 byte order mark.
     pub bom: bool,
+    /// What each row holds.
+    pub columns: ExportColumns,
+    /// The filter of a customer export (`CustomerQuery::to_json`; a saved filter copied in when the
+    /// export was requested); none: every customer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter: Option<serde_json::Value>,
+    /// The saved filter the export's filter came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter_id: Option<FilterId>,
     /// How long each download link stays valid, in seconds, as requested.
     pub url_expires_in: u32,
     /// Where the export is in its life.
@@ -178,6 +198,9 @@ impl Export {
             group_id: group.map(|(id, _)| id.clone()),
             format: req.format,
             bom: req.bom,
+            columns: req.columns,
+            filter: None,
+            filter_id: None,
             url_expires_in: req.url_expires_in,
             status: ExportStatus::Queued,
             rows_written: 0,
@@ -286,6 +309,7 @@ mod tests {
             format,
             bom,
             url_expires_in,
+            ..Default::default()
         }
     }
 

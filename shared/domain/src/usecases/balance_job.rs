@@ -19,10 +19,10 @@ use crate::error::{DomainError, Result};
 use crate::ids::{BulkJobId, CustomerId, GroupId, TenantId};
 use crate::ports::{Clock, MembershipPass, MembershipStore};
 use crate::usecases::bulk_job::{
-    claim, fail_unless_final, failure_reason, finish, follow_up, hand_on, Budget, BulkSettings, FaultPoint, JobEnd,
-    RunOutcome,
+    claim_run, fail_unless_final, failure_reason, finish, follow_up, hand_on, Budget, BulkSettings, ClaimedRun,
+    FaultPoint, JobEnd, RunOutcome,
 };
-use crate::usecases::lookup::{get_group, load_plan};
+use crate::usecases::lookup::get_group;
 use chrono::{DateTime, Utc};
 
 /// What a group balance operation needs.
@@ -155,25 +155,11 @@ async fn run<S: BalancePorts>(
         report.outcome = RunOutcome::AlreadyFinished;
         return Ok(report);
     }
-    let Some(mut job) = claim(store, t, job, now).await? else {
+    let budget = Budget::start(settings.time_budget);
+    let Some(ClaimedRun { mut job, mut plan }) = claim_run(store, t, job, false, now).await? else {
         report.outcome = RunOutcome::Superseded;
         return Ok(report);
     };
-    let budget = Budget::start(settings.time_budget);
-    let (_, mut plan) = load_plan(store, t).await?;
-    // The previous run may have died between its last commit and that commit's follow-up.
-    if !job.checkpoint.pending.is_empty() {
-        let customers = store.get_customers(t, &job.checkpoint.pending).await?;
-        follow_up(
-            store,
-            t,
-            &mut plan,
-            &[],
-            customers.into_iter().map(|c| (c, false)).collect(),
-            now,
-        )
-        .await?;
-    }
     loop {
         if job.balance()?.members_exhausted {
             let expect = Expect::of(&job);

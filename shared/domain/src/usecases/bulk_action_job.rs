@@ -22,10 +22,9 @@ use crate::rules::Program;
 use crate::search::target::TargetSpec;
 use crate::usecases::bulk_actions::audit_of;
 use crate::usecases::bulk_job::{
-    claim, fail_unless_final, failure_reason, finish, follow_up, hand_on, Budget, BulkSettings, FaultPoint, JobEnd,
-    RunOutcome,
+    claim_run, fail_unless_final, failure_reason, finish, follow_up, hand_on, Budget, BulkSettings, ClaimedRun,
+    FaultPoint, JobEnd, RunOutcome,
 };
-use crate::usecases::lookup::load_plan;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeSet;
 
@@ -240,25 +239,11 @@ async fn run<S: ActionJobPorts>(
         report.outcome = RunOutcome::AlreadyFinished;
         return Ok(report);
     }
-    let Some(mut job) = claim(store, t, job, now).await? else {
+    let budget = Budget::start(settings.time_budget);
+    let Some(ClaimedRun { mut job, mut plan }) = claim_run(store, t, job, true, now).await? else {
         report.outcome = RunOutcome::Superseded;
         return Ok(report);
     };
-    let budget = Budget::start(settings.time_budget);
-    let (_, mut plan) = load_plan(store, t).await?;
-    if !job.checkpoint.pending.is_empty() {
-        // The previous run may have died between its last commit and that commit's follow-up.
-        let customers = store.get_customers(t, &job.checkpoint.pending).await?;
-        follow_up(
-            store,
-            t,
-            &mut plan,
-            &[],
-            customers.into_iter().map(|c| (c, true)).collect(),
-            now,
-        )
-        .await?;
-    }
     let target = job.action()?.target.clone();
     let query = target.query()?;
     let program = query.as_ref().map(|q| q.program());

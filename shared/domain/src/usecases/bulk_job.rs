@@ -12,6 +12,7 @@ use crate::export::encode::write_csv_cell;
 use crate::ids::{GroupId, TenantId};
 use crate::membership::{ChangeReason, Plan};
 use crate::ports::{AddOutcome, MembershipPass, MembershipStore};
+use crate::usecases::lookup::load_plan;
 use crate::usecases::membership::{apply, Work};
 use crate::usecases::notify;
 use chrono::{DateTime, Utc};
@@ -128,6 +129,37 @@ pub async fn claim<S: BulkJobStore>(
         job.started_at.get_or_insert(now);
     }
     Ok(store.save_bulk_job(t, &job, expect).await?.then_some(job))
+}
+
+/// A job claimed for a run, with the membership plan its writes end in.
+pub struct ClaimedRun {
+    /// The job as saved by the claim.
+    pub job: BulkJob,
+    /// The tenant's membership plan (dynamic groups), for every follow-up of this run.
+    pub plan: Plan,
+}
+
+/// The start every run shares: claim the job, load the plan, and redo the follow-up of the
+/// checkpoint's `pending` customers (the previous run may have died between its last commit and that
+/// commit's follow-up). `profile_changed`: whether those customers' member-row columns may have changed.
+/// `None`: another run (or a cancel) got there first.
+pub async fn claim_run<S: BulkJobStore + MembershipPass + MembershipStore>(
+    store: &S,
+    t: &TenantId,
+    job: BulkJob,
+    profile_changed: bool,
+    now: DateTime<Utc>,
+) -> Result<Option<ClaimedRun>> {
+    let Some(job) = claim(store, t, job, now).await? else {
+        return Ok(None);
+    };
+    let (_, mut plan) = load_plan(store, t).await?;
+    if !job.checkpoint.pending.is_empty() {
+        let customers = store.get_customers(t, &job.checkpoint.pending).await?;
+        let written = customers.into_iter().map(|c| (c, profile_changed)).collect();
+        follow_up(store, t, &mut plan, &[], written, now).await?;
+    }
+    Ok(Some(ClaimedRun { job, plan }))
 }
 
 /// How a job ends.

@@ -9,16 +9,22 @@ use crate::customer::Customer;
 use crate::error::{DomainError, Result};
 use crate::export::encode::{Encoder, ExportRow};
 use crate::export::ports::{ExportSink, ExportSource, ExportStore, UploadedPart};
-use crate::export::{Export, ExportJob, ExportObject, ExportScope, ExportStatus, PAGE_ROWS, PART_SIZE};
+use crate::export::profile::{AttributeKeys, ProfileEncoder};
+use crate::export::rows::{Row, Rows};
+use crate::export::{
+    Export, ExportColumns, ExportFormat, ExportJob, ExportObject, ExportScope, ExportStatus, PAGE_ROWS, PART_SIZE,
+};
 use crate::group::Member;
 use crate::ids::{ExportId, PathId, TenantId};
 use crate::page::PageRequest;
-use chrono::Utc;
+use crate::rules::Program;
+use crate::search::CustomerQuery;
+use chrono::{DateTime, Utc};
 
 /// Room above the part size for the row that crosses it, so the buffer never reallocates.
 const BUFFER_HEADROOM: usize = 64 * 1024;
 
-/// A customer filter of the customer export: the customer list's filters plug in here.
+/// A customer filter of the customer export: the compiled filter of the request.
 pub type CustomerFilter = dyn Fn(&Customer) -> bool + Send + Sync;
 
 /// Knobs of the export job: production uses the defaults; tests and the benchmark may change them.
@@ -178,11 +184,24 @@ where
     }
     stale_aborted += sink.abort_unfinished_uploads(&obj).await?;
 
-    let mut run = Run::new(store, sink, tenant, export, obj, settings);
+    // A filter is evaluated at the time the export was asked for, so every run writes the same rows.
+    let program = match &export.filter {
+        Some(f) => Some(CustomerQuery::from_json(f)?.program()),
+        None => None,
+    };
+    let at = export.created_at;
+    let keep = program.map(|p| move |c: &Customer| matches_at(&p, c, at));
+    let keep = keep.as_ref().map(|k| k as &CustomerFilter);
+    let mut keys = AttributeKeys::default();
+    if export.columns == ExportColumns::Profile && export.format == ExportFormat::Csv {
+        // The header names every attribute column, so the keys come from a first pass (reads only).
+        collect_keys(store, tenant, settings, keep, &mut keys).await?;
+    }
+    let mut run = Run::new(store, sink, tenant, export, obj, settings, &keys);
     run.report.stale_uploads_aborted = stale_aborted;
     let streamed = match &group {
         Some(g) => run.stream_members(&g.id).await,
-        None => run.stream_customers(None).await,
+        None => run.stream_customers(keep).await,
     };
     match streamed {
         Ok(true) => run.finish().await,
@@ -193,6 +212,37 @@ where
         Err(e) => {
             run.abort().await;
             Err(e)
+        }
+    }
+}
+
+fn matches_at(program: &Program, c: &Customer, at: DateTime<Utc>) -> bool {
+    let mut m = Vec::with_capacity(1);
+    program.matches_into(c, at, &mut m);
+    m.first().copied().unwrap_or(false)
+}
+
+/// The attribute keys of the customers `keep` accepts: a pass over the same pages the export writes.
+async fn collect_keys<S: ExportSource>(
+    store: &S,
+    tenant: &TenantId,
+    settings: &ExportSettings,
+    keep: Option<&CustomerFilter>,
+    keys: &mut AttributeKeys,
+) -> Result<()> {
+    let mut cursor = None;
+    loop {
+        let req = PageRequest {
+            limit: settings.page_rows,
+            cursor,
+        };
+        let page = store.customer_page(tenant, &req).await?;
+        for c in page.items.iter().filter(|c| keep.is_none_or(|k| k(c))) {
+            keys.add(c);
+        }
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return Ok(()),
         }
     }
 }
@@ -213,15 +263,6 @@ fn member_row(m: &Member) -> ExportRow<'_> {
     }
 }
 
-fn customer_row(c: &Customer) -> ExportRow<'_> {
-    ExportRow {
-        id: c.id.as_str(),
-        order_number: c.order_number.as_deref(),
-        email: c.email.as_ref().map(|e| e.as_str()),
-        signup_date: c.signup_date,
-    }
-}
-
 /// One run's state: the encoder, the part buffer and the upload it feeds.
 struct Run<'a, S, K> {
     store: &'a S,
@@ -230,7 +271,7 @@ struct Run<'a, S, K> {
     export: Export,
     obj: ExportObject,
     settings: ExportSettings,
-    encoder: Encoder,
+    encoder: Rows,
     buffer: Vec<u8>,
     upload_id: Option<String>,
     parts: Vec<UploadedPart>,
@@ -250,8 +291,12 @@ where
         export: Export,
         obj: ExportObject,
         settings: &ExportSettings,
+        keys: &AttributeKeys,
     ) -> Self {
-        let mut encoder = Encoder::new(export.format, export.bom);
+        let mut encoder = match export.columns {
+            ExportColumns::Basic => Rows::Basic(Encoder::new(export.format, export.bom)),
+            ExportColumns::Profile => Rows::Profile(ProfileEncoder::new(export.format, export.bom, keys)),
+        };
         let mut buffer = Vec::with_capacity(settings.part_size + BUFFER_HEADROOM);
         encoder.header(&mut buffer);
         Run {
@@ -278,9 +323,9 @@ where
     }
 
     /// Encodes rows, uploading a part whenever the buffer is full; `false` if the run was superseded.
-    async fn add_rows<'r>(&mut self, rows: impl Iterator<Item = ExportRow<'r>> + Send) -> Result<bool> {
+    async fn add_rows<'r>(&mut self, rows: impl Iterator<Item = Row<'r>> + Send) -> Result<bool> {
         for row in rows {
-            self.encoder.row(&row, &mut self.buffer);
+            self.encoder.row(row, &mut self.buffer);
             if self.buffer.len() >= self.settings.part_size && !self.upload_part().await? {
                 return Ok(false);
             }
@@ -293,7 +338,10 @@ where
         loop {
             let page = self.store.member_page(self.tenant, group, &self.page(cursor)).await?;
             self.report.pages += 1;
-            if !self.add_rows(page.items.iter().map(member_row)).await? {
+            if !self
+                .add_rows(page.items.iter().map(|m| Row::Basic(member_row(m))))
+                .await?
+            {
                 return Ok(false);
             }
             match page.next_cursor {
@@ -313,7 +361,7 @@ where
                 .items
                 .iter()
                 .filter(|c| keep.is_none_or(|k| k(c)))
-                .map(customer_row);
+                .map(Row::Customer);
             if !self.add_rows(rows).await? {
                 return Ok(false);
             }

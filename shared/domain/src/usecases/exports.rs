@@ -1,13 +1,15 @@
 //! Export use cases: start an export (the API answers 202 with the record) and read it with a fresh
 //! download link. The job that writes the file is `export_job`.
 
-use crate::error::Result;
+use crate::error::{DomainError, Result};
 use crate::export::ports::{DownloadLinks, ExportQueue, ExportStore};
-use crate::export::{Export, ExportJob, ExportRequest, ExportScope, ExportStatus, ExportView};
+use crate::export::{Export, ExportColumns, ExportJob, ExportRequest, ExportScope, ExportStatus, ExportView};
 use crate::ids::{ExportId, GroupId, PathId, TenantId};
 use crate::page::{Page, PageRequest};
-use crate::ports::GroupStore;
+use crate::ports::{FilterStore, GroupStore};
+use crate::search::target::{Target, Targets};
 use crate::usecases::lookup::get_group;
+use crate::usecases::search::{check_groups, query_of};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
@@ -23,12 +25,36 @@ where
     S: GroupStore + ExportStore + ExportQueue,
 {
     req.validate()?;
+    let f = req.target_fields();
+    if f.rules.is_some()
+        || f.condition_groups.is_some()
+        || f.template.is_some()
+        || f.extra.is_some()
+        || f.settings.is_some()
+        || f.simple.is_some()
+        || f.filter_id.is_some()
+        || f.group_id.is_some()
+        || f.customer_ids.is_some()
+    {
+        return Err(DomainError::validation(
+            "target",
+            "a group export writes the group's members; export by a filter with POST /customers/exports",
+        ));
+    }
+    if req.columns == ExportColumns::Profile {
+        return Err(DomainError::validation(
+            "columns",
+            "the profile columns are for customer exports (POST /customers/exports); a group export writes basic columns",
+        ));
+    }
     let group = get_group(store, tenant, group_id).await?;
     let export = Export::queued(ExportScope::Group, Some((&group.id, &group.name)), &req, now);
     queue_export(store, tenant, export, now).await
 }
 
-/// Starts an export of the tenant's customers; answers with the queued record.
+/// Starts an export of the tenant's customers (those a filter or a saved filter matches, if one is
+/// given; a saved filter is copied into the record, so the export writes what it said when asked for);
+/// answers with the queued record. Bad rules are a 422 naming the node's path.
 pub async fn start_customer_export<S>(
     store: &S,
     tenant: &TenantId,
@@ -36,10 +62,21 @@ pub async fn start_customer_export<S>(
     now: DateTime<Utc>,
 ) -> Result<ExportView>
 where
-    S: ExportStore + ExportQueue,
+    S: ExportStore + ExportQueue + FilterStore + GroupStore,
 {
     req.validate()?;
-    let export = Export::queued(ExportScope::Customers, None, &req, now);
+    let target = Target::parse(req.target_fields(), Targets::Filters)?;
+    let filter_id = match &target {
+        Target::SavedFilter(id) => Some(id.clone()),
+        _ => None,
+    };
+    let query = query_of(store, tenant, target).await?;
+    check_groups(store, tenant, &query).await?;
+    let mut export = Export::queued(ExportScope::Customers, None, &req, now);
+    if !query.is_everything() || filter_id.is_some() {
+        export.filter = Some(query.to_json());
+        export.filter_id = filter_id;
+    }
     queue_export(store, tenant, export, now).await
 }
 

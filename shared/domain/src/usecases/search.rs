@@ -90,7 +90,7 @@ pub async fn query_of<S: FilterStore>(store: &S, t: &TenantId, target: Target) -
 }
 
 /// Groups a filter's `member_of` conditions name must exist (422 on `rules` otherwise).
-async fn check_groups<S: GroupStore>(store: &S, t: &TenantId, q: &CustomerQuery) -> Result<()> {
+pub async fn check_groups<S: GroupStore>(store: &S, t: &TenantId, q: &CustomerQuery) -> Result<()> {
     let refs = q.referenced_groups();
     if refs.is_empty() {
         return Ok(());
