@@ -13,6 +13,7 @@ pub mod balances;
 pub mod bulk_action_job;
 pub mod bulk_actions;
 pub mod bulk_job;
+mod bulk_walk;
 pub mod customers;
 pub mod deliver;
 pub mod dispatch;
