@@ -3,7 +3,8 @@
 //! and commits membership) <- `events`, `resync`, `wake`, `inspect`, `search` <- `customers`, `groups` <-
 //! `balances`, `exports`, `export_job`, `jobs`, `filters`, `bulk_job` <- `balance_job`, `import_rows` <-
 //! `import_batch` <- `import_job`, `imports`; `bulk_actions` (beside `filters`, on `search`) <-
-//! `bulk_action_job`. No module calls one above it. Destinations (issue 16):
+//! `bulk_walk` (the target walk, batch packing) <- `bulk_action_job`. No module calls one above it.
+//! Destinations (issue 16):
 //! `notify` sits beside `lookup` (the job ends call it); `webhooks`, `integrations`, `dispatch`,
 //! `deliver` and `provider_sync` are at the top and call only `lookup`-level reads. `timeline` (issue 15)
 //! calls only `lookup`.
