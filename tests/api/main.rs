@@ -16,6 +16,7 @@ mod dynamic_props;
 mod exports;
 mod http_e2e;
 mod imports;
+mod merge;
 mod robustness;
 mod runtime;
 mod search;
