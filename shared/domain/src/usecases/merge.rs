@@ -152,7 +152,7 @@ pub async fn merge<S: MergePorts>(
     let mut record = match refuse_merged(store, t, input).await? {
         Some(r) => r,
         None => {
-            let plan = load_plan(store, t, input, actor, now).await?;
+            let plan = Box::pin(load_plan(store, t, input, actor, now)).await?;
             if !plan.conflicts.is_empty() {
                 return Err(conflict_error(&plan));
             }
@@ -177,14 +177,15 @@ pub async fn merge<S: MergePorts>(
     };
     let replayed = record.step == MergeStep::Done;
     if record.step == MergeStep::Planned {
-        record.summary = combine(store, t, input, &record, actor, now).await?;
+        // Boxed, like the other large sub-futures: the whole merge would not fit a worker thread's stack.
+        record.summary = Box::pin(combine(store, t, input, &record, actor, now)).await?;
         record.step = MergeStep::Combined;
         options.check(MergeStep::Combined)?;
     }
     if record.step == MergeStep::Combined {
         for g in &record.summary.groups_joined {
             let primary = crate::usecases::lookup::get_customer(store, t, &input.primary).await?;
-            match store.add_members(t, g, &[primary], now).await {
+            match Box::pin(store.add_members(t, g, &[primary], now)).await {
                 // A group deleted meanwhile has no members to unite.
                 Ok(_) | Err(DomainError::NotFound(_)) => {}
                 Err(e) => return Err(e),
@@ -197,7 +198,7 @@ pub async fn merge<S: MergePorts>(
         if record.step == MergeStep::Joined {
             if let Some(s) = store.get_customer(t, &input.secondary).await? {
                 for g in &s.groups {
-                    store.leave_for_merge(t, g, &s, now).await?;
+                    Box::pin(store.leave_for_merge(t, g, &s, now)).await?;
                 }
             }
             step(store, t, &mut record, MergeStep::Left, now).await?;
@@ -206,7 +207,7 @@ pub async fn merge<S: MergePorts>(
         if record.step != MergeStep::Left {
             break;
         }
-        if store.delete_merged(t, &input.secondary, now).await? {
+        if Box::pin(store.delete_merged(t, &input.secondary, now)).await? {
             record.step = MergeStep::Deleted;
             options.check(MergeStep::Deleted)?;
             break;
@@ -229,9 +230,9 @@ pub async fn merge<S: MergePorts>(
     let primary = crate::usecases::lookup::get_customer(store, t, &input.primary).await?;
     if record.step == MergeStep::Deleted {
         if !primary.groups.is_empty() {
-            store.refresh_member_profiles(t, &primary).await?;
+            Box::pin(store.refresh_member_profiles(t, &primary)).await?;
         }
-        let primary = settle(store, t, primary, ChangeReason::Merged, now).await?;
+        let primary = Box::pin(settle(store, t, primary, ChangeReason::Merged, now)).await?;
         step(store, t, &mut record, MergeStep::Done, now).await?;
         return Ok(MergeResult {
             customer: primary,
@@ -281,7 +282,7 @@ async fn combine<S: MergePorts>(
     now: DateTime<Utc>,
 ) -> Result<crate::merge::MergeSummary> {
     for _ in 0..COMBINE_ATTEMPTS {
-        let plan = match load_plan(store, t, input, actor, now).await {
+        let plan = match Box::pin(load_plan(store, t, input, actor, now)).await {
             Ok(p) => p,
             Err(e) => {
                 store.abandon_merge(t, &input.secondary).await?;
@@ -292,7 +293,7 @@ async fn combine<S: MergePorts>(
             store.abandon_merge(t, &input.secondary).await?;
             return Err(conflict_error(&plan));
         }
-        if store.commit_combine(t, &plan, record, now).await? {
+        if Box::pin(store.commit_combine(t, &plan, record, now)).await? {
             return Ok(plan.summary);
         }
         // Another run may have combined already.
