@@ -11,6 +11,8 @@ export class ApiError extends Error {
     this.status = status;
     this.code = e.code || 'http_' + status;
     this.field = e.field || null;
+    // The whole error, for the extra fields some carry (a merge's `conflicts`, a merged id's `merged_into`).
+    this.error = e;
   }
 }
 

@@ -1,13 +1,23 @@
 // A customer's detail page (seed 004): identities, attributes, subscriptions, activity, groups and
 // tags; edit the profile, attributes and tags (PATCH, merge-patch), delete the customer; its timeline
-// and communication history (timeline.js).
+// and communication history (timeline.js); merge another customer into this one (merge.js).
 import { api, all, enc } from '../api.js';
 import { h, field, input, select, showError, formError, flash, table, fmtTime, clearErrors } from '../ui.js';
 import { customerBalances } from './cashback.js';
 import { customerTimeline } from './timeline.js';
+import { customerMerge } from './merge.js';
 
 export async function render(root, { id }) {
-  const [c, groups] = await Promise.all([api('GET', `/customers/${enc(id)}`), all('/groups').catch(() => [])]);
+  let c;
+  try { c = await api('GET', `/customers/${enc(id)}`); } catch (e) {
+    // A customer merged into another answers 404 with `merged_into` for 30 days: point there.
+    if (e.status !== 404 || !e.error.merged_into) throw e;
+    const to = e.error.merged_into;
+    root.append(h('h1', {}, id), h('p', { role: 'status' }, `This customer was merged into `,
+      h('a', { href: `#/customers/${enc(to)}` }, to), '.'));
+    return;
+  }
+  const groups = await all('/groups').catch(() => []);
   const names = Object.fromEntries(groups.map((g) => [g.id, g.name]));
   root.append(
     h('p', {}, h('a', { href: '#/customers' }, '← Customers')),
@@ -44,6 +54,7 @@ export async function render(root, { id }) {
     try { await api('PATCH', `/customers/${enc(c.id)}`, body); flash('Saved.'); location.reload(); } catch (e) { showError(profile, e); }
   });
   await customerBalances(root, c);
+  customerMerge(root, c);
 
   root.append(h('section', { 'aria-labelledby': 'p-h' }, h('h2', { id: 'p-h' }, 'Attributes'), profile));
 

@@ -305,6 +305,19 @@ async fn another_tenants_ids_are_404_on_every_route_and_change_nothing() {
         let resp = api.call("POST", "/customers/bulk-modify", &b, Some(body)).await;
         assert_error(&resp, 404, "not_found");
     }
+    // Customer merge (issue 15) names A's customer in the body: for B it is unknown (404), either way round.
+    let own = api.call("POST", "/customers", &b, Some(json!({"id": "b-own"}))).await;
+    assert_eq!(own.status, 201, "{}", own.raw);
+    for path in ["/customers/merge/preview", "/customers/merge"] {
+        for pair in [
+            json!({"primary_id": "b-own", "secondary_id": "shared-id"}),
+            json!({"primary_id": "shared-id", "secondary_id": "b-own"}),
+        ] {
+            let resp = api.call("POST", path, &b, Some(pair)).await;
+            assert_error(&resp, 404, "not_found");
+        }
+    }
+    assert_eq!(api.call("DELETE", "/customers/b-own", &b, None).await.status, 204);
     // B's lists are empty and B may reuse A's email: nothing of A's is visible.
     assert_eq!(api.call("GET", "/customers", &b, None).await.body["items"], json!([]));
     assert_eq!(api.call("GET", "/groups", &b, None).await.body["items"], json!([]));

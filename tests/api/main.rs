@@ -17,6 +17,7 @@ mod export_query;
 mod exports;
 mod http_e2e;
 mod imports;
+mod merge;
 mod robustness;
 mod runtime;
 mod search;

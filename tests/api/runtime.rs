@@ -24,7 +24,7 @@ const REQUIRED: [&str; 5] = [
 ];
 
 /// The binaries the scenarios below invoke; a new function needs a case here.
-const COVERED: [&str; 78] = [
+const COVERED: [&str; 80] = [
     "api-customers-create",
     "api-customers-list",
     "api-customers-get",
@@ -101,6 +101,9 @@ const COVERED: [&str; 78] = [
     "api-customers-bulk-delete-preview",
     "api-customers-bulk-delete",
     "api-audit-list",
+    // Customer merge (issue 15).
+    "api-customers-merge-preview",
+    "api-customers-merge",
     "worker-group-jobs",
     "worker-bulk-jobs",
     "worker-exports",
@@ -481,6 +484,40 @@ async fn balance_functions_and_the_bulk_jobs_worker() {
     expect(&entries, 200);
     assert_eq!(entries.body["items"][0]["balance_after"], 50, "{}", entries.raw);
     assert_eq!(entries.body["items"][1]["balance_after"], 7);
+}
+
+#[tokio::test]
+async fn merge_functions_preview_merge_and_leave_a_tombstone() {
+    let t = fresh_tenant();
+    let (customers, get, preview, merge) = tokio::join!(
+        start("api-customers-create"),
+        start("api-customers-get"),
+        start("api-customers-merge-preview"),
+        start("api-customers-merge"),
+    );
+    for body in [
+        json!({"id": "m-p", "email": "m-p@example.com"}),
+        json!({"id": "m-s", "phone": "+380980000077"}),
+    ] {
+        expect(
+            &call(&customers, request(&customers, "/customers", &t).json(&body)).await,
+            201,
+        );
+    }
+    let pair = json!({"primary_id": "m-p", "secondary_id": "m-s"});
+    let shown = call(&preview, request(&preview, "/customers/merge/preview", &t).json(&pair)).await;
+    expect(&shown, 200);
+    assert_eq!(shown.body["customer"]["phone"], "+380980000077", "{}", shown.raw);
+    let same = json!({"primary_id": "m-p", "secondary_id": "m-p"});
+    let refused = call(&merge, request(&merge, "/customers/merge", &t).json(&same)).await;
+    expect(&refused, 422);
+    assert_eq!(refused.body["error"]["field"], "secondary_id");
+    let done = call(&merge, request(&merge, "/customers/merge", &t).json(&pair)).await;
+    expect(&done, 200);
+    assert_eq!(done.body["replayed"], false, "{}", done.raw);
+    let gone = call(&get, request(&get, "/customers/m-s", &t)).await;
+    expect(&gone, 404);
+    assert_eq!(gone.body["error"]["merged_into"], "m-p", "{}", gone.raw);
 }
 
 #[tokio::test]

@@ -571,6 +571,51 @@ test('export matching: a profile CSV of the customers the search filter matches 
   await page.locator('#bulk-status').getByText('Export done: 2 rows.').waitFor();
 });
 
+// Customer merge (issue 15, seed 004).
+test('the Merge section previews the merged customer and its conflicts, then merges', async () => {
+  const [pid, sid, cid] = [`mp-${RUN}`, `ms-${RUN}`, `mc-${RUN}`];
+  for (const body of [
+    { id: pid, name: 'Marta Primary', email: `marta-${RUN}@example.com`, tags: ['a'] },
+    { id: sid, name: 'Marta Second', phone: phone(901), tags: ['vip'] },
+    { id: cid, email: `other-${RUN}@example.com` },
+  ]) assert.equal((await call('POST', '/customers', body)).status, 201);
+  const g = await call('POST', '/groups', { name: `Merge ${RUN}`, members: { customer_ids: [sid] } });
+  assert.equal(g.status, 201, JSON.stringify(g.body));
+  await page.goto(`${BASE}/console#/customers/${pid}`);
+  await page.getByRole('heading', { name: 'Marta Primary' }).waitFor();
+  const form = page.locator('form.merge-form');
+  // A customer with another email conflicts: the preview lists it and offers no merge.
+  await form.getByLabel('Customer to merge into this one (id)').fill(cid);
+  await form.getByRole('button', { name: 'Preview merge' }).click();
+  await form.locator('ul.conflicts').getByText(/^email:/).waitFor();
+  assert.equal(await form.getByRole('button', { name: 'Merge into this customer' }).count(), 0);
+  // Merging itself is a 422 shown beside the field.
+  await form.getByLabel('Customer to merge into this one (id)').fill(pid);
+  await form.getByRole('button', { name: 'Preview merge' }).click();
+  await form.locator('[data-field=secondary_id] .field-error').getByText(/secondary_id/).waitFor();
+  // The other Marta: the preview shows her phone and tag on the primary, then the merge.
+  await form.getByLabel('Customer to merge into this one (id)').fill(sid);
+  await form.getByRole('button', { name: 'Preview merge' }).click();
+  await form.locator('.merged-profile').getByText(phone(901)).waitFor();
+  await form.locator('.merged-profile').getByText('a, vip').waitFor();
+  await shot('customer-merge-preview');
+  page.once('dialog', (d) => d.accept());
+  await form.getByRole('button', { name: 'Merge into this customer' }).click();
+  const merged = await until('the merged customer', async () => {
+    const c = (await call('GET', `/customers/${pid}`)).body;
+    return c.phone === phone(901) ? c : null;
+  });
+  assert.ok(merged.groups.includes(g.body.id), JSON.stringify(merged));
+  // The page reloads with the merged identities.
+  await page.locator('section[aria-labelledby=ids-h]').getByText(phone(901)).waitFor();
+  const gone = await call('GET', `/customers/${sid}`);
+  assert.equal(gone.status, 404);
+  assert.equal(gone.body.error.merged_into, pid);
+  // The merged-away id's page points to the primary.
+  await page.goto(`${BASE}/console#/customers/${sid}`);
+  await page.getByRole('link', { name: pid }).waitFor();
+});
+
 // Bulk actions (issue 14).
 test('bulk actions: modify and delete the customers a filter matches and follow the jobs', async () => {
   const tag = `bulk-${Date.now()}`;

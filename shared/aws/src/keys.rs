@@ -361,6 +361,15 @@ pub fn audit_sk(id: &str) -> String {
     format!("{AUDIT_SK_PREFIX}{id}")
 }
 
+/// Partition key of a merge record (issue 15), keyed by the secondary: `T#<tenant>#MERGE#<secondary id>`.
+/// It is also the secondary's tombstone (`merged_into`) once the merge is done.
+pub fn merge_pk(t: &TenantId, secondary: &CustomerId) -> String {
+    format!("T#{t}#MERGE#{secondary}")
+}
+
+/// Sort key of a merge record.
+pub const MERGE_SK: &str = "MERGE";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,6 +20,7 @@ pub mod import;
 pub mod jobs;
 pub mod lapse;
 pub mod membership;
+pub mod merge;
 pub mod page;
 pub mod patch;
 pub mod ports;

@@ -50,6 +50,8 @@ pub enum ChangeReason {
     CustomerUpdated,
     /// A group this one references changed its members.
     DependencyChanged,
+    /// Another customer was merged into this one.
+    Merged,
 }
 
 impl ChangeReason {
@@ -61,6 +63,7 @@ impl ChangeReason {
             ChangeReason::Resync => "resync".into(),
             ChangeReason::CustomerUpdated => "customer updated".into(),
             ChangeReason::DependencyChanged => "membership of a referenced group changed".into(),
+            ChangeReason::Merged => "merged".into(),
         }
     }
 }

@@ -7,7 +7,7 @@
 //! Destinations (issue 16):
 //! `notify` sits beside `lookup` (the job ends call it); `webhooks`, `integrations`, `dispatch`,
 //! `deliver` and `provider_sync` are at the top and call only `lookup`-level reads. `timeline` (issue 15)
-//! calls only `lookup`.
+//! calls only `lookup`. `merge` (issue 15) calls `lookup` and `membership`.
 
 pub mod balance_job;
 pub mod balances;
@@ -32,6 +32,7 @@ pub mod integrations;
 pub mod jobs;
 pub mod lookup;
 pub mod membership;
+pub mod merge;
 pub mod notify;
 pub mod provider_sync;
 pub mod resync;

@@ -12,6 +12,7 @@ use cg_domain::group::{
 };
 use cg_domain::ids::CustomerId;
 use cg_domain::usecases::{customers, events, groups, inspect, lookup, resync};
+use cg_domain::DomainError;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use std::convert::Infallible;
@@ -60,7 +61,22 @@ pub async fn customers_get(app: &App, req: Request) -> Result<Response<Body>, In
     respond("customers_get", async {
         let t = tenant(&req, &app.tenant_claim)?;
         let id = path_id(&req, "customerId")?;
-        json(200, &lookup::get_customer(&app.store, &t, &id).await?)
+        match lookup::get_customer(&app.store, &t, &id).await {
+            Ok(c) => json(200, &c),
+            // A merged-away id answers 404 with the customer it was merged into, while its tombstone lasts.
+            Err(DomainError::NotFound(m)) => {
+                match cg_domain::usecases::merge::merged_into(&app.store, &t, &id).await? {
+                    Some(primary) => {
+                        let mut extra = serde_json::Map::new();
+                        extra.insert("merged_into".into(), primary.as_str().into());
+                        let m = format!("customer {:?} was merged into {:?}", id.as_str(), primary.as_str());
+                        Ok(crate::http_error::error_with(404, "not_found", &m, extra))
+                    }
+                    None => Err(DomainError::NotFound(m).into()),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
     })
     .await
 }

@@ -94,6 +94,21 @@ impl ApiError {
     }
 }
 
+/// Builds `{"error":{"code":..,"message":.., ..extra}}` with the given status (a merge's 409 lists
+/// its conflicts; a merged customer's 404 names `merged_into`).
+pub fn error_with(
+    status: u16,
+    code: &str,
+    message: &str,
+    extra: serde_json::Map<String, serde_json::Value>,
+) -> Response<Body> {
+    let mut error = serde_json::Map::new();
+    error.insert("code".into(), code.into());
+    error.insert("message".into(), message.into());
+    error.extend(extra);
+    json_error(status, json!({ "error": error }))
+}
+
 /// Builds `{"error":{"code":..,"message":..}}` with the given status.
 pub fn error_response(status: u16, code: &str, message: &str) -> Response<Body> {
     json_error(status, json!({"error": {"code": code, "message": message}}))

@@ -16,6 +16,7 @@ pub mod filter_api;
 pub mod http_error;
 pub mod import_api;
 pub mod integrations_api;
+pub mod merge_api;
 pub mod request;
 pub mod routes;
 pub mod scheduler;

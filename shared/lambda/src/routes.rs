@@ -9,6 +9,7 @@ use crate::export_api;
 use crate::filter_api;
 use crate::import_api;
 use crate::integrations_api;
+use crate::merge_api;
 use crate::search_api;
 use crate::settings_api;
 use crate::timeline_api;
@@ -116,6 +117,8 @@ route_table! {
     CustomersBulkModify: POST "/customers/bulk-modify" => bulk_api::customers_bulk_modify, "api-customers-bulk-modify", "modify every customer of a target: attributes, profile fields, tags (202 with the job).";
     CustomersBulkDeletePreview: POST "/customers/bulk-delete/preview" => bulk_api::customers_bulk_delete_preview, "api-customers-bulk-delete-preview", "count a bulk delete's customers: the statement and a single-use confirmation token.";
     CustomersBulkDelete: POST "/customers/bulk-delete" => bulk_api::customers_bulk_delete, "api-customers-bulk-delete", "delete every customer of a previewed target (token, agree, reason; 202 with the job).";
+    CustomersMergePreview: POST "/customers/merge/preview" => merge_api::customers_merge_preview, "api-customers-merge-preview", "the customer as it would be after merging another into it, with every identity conflict (writes nothing).";
+    CustomersMerge: POST "/customers/merge" => merge_api::customers_merge, "api-customers-merge", "merge the secondary customer into the primary, exactly once (409 on identity conflicts).";
     BulkJobsGet: GET "/bulk-jobs/{jobId}" => bulk_api::bulk_jobs_get, "api-bulk-jobs-get", "a bulk modify or delete with its progress and counts.";
     AuditList: GET "/audit" => bulk_api::audit_list, "api-audit-list", "the audit log of bulk modifies and deletes, newest first.";
     ImportsCancel: POST "/imports/{importId}/cancel" => import_api::imports_cancel, "api-imports-cancel", "cancel an import after the batch in flight.";

@@ -125,6 +125,24 @@ fn encode<T: Serialize>(what: &str, v: T) -> Result<Item> {
 }
 
 impl Store {
+    /// The put of one ledger entry of a customer at the given customer version (the merge writes
+    /// several entries in one transaction, one version each).
+    pub(crate) fn ledger_entry_put(
+        &self,
+        t: &TenantId,
+        e: &BalanceEntry,
+        created_at: DateTime<Utc>,
+        version: u64,
+    ) -> Result<TransactWriteItem> {
+        let item = EntryItem::new(
+            keys::ledger_pk(t, &e.customer_id),
+            keys::ledger_sk(created_at, version),
+            e,
+            None,
+        );
+        put_new(&self.table, encode("ledger entry", item)?)
+    }
+
     /// The four items of one customer's change: the customer under its version, the entry, the marker
     /// and the timeline's `balance.changed` entry.
     fn balance_items(&self, t: &TenantId, w: &BalanceWrite) -> Result<[TransactWriteItem; 4]> {

@@ -14,6 +14,7 @@ mod items;
 mod jobs;
 mod members;
 pub mod membership;
+mod merge;
 mod page;
 mod search;
 mod size;

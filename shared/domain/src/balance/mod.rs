@@ -178,6 +178,8 @@ pub enum OperationKind {
     Adjustment,
     /// `POST /groups/{id}/balance-operations` (a bulk job).
     GroupOperation,
+    /// `POST /customers/merge`: the secondary's balance added to the primary's (id: the secondary).
+    Merge,
 }
 
 impl OperationKind {
@@ -186,6 +188,7 @@ impl OperationKind {
         match self {
             OperationKind::Adjustment => "adjustment",
             OperationKind::GroupOperation => "group_operation",
+            OperationKind::Merge => "merge",
         }
     }
 }

@@ -99,6 +99,19 @@ impl TimelineEntry {
         TimelineEntry::system("customer.updated", format!("customer.updated#{version}"), at, p)
     }
 
+    /// `customer.merged`: another customer was merged into this one (keyed by the secondary, so a
+    /// resumed merge writes the same entry).
+    pub fn merged(summary: &crate::merge::MergeSummary, at: DateTime<Utc>) -> Self {
+        let mut p = Map::new();
+        p.insert("secondary_id".into(), Value::String(summary.secondary_id.to_string()));
+        let list = |v: &[String]| Value::Array(v.iter().cloned().map(Value::String).collect());
+        p.insert("identities_moved".into(), list(&summary.identities_moved));
+        let groups: Vec<String> = summary.groups_joined.iter().map(|g| g.to_string()).collect();
+        p.insert("groups_joined".into(), list(&groups));
+        let id = format!("customer.merged#{}", summary.secondary_id);
+        TimelineEntry::system("customer.merged", id, at, p)
+    }
+
     /// `balance.changed`: a ledger entry (the customer version written identifies it).
     pub fn balance_changed(e: &crate::balance::BalanceEntry, version: u64) -> Self {
         let mut p = Map::new();
