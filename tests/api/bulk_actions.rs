@@ -284,6 +284,50 @@ async fn bulk_modify_by_filter_is_exact_after_kills_and_duplicate_deliveries() {
     drop_isolated(&app).await;
 }
 
+/// A group of 250 members walks in steps of 100 ids, and 49 modified customers fill a commit: each
+/// step commits two full batches and leaves 2 customers to the next step, which reads on from the last
+/// commit. Killed or delivered twice, every member is modified once, with one timeline entry.
+#[tokio::test]
+async fn a_partial_batch_carried_to_the_next_step_is_modified_exactly_once() {
+    let app = isolated_app().await;
+    for how in DELIVERIES {
+        let t = fresh_tenant();
+        let g = group(&app, &t, json!({"name": "many"})).await;
+        let people: Vec<cg_domain::customer::Customer> = (0..250)
+            .map(|i| {
+                let body = json!({"id": format!("m{i:03}"), "tags": ["many"]});
+                let mut c = serde_json::from_value::<NewCustomer>(body)
+                    .unwrap()
+                    .into_customer(Utc::now())
+                    .unwrap();
+                c.groups.insert(g.clone());
+                c
+            })
+            .collect();
+        cg_aws::fixtures::load_customers_in_group(&app.store, &t, &g, &people, 4)
+            .await
+            .unwrap();
+        let input = modify_input(json!({"group_id": g.to_string(), "changes": {"add_tags": ["carried"]}})).unwrap();
+        let view = bulk_actions::create_bulk_modify(&app.store, &t, input.target, input.changes, "tester", Utc::now())
+            .await
+            .unwrap();
+        run_job(&app, &task_of(&t, &view), how).await;
+        let done = bulk_actions::get_bulk_job(&app.store, &t, &view.id).await.unwrap();
+        assert_eq!(
+            (done.status.as_str(), done.matched, done.modified, done.failed),
+            ("done", 250, 250, 0),
+            "{how:?}"
+        );
+        for c in &people {
+            let now = lookup::get_customer(&app.store, &t, &c.id).await.unwrap();
+            assert!(now.tags.contains("carried"), "{how:?} {}", c.id);
+            let entries = bulk_modified_entries(&app, &t, c.id.as_str()).await;
+            assert_eq!(entries.len(), 1, "{how:?} {}: {entries:?}", c.id);
+        }
+    }
+    drop_isolated(&app).await;
+}
+
 #[tokio::test]
 async fn bulk_modify_of_ids_and_groups_counts_failures_and_stays_in_its_tenant() {
     let app = isolated_app().await;
