@@ -58,7 +58,8 @@ fn to_item<T: Serialize>(v: T, what: &str) -> Result<Item> {
 }
 
 impl Store {
-    fn member_row_delete(&self, t: &TenantId, g: &GroupId, c: &Customer) -> Result<TransactWriteItem> {
+    /// Deletes `c`'s member row of `g`, which must exist (a bulk delete's or a merge's exit).
+    pub(super) fn member_row_delete(&self, t: &TenantId, g: &GroupId, c: &Customer) -> Result<TransactWriteItem> {
         let del = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(key(keys::members_pk(t, g), keys::member_sk(&c.id))))

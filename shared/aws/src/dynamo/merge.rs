@@ -219,13 +219,7 @@ impl MergeStore for Store {
     async fn leave_for_merge(&self, t: &TenantId, g: &GroupId, c: &Customer, now: DateTime<Utc>) -> Result<bool> {
         let (mut with_customer, mut with_group) = (true, true);
         loop {
-            let del = Delete::builder()
-                .table_name(&self.table)
-                .set_key(Some(key(keys::members_pk(t, g), keys::member_sk(&c.id))))
-                .condition_expression(attr::EXISTS)
-                .build()
-                .map_err(build_err)?;
-            let mut items = vec![TransactWriteItem::builder().delete(del).build()];
+            let mut items = vec![self.member_row_delete(t, g, c)?];
             if with_customer {
                 items.push(self.customer_groups_update(t, &c.id, g, false)?);
             }
