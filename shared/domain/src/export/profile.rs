@@ -5,7 +5,7 @@
 //! first in a streamed file. JSON and JSON Lines write one object per customer with `attributes` typed
 //! as the API returns them (`{"type":"number","value":3}`) and `tags` as an array, in one pass.
 
-use super::encode::{write_csv_cell, write_iso_date, UTF8_BOM};
+use super::encode::{json_footer, json_framed, write_csv_cell, write_iso_date, UTF8_BOM};
 use super::ExportFormat;
 use crate::customer::{AttributeValue, Customer};
 use serde::Serialize;
@@ -130,29 +130,14 @@ impl ProfileEncoder {
     pub fn row(&mut self, c: &Customer, out: &mut Vec<u8>) {
         match self.format {
             ExportFormat::Csv => self.csv_row(c, out),
-            ExportFormat::Json => {
-                if self.rows > 0 {
-                    out.push(b',');
-                }
-                out.push(b'\n');
-                json_row(c, out);
-            }
-            ExportFormat::Jsonl => {
-                json_row(c, out);
-                out.push(b'\n');
-            }
+            ExportFormat::Json | ExportFormat::Jsonl => json_framed(self.format, self.rows, out, |o| json_row(c, o)),
         }
         self.rows += 1;
     }
 
     /// Appends JSON's closing `]`.
     pub fn footer(&mut self, out: &mut Vec<u8>) {
-        if self.format == ExportFormat::Json {
-            if self.rows > 0 {
-                out.push(b'\n');
-            }
-            out.extend_from_slice(b"]\n");
-        }
+        json_footer(self.format, self.rows, out);
     }
 
     fn csv_row(&self, c: &Customer, out: &mut Vec<u8>) {

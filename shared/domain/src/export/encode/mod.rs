@@ -84,16 +84,8 @@ impl Encoder {
                 }
                 out.extend_from_slice(b"\r\n");
             }
-            ExportFormat::Json => {
-                if self.rows > 0 {
-                    out.push(b',');
-                }
-                out.push(b'\n');
-                json_object(row, out);
-            }
-            ExportFormat::Jsonl => {
-                json_object(row, out);
-                out.push(b'\n');
+            ExportFormat::Json | ExportFormat::Jsonl => {
+                json_framed(self.format, self.rows, out, |o| json_object(row, o))
             }
         }
         self.rows += 1;
@@ -101,12 +93,7 @@ impl Encoder {
 
     /// Appends what follows the rows: JSON's closing `]`; nothing for CSV and JSON Lines.
     pub fn footer(&mut self, out: &mut Vec<u8>) {
-        if self.format == ExportFormat::Json {
-            if self.rows > 0 {
-                out.push(b'\n');
-            }
-            out.extend_from_slice(b"]\n");
-        }
+        json_footer(self.format, self.rows, out);
     }
 }
 
@@ -251,6 +238,31 @@ fn json_object(row: &ExportRow<'_>, out: &mut Vec<u8>) {
         None => out.extend_from_slice(b"null"),
     }
     out.push(b'}');
+}
+
+/// Appends one JSON or JSON Lines row written by `write`: after a `,` and a newline in a JSON array
+/// (`rows` written before it), or followed by a newline in JSON Lines.
+pub(crate) fn json_framed(format: ExportFormat, rows: u64, out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) {
+    if format == ExportFormat::Json {
+        if rows > 0 {
+            out.push(b',');
+        }
+        out.push(b'\n');
+        write(out);
+    } else {
+        write(out);
+        out.push(b'\n');
+    }
+}
+
+/// Closes a JSON array of `rows` rows; nothing for the other formats.
+pub(crate) fn json_footer(format: ExportFormat, rows: u64, out: &mut Vec<u8>) {
+    if format == ExportFormat::Json {
+        if rows > 0 {
+            out.push(b'\n');
+        }
+        out.extend_from_slice(b"]\n");
+    }
 }
 
 #[cfg(test)]
