@@ -137,7 +137,8 @@ async fn bad_input_is_a_4xx_that_says_what_to_fix() {
 #[tokio::test]
 async fn another_tenants_ids_are_404_on_every_route_and_change_nothing() {
     let api = server().await;
-    let (a, b) = (token(), token());
+    let a_tenant = fresh_tenant();
+    let (a, b) = (auth::issue(SECRET, a_tenant.as_str(), 600), token());
     let cust = api
         .call(
             "POST",
@@ -219,6 +220,23 @@ async fn another_tenants_ids_are_404_on_every_route_and_change_nothing() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+    // A count job of A's (a tenant this small counts within the request, so it is started directly).
+    let body = json!({"simple": {"id": "shared-id"}});
+    let parsed = cg_domain::search::CountInput::try_from(
+        serde_json::from_value::<cg_domain::search::CountRequest>(body).unwrap(),
+    );
+    let cg_domain::search::target::Target::Filter(query) = parsed.unwrap().target else {
+        panic!("a filter")
+    };
+    let cjid = cg_domain::usecases::count_job::start_count_job(
+        &cg_tests::app().await.store,
+        &a_tenant,
+        cg_domain::search::target::TargetSpec::filter(&query, None),
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap()
+    .id;
     let timeline_before = api.call("GET", "/customers/shared-id/timeline", &a, None).await.body;
     let before = (
         api.call("GET", "/customers/shared-id", &a, None).await.body,
@@ -282,6 +300,7 @@ async fn another_tenants_ids_are_404_on_every_route_and_change_nothing() {
             Some(json!({"name": "hijacked", "type": "static"})),
         ),
         ("GET", format!("/bulk-jobs/{jid}"), None),
+        ("GET", format!("/count-jobs/{cjid}"), None),
     ];
     // Every route that takes an id is walked (the console's files are no tenant's: tests/api/console.rs;
     // the destinations' routes in destinations_input.rs).

@@ -7,6 +7,7 @@ mod bulk_actions;
 mod concurrency;
 mod console;
 mod contract;
+mod count_jobs;
 mod deliver_failing;
 mod destinations_input;
 mod destinations_stack;

@@ -24,7 +24,7 @@ const REQUIRED: [&str; 5] = [
 ];
 
 /// The binaries the scenarios below invoke; a new function needs a case here.
-const COVERED: [&str; 80] = [
+const COVERED: [&str; 81] = [
     "api-customers-create",
     "api-customers-list",
     "api-customers-get",
@@ -88,6 +88,7 @@ const COVERED: [&str; 80] = [
     "worker-webhook-sweep",
     "api-customers-search",
     "api-customers-count",
+    "api-count-jobs-get",
     "api-filters-create",
     "api-filters-list",
     "api-filters-get",
@@ -574,6 +575,51 @@ async fn timeline_functions_answer_http_api_events() {
         .query("from", "2026-12-01T00:00:00Z")
         .query("to", "2026-01-01T00:00:00Z");
     expect(&call(&list, reversed).await, 422);
+}
+
+// Count jobs (issue 14): the count function started with a synchronous limit of 1 customer.
+#[tokio::test]
+async fn a_count_over_the_limit_is_a_job_the_bulk_worker_counts_partition_by_partition() {
+    let t = fresh_tenant();
+    let (_held, queue) = fleet::bulk_jobs_queue().await;
+    let (customers, count, get, worker) = tokio::join!(
+        start("api-customers-create"),
+        fleet::start_with("api-customers-count", &[("COUNT_SYNC_MAX", "1")]),
+        start("api-count-jobs-get"),
+        start("worker-bulk-jobs"),
+    );
+    for (id, tags) in [("k-1", json!(["vip"])), ("k-2", json!([])), ("k-3", json!(["vip"]))] {
+        let body = json!({"id": id, "tags": tags});
+        expect(
+            &call(&customers, request(&customers, "/customers", &t).json(&body)).await,
+            201,
+        );
+    }
+    let vip = json!({"rules": {"tags": {"has_any": ["vip"]}}});
+    let started = call(&count, request(&count, "/customers/count", &t).json(&vip)).await;
+    expect(&started, 202);
+    assert_eq!(started.body["status"], "running", "{}", started.raw);
+    let id = started.body["id"].as_str().expect("job id").to_owned();
+    let tasks = fleet::receive(&queue, &t, 16).await;
+    for batch in tasks.chunks(10) {
+        let result = invoke(&worker, &fleet::sqs_event(&queue, batch)).await;
+        assert_eq!(failures(&result), Vec::<String>::new(), "{}", worker.logs());
+    }
+    fleet::delete(&queue, &tasks).await;
+    let got = call(&get, request(&get, &format!("/count-jobs/{id}"), &t)).await;
+    expect(&got, 200);
+    assert_eq!(
+        (
+            got.body["status"].clone(),
+            got.body["count"].clone(),
+            got.body["evaluated"].clone()
+        ),
+        (json!("done"), json!(2), json!(3)),
+        "{}",
+        got.raw
+    );
+    let theirs = call(&get, request(&get, &format!("/count-jobs/{id}"), &fresh_tenant())).await;
+    expect(&theirs, 404);
 }
 
 // Bulk actions (issue 14).

@@ -9,13 +9,12 @@
 mod common;
 
 use cg_domain::bulk::request::{
-    BulkDeleteInput, BulkDeleteRequest, BulkModifyInput, BulkModifyRequest, DeletePreviewRequest,
+    BulkDeleteInput, BulkDeleteRequest, BulkModifyInput, BulkModifyRequest, DeletePreviewInput, DeletePreviewRequest,
 };
 use cg_domain::bulk::{BulkKind, BulkTask};
 use cg_domain::customer::{Customer, NewCustomer};
 use cg_domain::group::{GroupInput, NewGroup};
 use cg_domain::ids::{GroupId, TenantId};
-use cg_domain::search::target::Target;
 use cg_domain::search::{CountInput, CountRequest, SearchInput, SearchRequest};
 use cg_domain::usecases::bulk_action_job::run_action_task;
 use cg_domain::usecases::bulk_actions::{self, BulkJobView};
@@ -91,7 +90,10 @@ async fn main() {
         return;
     }
     let n: usize = arg("--customers").map_or(100_000, |v| v.parse().expect("--customers N"));
-    let app = cg_tests::isolated_app().await;
+    let mut app = cg_tests::isolated_app().await;
+    // The exact count and the delete preview read every partition here, in the benchmark's process:
+    // the same Queries a count job spreads over its 16 partition runs (see the README).
+    app.store.count_sync_max = u64::MAX;
     let t = cg_tests::fresh_tenant();
     let g: NewGroup = serde_json::from_value(json!({"name": "everyone"})).unwrap();
     let g = groups::create_group(&app.store, &t, GroupInput::try_from(g).unwrap(), Utc::now())
@@ -184,10 +186,13 @@ async fn main() {
     );
 
     // A bulk delete of the `old` half: preview (exact count, token), confirm, the job.
-    let target = Target::try_from(serde_json::from_value::<DeletePreviewRequest>(old.clone()).unwrap()).unwrap();
+    let target = DeletePreviewInput::try_from(serde_json::from_value::<DeletePreviewRequest>(old.clone()).unwrap())
+        .unwrap()
+        .target;
     let t0 = Instant::now();
-    match bulk_actions::preview_bulk_delete(&worker, &t, target, "bench", Utc::now()).await {
-        Ok(preview) => {
+    match bulk_actions::preview_bulk_delete(&worker, &t, target, None, "bench", Utc::now()).await {
+        Ok(bulk_actions::PreviewAnswer::Counting(job)) => println!("delete preview    : a count job {job:?}"),
+        Ok(bulk_actions::PreviewAnswer::Ready(preview)) => {
             println!(
                 "delete preview    : count {}, {:?}, {:.1} s",
                 preview.count,

@@ -204,6 +204,7 @@ pub async fn provision_named(
             .ok_or("template.yaml has no BulkJobsQueue")?,
         max_receives,
         resync_shard_budget: cg_domain::jobs::RESYNC_SHARD_BUDGET,
+        count_sync_max: cg_domain::usecases::search::COUNT_SYNC_MAX,
         tenant_claim: "tenant_id".into(),
         endpoint_url: endpoint,
     })

@@ -62,11 +62,26 @@ impl Stack {
 
     /// Starts a function's binary with its template environment, less the variables in `remove`.
     pub async fn start(&self, binaries: &Binaries, binary: &str, remove: &[&str]) -> Result<LambdaProcess, String> {
+        self.start_with(binaries, binary, remove, &[]).await
+    }
+
+    /// Starts a function's binary with its template environment, less `remove`, plus `set` (a knob
+    /// a test turns, e.g. `COUNT_SYNC_MAX`).
+    pub async fn start_with(
+        &self,
+        binaries: &Binaries,
+        binary: &str,
+        remove: &[&str],
+        set: &[(&str, &str)],
+    ) -> Result<LambdaProcess, String> {
         let def = self.function(binary)?;
         LambdaProcess::start(binaries.path(binary)?, def, |runtime_api| {
             let mut env = lambda_environment(def, &self.resources, runtime_api, &self.endpoint)?;
             for name in remove {
                 env.remove(*name);
+            }
+            for (name, value) in set {
+                env.insert((*name).to_owned(), (*value).to_owned());
             }
             Ok(env)
         })

@@ -29,6 +29,9 @@ pub struct Config {
     /// Work after which a resync shard hands its remaining partitions on (`RESYNC_SHARD_BUDGET`,
     /// default `cg_domain::jobs::RESYNC_SHARD_BUDGET`).
     pub resync_shard_budget: u64,
+    /// Most customers a count reads within its request before it runs as a count job
+    /// (`COUNT_SYNC_MAX`, default `cg_domain::usecases::search::COUNT_SYNC_MAX`).
+    pub count_sync_max: u64,
     /// Set only locally (`AWS_ENDPOINT_URL`): the emulator's endpoint; S3 then uses path-style addressing.
     pub endpoint_url: Option<String>,
     /// Webhook deliveries and provider syncs (issue 16).
@@ -107,6 +110,7 @@ impl Config {
             bulk_jobs_queue_url: r.required("BULK_JOBS_QUEUE_URL"),
             max_receives: r.count("QUEUE_MAX_RECEIVES", DEFAULT_MAX_RECEIVES),
             resync_shard_budget: r.count("RESYNC_SHARD_BUDGET", cg_domain::jobs::RESYNC_SHARD_BUDGET),
+            count_sync_max: r.count("COUNT_SYNC_MAX", cg_domain::usecases::search::COUNT_SYNC_MAX),
             tenant_claim: env::var("TENANT_CLAIM").unwrap_or_else(|_| "tenant_id".into()),
             endpoint_url: env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty()),
             destinations: DestinationsConfig::read(&mut r),

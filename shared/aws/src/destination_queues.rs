@@ -2,6 +2,7 @@
 //! and provider-sync jobs (a FIFO queue, one message group per mapping, deduplicated by content).
 
 use crate::sdk_error::from_sdk;
+use crate::sqs::SEND_BATCH_MAX;
 use crate::Store;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use cg_domain::destinations::delivery::DeliveryJob;
@@ -9,8 +10,6 @@ use cg_domain::destinations::integration::SyncJob;
 use cg_domain::destinations::ports::{DeliveryQueue, SyncQueue};
 use cg_domain::{DomainError, Result};
 
-/// SendMessageBatch's limit of messages per request.
-const SEND_BATCH_MAX: usize = 10;
 /// SQS's longest per-message delay.
 const MAX_DELAY_SECONDS: u64 = 900;
 
@@ -26,7 +25,7 @@ fn content_id(body: &str) -> String {
 }
 
 impl Store {
-    async fn send_batches(&self, queue_url: &str, entries: Vec<SendMessageBatchRequestEntry>) -> Result<()> {
+    pub(crate) async fn send_batches(&self, queue_url: &str, entries: Vec<SendMessageBatchRequestEntry>) -> Result<()> {
         for chunk in entries.chunks(SEND_BATCH_MAX) {
             let mut pending = chunk.to_vec();
             let mut round = 0;

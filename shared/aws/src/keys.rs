@@ -370,6 +370,17 @@ pub fn merge_pk(t: &TenantId, secondary: &CustomerId) -> String {
 /// Sort key of a merge record.
 pub const MERGE_SK: &str = "MERGE";
 
+/// Sort-key prefix of a count job's items in the tenant partition: `CJ#<job id>` (the job) and
+/// `CJ#<job id>#P#<partition>` (each partition's progress), so one Query reads them all.
+pub fn count_job_sk(id: &BulkJobId) -> String {
+    format!("CJ#{id}")
+}
+
+/// Sort key of a count job partition's progress: `CJ#<job id>#P#<partition, two digits>`.
+pub fn count_part_sk(id: &BulkJobId, shard: u32) -> String {
+    format!("CJ#{id}#P#{shard:02}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -40,6 +40,9 @@ pub struct Store {
     pub resync_shard_budget: u64,
     /// Customers one search request reads at most (`SEARCH_MAX_READ`; tests lower it).
     pub search_read_cap: u64,
+    /// Most customers a synchronous count reads before it becomes a count job (`COUNT_SYNC_MAX`;
+    /// tests lower it).
+    pub count_sync_max: u64,
     /// Most customers one bulk delete deletes (`MAX_BULK_DELETE`; tests lower it).
     pub bulk_delete_cap: u64,
     /// The service's clock (the system clock in AWS).
@@ -75,6 +78,7 @@ impl Store {
             bulk_jobs_queue_url: config.bulk_jobs_queue_url.clone(),
             resync_shard_budget: config.resync_shard_budget,
             search_read_cap: cg_domain::usecases::search::SEARCH_MAX_READ,
+            count_sync_max: config.count_sync_max,
             bulk_delete_cap: cg_domain::bulk::action::MAX_BULK_DELETE,
             clock: clock::ServiceClock::default(),
             kms: aws_sdk_kms::Client::new(&sdk),

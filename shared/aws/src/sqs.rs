@@ -13,10 +13,25 @@ use cg_domain::{DomainError, Result};
 
 impl JobQueue for Store {
     async fn enqueue(&self, job: &GroupJob) -> Result<()> {
-        let body = serde_json::to_string(job).map_err(|e| DomainError::Internal(format!("encode job: {e}")))?;
+        self.send_one(&self.group_jobs_queue_url, encode(job)?).await
+    }
+
+    async fn enqueue_many(&self, jobs: &[GroupJob]) -> Result<()> {
+        let bodies = jobs.iter().map(encode).collect::<Result<Vec<_>>>()?;
+        self.send_bodies(&self.group_jobs_queue_url, bodies).await
+    }
+}
+
+fn encode<T: serde::Serialize>(job: &T) -> Result<String> {
+    serde_json::to_string(job).map_err(|e| DomainError::Internal(format!("encode job: {e}")))
+}
+
+impl Store {
+    /// Sends one message body to a queue.
+    async fn send_one(&self, queue_url: &str, body: String) -> Result<()> {
         self.sqs
             .send_message()
-            .queue_url(&self.group_jobs_queue_url)
+            .queue_url(queue_url)
             .message_body(body)
             .send()
             .await
@@ -24,42 +39,22 @@ impl JobQueue for Store {
         Ok(())
     }
 
-    async fn enqueue_many(&self, jobs: &[GroupJob]) -> Result<()> {
-        for chunk in jobs.chunks(SEND_BATCH_MAX) {
-            let mut entries = Vec::with_capacity(chunk.len());
-            for (i, job) in chunk.iter().enumerate() {
-                let body = serde_json::to_string(job).map_err(|e| DomainError::Internal(format!("encode job: {e}")))?;
-                entries.push(
-                    SendMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .message_body(body)
-                        .build()
-                        .map_err(|e| DomainError::Internal(e.to_string()))?,
-                );
-            }
-            let mut round = 0;
-            while !entries.is_empty() {
-                let resp = self
-                    .sqs
-                    .send_message_batch()
-                    .queue_url(&self.group_jobs_queue_url)
-                    .set_entries(Some(entries.clone()))
-                    .send()
-                    .await
-                    .map_err(|e| from_sdk("sqs.SendMessageBatch", e))?;
-                let failed: Vec<String> = resp.failed.iter().map(|f| f.id.clone()).collect();
-                entries.retain(|e| failed.contains(&e.id));
-                round += 1;
-                if !entries.is_empty() && round >= 5 {
-                    return Err(DomainError::Unavailable("SQS kept failing part of a batch".into()));
-                }
-            }
+    /// Sends message bodies to a queue in batches of [`SEND_BATCH_MAX`], resending the entries SQS
+    /// reports failed (a few rounds, then 503).
+    pub(crate) async fn send_bodies(&self, queue_url: &str, bodies: Vec<String>) -> Result<()> {
+        let mut entries = Vec::with_capacity(bodies.len());
+        for (i, body) in bodies.into_iter().enumerate() {
+            entries.push(
+                SendMessageBatchRequestEntry::builder()
+                    .id((i % SEND_BATCH_MAX).to_string())
+                    .message_body(body)
+                    .build()
+                    .map_err(|e| DomainError::Internal(e.to_string()))?,
+            );
         }
-        Ok(())
+        self.send_batches(queue_url, entries).await
     }
-}
 
-impl Store {
     /// Keeps a received message invisible for `seconds` more (a long job's heartbeat).
     pub async fn extend_visibility(&self, queue_url: &str, receipt_handle: &str, seconds: i32) -> Result<()> {
         self.sqs
@@ -75,31 +70,21 @@ impl Store {
 }
 
 /// SendMessageBatch's limit of messages per request.
-const SEND_BATCH_MAX: usize = 10;
+pub(crate) const SEND_BATCH_MAX: usize = 10;
+
 impl ExportQueue for Store {
     async fn enqueue_export(&self, job: &ExportJob) -> Result<()> {
-        let body = serde_json::to_string(job).map_err(|e| DomainError::Internal(format!("encode export job: {e}")))?;
-        self.sqs
-            .send_message()
-            .queue_url(&self.export_jobs_queue_url)
-            .message_body(body)
-            .send()
-            .await
-            .map_err(|e| from_sdk("sqs.SendMessage", e))?;
-        Ok(())
+        self.send_one(&self.export_jobs_queue_url, encode(job)?).await
     }
 }
 
 impl BulkQueue for Store {
     async fn enqueue_bulk(&self, task: &BulkTask) -> Result<()> {
-        let body = serde_json::to_string(task).map_err(|e| DomainError::Internal(format!("encode bulk task: {e}")))?;
-        self.sqs
-            .send_message()
-            .queue_url(&self.bulk_jobs_queue_url)
-            .message_body(body)
-            .send()
-            .await
-            .map_err(|e| from_sdk("sqs.SendMessage", e))?;
-        Ok(())
+        self.send_one(&self.bulk_jobs_queue_url, encode(task)?).await
+    }
+
+    async fn enqueue_bulk_many(&self, tasks: &[BulkTask]) -> Result<()> {
+        let bodies = tasks.iter().map(encode).collect::<Result<Vec<_>>>()?;
+        self.send_bodies(&self.bulk_jobs_queue_url, bodies).await
     }
 }

@@ -342,4 +342,9 @@ pub trait Shards {
     fn search_read_cap(&self) -> u64 {
         crate::usecases::search::SEARCH_MAX_READ
     }
+    /// Customers a synchronous count reads at most; a larger tenant's count runs as a count job
+    /// (see `usecases::search::COUNT_SYNC_MAX`).
+    fn count_sync_max(&self) -> u64 {
+        crate::usecases::search::COUNT_SYNC_MAX
+    }
 }

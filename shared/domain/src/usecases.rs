@@ -15,6 +15,7 @@ pub mod bulk_action_job;
 pub mod bulk_actions;
 pub mod bulk_job;
 mod bulk_walk;
+pub mod count_job;
 pub mod customers;
 pub mod deliver;
 pub mod dispatch;

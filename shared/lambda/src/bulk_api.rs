@@ -6,10 +6,9 @@ use crate::balance_api::actor;
 use crate::request::{json, json_body, page, path_id, tenant};
 use crate::App;
 use cg_domain::bulk::request::{
-    BulkDeleteInput, BulkDeleteRequest, BulkModifyInput, BulkModifyRequest, DeletePreviewRequest,
+    BulkDeleteInput, BulkDeleteRequest, BulkModifyInput, BulkModifyRequest, DeletePreviewInput, DeletePreviewRequest,
 };
-use cg_domain::search::target::Target;
-use cg_domain::usecases::bulk_actions::{self, BulkJobPathId};
+use cg_domain::usecases::bulk_actions::{self, BulkJobPathId, PreviewAnswer};
 use lambda_http::{Body, Request, Response};
 use std::convert::Infallible;
 
@@ -30,12 +29,12 @@ pub async fn customers_bulk_modify(app: &App, req: Request) -> Result<Response<B
 pub async fn customers_bulk_delete_preview(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
     respond("customers_bulk_delete_preview", async {
         let t = tenant(&req, &app.tenant_claim)?;
-        let target = Target::try_from(json_body::<DeletePreviewRequest>(&req)?)?;
+        let input = DeletePreviewInput::try_from(json_body::<DeletePreviewRequest>(&req)?)?;
         let who = actor(&req)?;
-        json(
-            200,
-            &bulk_actions::preview_bulk_delete(&app.store, &t, target, &who, app.now()).await?,
-        )
+        match bulk_actions::preview_bulk_delete(&app.store, &t, input.target, input.count_job, &who, app.now()).await? {
+            PreviewAnswer::Ready(p) => json(200, &p),
+            PreviewAnswer::Counting(job) => json(202, &job),
+        }
     })
     .await
 }

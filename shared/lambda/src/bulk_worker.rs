@@ -1,8 +1,8 @@
 //! The bulk-jobs SQS worker: each record runs (or, redelivered or handed on, continues) one bulk job
 //! through the shared batch runner, with a heartbeat that keeps the message invisible while the job
-//! runs. Today every job is an import; issue 14's bulk modify and delete and issue 15's balance
-//! operations add variants of `BulkTask` and arms here. A job whose failure cannot be retried, or that
-//! fails on its last delivery, is marked failed by the job itself.
+//! runs: an import, a balance operation, a bulk modify or delete, or one partition of a count job. A
+//! job whose failure cannot be retried, or that fails on its last delivery, is marked failed by the
+//! job itself.
 
 use crate::batch::{run_batch, Delivery, Heartbeat, Outcome, Worker};
 use crate::App;
@@ -11,6 +11,7 @@ use cg_domain::bulk::BulkTask;
 use cg_domain::usecases::balance_job::run_balance_task;
 use cg_domain::usecases::bulk_action_job::run_action_task;
 use cg_domain::usecases::bulk_job::{fail_unless_final, BulkSettings};
+use cg_domain::usecases::count_job::{fail_partition, run_count_partition};
 use cg_domain::usecases::import_job::run_import_task;
 use lambda_runtime::LambdaEvent;
 use std::convert::Infallible;
@@ -73,13 +74,24 @@ impl Worker for BulkJobs<'_> {
                 }
                 Outcome::of(&result)
             }
+            BulkTask::CountPartition { shard, .. } => {
+                let result = run_count_partition(store, task, self.settings, delivery.last).await;
+                if let Ok(outcome) = &result {
+                    tracing::info!(tenant = %tenant, job = %job, shard, ?outcome, "count partition report");
+                }
+                Outcome::of(&result)
+            }
         }
     }
 
     /// The job normally records its own failure; this covers a give-up the job did not see.
     async fn give_up(&self, task: &BulkTask, reason: &str) {
-        let (tenant, _) = task.target();
+        let (tenant, job) = task.target();
         tracing::warn!(reason, "bulk job given up");
+        if let BulkTask::CountPartition { shard, .. } = task {
+            let why = "the count failed repeatedly; start a new one";
+            return fail_partition(&self.app.store, tenant, job, *shard, why).await;
+        }
         fail_unless_final(
             &self.app.store,
             tenant,

@@ -105,7 +105,8 @@ route_table! {
     CustomerTimelineCreate: POST "/customers/{customerId}/timeline" => timeline_api::customer_timeline_create, "api-customer-timeline-create", "record a manual event on a customer's timeline.";
     CustomerTimelineList: GET "/customers/{customerId}/timeline" => timeline_api::customer_timeline_list, "api-customer-timeline-list", "a customer's timeline, newest first, by type and time.";
     CustomersSearch: POST "/customers/search" => search_api::customers_search, "api-customers-search", "a page of the customers a filter matches, with chosen fields and a cursor.";
-    CustomersCount: POST "/customers/count" => search_api::customers_count, "api-customers-count", "the exact number of customers a filter matches.";
+    CustomersCount: POST "/customers/count" => search_api::customers_count, "api-customers-count", "the exact number of customers a filter matches (202 with a count job for a large tenant).";
+    CountJobsGet: GET "/count-jobs/{jobId}" => search_api::count_jobs_get, "api-count-jobs-get", "a count job with its progress, and its exact count once done.";
     FiltersCreate: POST "/filters" => filter_api::filters_create, "api-filters-create", "save a filter.";
     FiltersList: GET "/filters" => filter_api::filters_list, "api-filters-list", "a page of saved filters, oldest first.";
     FiltersGet: GET "/filters/{filterId}" => filter_api::filters_get, "api-filters-get", "one saved filter.";

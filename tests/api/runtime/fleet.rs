@@ -36,7 +36,16 @@ pub fn fresh_tenant() -> String {
 
 /// Starts `binary` with its full template environment and waits until it asks for an event.
 pub async fn start(binary: &str) -> LambdaProcess {
-    let f = stack().await.start(binaries().await, binary, &[]).await.expect("start");
+    start_with(binary, &[]).await
+}
+
+/// Starts a function with extra environment variables.
+pub async fn start_with(binary: &str, set: &[(&str, &str)]) -> LambdaProcess {
+    let f = stack()
+        .await
+        .start_with(binaries().await, binary, &[], set)
+        .await
+        .expect("start");
     if let Err(e) = f.init(Duration::from_secs(30)).await {
         panic!("{binary} did not start: {e:?}\n{}", f.logs());
     }

@@ -4,6 +4,7 @@ mod balances;
 mod batch;
 mod bulk;
 mod bulk_actions;
+mod count_jobs;
 mod customers;
 pub mod destinations;
 mod exports;

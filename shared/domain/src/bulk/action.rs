@@ -315,4 +315,7 @@ pub struct Confirmation {
     /// The job that used it, once used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub used_by: Option<String>,
+    /// The count job that counted `count` (a tenant too large to count within a request).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count_job: Option<crate::ids::BulkJobId>,
 }

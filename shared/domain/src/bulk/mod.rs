@@ -55,6 +55,8 @@ pub enum BulkKind {
     BulkModify,
     /// A bulk delete of a target's customers (issue 14).
     BulkDelete,
+    /// A count job's partition (issue 14; the job is not a bulk record, see `search::count`).
+    Count,
 }
 
 impl BulkKind {
@@ -65,6 +67,7 @@ impl BulkKind {
             BulkKind::BalanceOperation => "balance_operation",
             BulkKind::BulkModify => "bulk_modify",
             BulkKind::BulkDelete => "bulk_delete",
+            BulkKind::Count => "count",
         }
     }
 }
@@ -360,6 +363,15 @@ pub enum BulkTask {
         /// The job.
         job_id: BulkJobId,
     },
+    /// One customer partition of a count job: count it from its stored position on.
+    CountPartition {
+        /// The job's tenant.
+        tenant: TenantId,
+        /// The count job.
+        job_id: BulkJobId,
+        /// The partition.
+        shard: u32,
+    },
 }
 
 impl BulkTask {
@@ -368,7 +380,8 @@ impl BulkTask {
         match self {
             BulkTask::Import { tenant, job_id }
             | BulkTask::BalanceOperation { tenant, job_id }
-            | BulkTask::CustomerAction { tenant, job_id, .. } => (tenant, job_id),
+            | BulkTask::CustomerAction { tenant, job_id, .. }
+            | BulkTask::CountPartition { tenant, job_id, .. } => (tenant, job_id),
         }
     }
 
@@ -378,6 +391,7 @@ impl BulkTask {
             BulkTask::Import { .. } => BulkKind::Import,
             BulkTask::BalanceOperation { .. } => BulkKind::BalanceOperation,
             BulkTask::CustomerAction { kind, .. } => *kind,
+            BulkTask::CountPartition { .. } => BulkKind::Count,
         }
     }
 }

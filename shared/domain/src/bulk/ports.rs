@@ -115,6 +115,15 @@ pub const MAX_BATCH_ITEMS: usize = 100;
 pub trait BulkQueue: Send + Sync {
     /// Sends one task.
     fn enqueue_bulk(&self, task: &BulkTask) -> impl Future<Output = Result<()>> + Send;
+    /// Sends several tasks (a fan-out); the store batches them where it can.
+    fn enqueue_bulk_many(&self, tasks: &[BulkTask]) -> impl Future<Output = Result<()>> + Send {
+        async move {
+            for task in tasks {
+                self.enqueue_bulk(task).await?;
+            }
+            Ok(())
+        }
+    }
 }
 
 /// The objects of a bulk job (`{tenant}/imports/{id}/...` in the bucket).

@@ -3,6 +3,7 @@
 
 use super::action::{Changes, ChangesBody};
 use crate::error::{DomainError, Result};
+use crate::ids::BulkJobId;
 use crate::search::target::{target_body, Target, Targets};
 use crate::usecases::bulk_actions::DeleteConfirmation;
 
@@ -16,8 +17,13 @@ target_body! {
 }
 
 target_body! {
-    /// The body of `POST /customers/bulk-delete/preview`: a target.
-    pub struct DeletePreviewRequest {}
+    /// The body of `POST /customers/bulk-delete/preview`: a target, and for a large tenant's filter the
+    /// count job that counted it.
+    pub struct DeletePreviewRequest {
+        /// A finished count job of this target (the preview's 202 started it).
+        #[serde(default)]
+        pub count_job_id: Option<String>,
+    }
 }
 
 target_body! {
@@ -63,11 +69,33 @@ impl TryFrom<BulkModifyRequest> for BulkModifyInput {
     }
 }
 
-impl TryFrom<DeletePreviewRequest> for Target {
+/// A parsed bulk delete preview.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeletePreviewInput {
+    /// What to delete.
+    pub target: Target,
+    /// The count job that counted it.
+    pub count_job: Option<BulkJobId>,
+}
+
+impl TryFrom<DeletePreviewRequest> for DeletePreviewInput {
     type Error = DomainError;
 
     fn try_from(b: DeletePreviewRequest) -> Result<Self> {
-        Target::parse(b.target_fields(), Targets::Any)
+        let count_job = b
+            .count_job_id
+            .as_deref()
+            .map(|raw| {
+                BulkJobId::parse(raw).map_err(|_| {
+                    DomainError::validation(
+                        "count_job_id",
+                        "not a count job id: give the id of the preview's count job",
+                    )
+                })
+            })
+            .transpose()?;
+        let target = Target::parse(b.target_fields(), Targets::Any)?;
+        Ok(DeletePreviewInput { target, count_job })
     }
 }
 

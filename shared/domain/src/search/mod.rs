@@ -5,6 +5,7 @@
 //! filter is itself written as rule conditions, so one compiled `rules::Program` decides every match;
 //! its exact identities additionally let a search read one customer instead of the partitions.
 
+pub mod count;
 mod fields;
 mod request;
 pub mod saved;

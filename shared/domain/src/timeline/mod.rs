@@ -136,7 +136,7 @@ impl TimelineEntry {
         let kind = match job.kind() {
             BulkKind::Import => "customer.imported",
             BulkKind::BulkModify => "customer.bulk_modified",
-            BulkKind::BalanceOperation | BulkKind::BulkDelete => "customer.updated",
+            BulkKind::BalanceOperation | BulkKind::BulkDelete | BulkKind::Count => "customer.updated",
         };
         let mut p = Map::new();
         p.insert("job_id".into(), Value::String(job.id.to_string()));

@@ -14,9 +14,11 @@ use crate::error::{DomainError, Result};
 use crate::ids::{BulkJobId, TenantId};
 use crate::page::{Page, PageRequest};
 use crate::ports::{CustomerRanges, CustomerStore, FilterStore, GroupStore, Shards};
+use crate::search::count::{count_job_not_found, CountJobStore, CountJobView, CountStatus};
 use crate::search::target::{Target, TargetSpec};
+use crate::usecases::count_job::start_count_job;
 use crate::usecases::lookup::get_group;
-use crate::usecases::search::{count, query_of};
+use crate::usecases::search::{query_of, try_count};
 use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -25,11 +27,27 @@ use std::collections::BTreeMap;
 
 /// What creating and reading bulk actions needs.
 pub trait BulkActionPorts:
-    BulkActionStore + BulkJobStore + BulkQueue + CustomerRanges + CustomerStore + FilterStore + GroupStore + Shards
+    BulkActionStore
+    + BulkJobStore
+    + BulkQueue
+    + CountJobStore
+    + CustomerRanges
+    + CustomerStore
+    + FilterStore
+    + GroupStore
+    + Shards
 {
 }
 impl<T> BulkActionPorts for T where
-    T: BulkActionStore + BulkJobStore + BulkQueue + CustomerRanges + CustomerStore + FilterStore + GroupStore + Shards
+    T: BulkActionStore
+        + BulkJobStore
+        + BulkQueue
+        + CountJobStore
+        + CustomerRanges
+        + CustomerStore
+        + FilterStore
+        + GroupStore
+        + Shards
 {
 }
 
@@ -73,20 +91,64 @@ async fn resolve<S: BulkActionPorts>(store: &S, t: &TenantId, target: Target) ->
     }
 }
 
-/// The exact number of customers the target names now.
+/// The exact number of customers the target names now; `None` for a filter over a tenant too large
+/// to count within a request (a count job counts it).
 async fn exact_count<S: BulkActionPorts>(
     store: &S,
     t: &TenantId,
     spec: &TargetSpec,
     now: DateTime<Utc>,
-) -> Result<u64> {
+) -> Result<Option<u64>> {
     match spec {
         TargetSpec::Filter { query, .. } => {
             let q = crate::search::CustomerQuery::from_json(query)?;
-            Ok(count(store, t, Target::Filter(Box::new(q)), now).await?.count)
+            Ok(try_count(store, t, &q, now).await?.map(|c| c.count))
         }
-        TargetSpec::Group { group_id } => Ok(get_group(store, t, group_id).await?.member_count),
-        TargetSpec::Ids { ids } => Ok(store.get_customers(t, ids).await?.len() as u64),
+        TargetSpec::Group { group_id } => Ok(Some(get_group(store, t, group_id).await?.member_count)),
+        TargetSpec::Ids { ids } => Ok(Some(store.get_customers(t, ids).await?.len() as u64)),
+    }
+}
+
+/// The count a finished count job made of this target, if it is recent enough to confirm a delete.
+async fn counted_by_job<S: BulkActionPorts>(
+    store: &S,
+    t: &TenantId,
+    spec: &TargetSpec,
+    id: &BulkJobId,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    let field = "count_job_id";
+    let (job, parts) = store
+        .get_count_job(t, id)
+        .await?
+        .ok_or_else(|| count_job_not_found(id))?;
+    if job.target.canonical() != spec.canonical() {
+        return Err(DomainError::validation(
+            field,
+            "the count job counted another target; preview this target without count_job_id to start its count",
+        ));
+    }
+    let view = CountJobView::of(&job, &parts);
+    match (view.status, view.count, view.finished_at) {
+        (CountStatus::Done, Some(n), Some(at)) if now - at <= Duration::minutes(TOKEN_MINUTES) => Ok(n),
+        (CountStatus::Done, ..) => Err(DomainError::validation(
+            field,
+            format!("the count finished more than {TOKEN_MINUTES} minutes ago; preview without count_job_id to count again"),
+        )),
+        (CountStatus::Running, ..) => Err(DomainError::conflict(
+            field,
+            format!(
+                "the count job is still counting ({} of {} partitions); preview again when GET /count-jobs/{} says done",
+                view.partitions_done, view.partitions, view.id
+            ),
+        )),
+        (CountStatus::Failed, ..) => Err(DomainError::validation(
+            field,
+            format!(
+                "the count job failed ({}); preview without count_job_id to count again",
+                view.last_error.unwrap_or_default()
+            ),
+        )),
     }
 }
 
@@ -226,17 +288,38 @@ fn too_many(n: u64, cap: u64) -> DomainError {
     )
 }
 
+/// The answer of a bulk delete's preview: the preview (200), or the count job it started because the
+/// target is a filter over a tenant too large to count within the request (202; preview again with
+/// its `count_job_id` once it is done).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum PreviewAnswer {
+    /// Counted: the statement and the token.
+    Ready(DeletePreview),
+    /// Counting.
+    Counting(CountJobView),
+}
+
 /// `POST /customers/bulk-delete/preview`: the exact count, the statement and a confirmation token
-/// bound to the tenant, the target and the count (15 minutes, single use).
+/// bound to the tenant, the target and the count (15 minutes, single use). A filter over a tenant
+/// larger than `Shards::count_sync_max` is counted by a count job first: without `count_job` the
+/// preview starts one; with it (done within the last 15 minutes, for this target) it uses its count.
 pub async fn preview_bulk_delete<S: BulkActionPorts>(
     store: &S,
     t: &TenantId,
     target: Target,
+    count_job: Option<BulkJobId>,
     subject: &str,
     now: DateTime<Utc>,
-) -> Result<DeletePreview> {
+) -> Result<PreviewAnswer> {
     let target = resolve(store, t, target).await?;
-    let n = exact_count(store, t, &target, now).await?;
+    let n = match &count_job {
+        Some(id) => counted_by_job(store, t, &target, id, now).await?,
+        None => match exact_count(store, t, &target, now).await? {
+            Some(n) => n,
+            None => return Ok(PreviewAnswer::Counting(start_count_job(store, t, target, now).await?)),
+        },
+    };
     if n > store.bulk_delete_cap() {
         return Err(too_many(n, store.bulk_delete_cap()));
     }
@@ -249,15 +332,16 @@ pub async fn preview_bulk_delete<S: BulkActionPorts>(
         subject: subject.to_owned(),
         expires_at,
         used_by: None,
+        count_job,
     };
     store.put_confirmation(t, &token, &c).await?;
-    Ok(DeletePreview {
+    Ok(PreviewAnswer::Ready(DeletePreview {
         count: n,
         statement: DELETE_STATEMENT,
         token,
         expires_at,
         max_count: store.bulk_delete_cap(),
-    })
+    }))
 }
 
 /// A bulk delete's confirmation as given: the token, the agreement and the reason.
@@ -332,7 +416,16 @@ pub async fn create_bulk_delete<S: BulkActionPorts>(
             "the confirmation token was issued for another target; preview this target",
         ));
     }
-    let n = exact_count(store, t, &target, now).await?;
+    // A count job's count stands for a tenant still too large to count here (the token's 15 minutes
+    // bound how old it is); otherwise the count now must equal the one previewed.
+    let n = match (exact_count(store, t, &target, now).await?, &c.count_job) {
+        (Some(n), _) => n,
+        (None, Some(_)) => c.count,
+        (None, None) => return Err(DomainError::conflict(
+            "token",
+            "the tenant now has more customers than a request counts; preview again (the preview starts a count job)",
+        )),
+    };
     if n > store.bulk_delete_cap() {
         return Err(too_many(n, store.bulk_delete_cap()));
     }

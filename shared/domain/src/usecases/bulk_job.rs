@@ -46,6 +46,9 @@ pub struct BulkSettings {
     pub work_dir: std::path::PathBuf,
     /// A test's kill switch.
     pub fault: Option<FaultHook>,
+    /// Customers a count job reads per page (`None`: as many as one DynamoDB Query page holds;
+    /// tests lower it to cross page boundaries with few customers).
+    pub count_page: Option<u32>,
 }
 
 impl Default for BulkSettings {
@@ -54,6 +57,7 @@ impl Default for BulkSettings {
             time_budget: RUN_BUDGET,
             work_dir: std::env::temp_dir(),
             fault: None,
+            count_page: None,
         }
     }
 }
@@ -64,6 +68,7 @@ impl std::fmt::Debug for BulkSettings {
             .field("time_budget", &self.time_budget)
             .field("work_dir", &self.work_dir)
             .field("fault", &self.fault.is_some())
+            .field("count_page", &self.count_page)
             .finish()
     }
 }

@@ -10,14 +10,17 @@
 //! reads at most [`SEARCH_MAX_READ`] customers; a selective filter may therefore return a short (even
 //! empty) page with a cursor: `next_cursor: null` alone says the search is over.
 
+use crate::bulk::ports::BulkQueue;
 use crate::customer::Customer;
 use crate::error::{DomainError, Result};
 use crate::ids::{CustomerId, FilterId, PathId, TenantId};
 use crate::page::bad_cursor;
 use crate::ports::{CustomerRanges, CustomerStore, FilterStore, GroupStore, RangeRead, Shards};
 use crate::rules::Program;
-use crate::search::target::Target;
+use crate::search::count::{CountJobStore, CountJobView};
+use crate::search::target::{Target, TargetSpec};
 use crate::search::{CustomerQuery, Order, SearchInput, Sort};
+use crate::usecases::count_job::start_count_job;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -25,7 +28,7 @@ use serde_json::Value;
 
 /// Most customers one search request reads (all partitions together; `Shards::search_read_cap`).
 pub const SEARCH_MAX_READ: u64 = 2_000;
-/// Most customers a synchronous count reads; a larger tenant's count is refused (422).
+/// Most customers a count reads within its request; a larger tenant is counted by a count job.
 pub const COUNT_SYNC_MAX: u64 = 20_000;
 
 /// The response of `POST /customers/search`.
@@ -320,20 +323,75 @@ fn next_chunk(chunk: u32, needed: u64, scanned: u64, matches_read: u64, lanes: &
     want.clamp(2, u64::from(chunk) * 4) as u32
 }
 
-/// The exact number of the tenant's customers that match, reading every partition (tenants of at
-/// most [`COUNT_SYNC_MAX`] customers; a larger one gets a 422 naming the limit).
+/// What `POST /customers/count` answers: the count (200), or the count job started because the
+/// tenant has more customers than a request counts (202).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum CountAnswer {
+    /// Counted within the request.
+    Exact(CountResult),
+    /// Counting as a job: poll `GET /count-jobs/{id}`.
+    Job(CountJobView),
+}
+
+/// The exact number of the tenant's customers that match, reading every partition, if the tenant has
+/// at most `Shards::count_sync_max` customers (`None` otherwise: count with a job).
+pub async fn try_count<S>(
+    store: &S,
+    t: &TenantId,
+    query: &CustomerQuery,
+    now: DateTime<Utc>,
+) -> Result<Option<CountResult>>
+where
+    S: CustomerRanges + CustomerStore + GroupStore + Shards,
+{
+    let mut out = CountResult { count: 0, evaluated: 0 };
+    let complete = walk(store, t, query, now, |customers, matched| {
+        out.evaluated += customers.len() as u64;
+        out.count += matched.iter().filter(|m| **m).count() as u64;
+    })
+    .await?;
+    Ok(complete.then_some(out))
+}
+
+/// The exact count, within the request (a tenant larger than `Shards::count_sync_max` is a 422).
 pub async fn count<S>(store: &S, t: &TenantId, target: Target, now: DateTime<Utc>) -> Result<CountResult>
 where
     S: CustomerRanges + CustomerStore + GroupStore + FilterStore + Shards,
 {
     let query = query_of(store, t, target).await?;
-    let mut out = CountResult { count: 0, evaluated: 0 };
-    walk(store, t, &query, now, |customers, matched| {
-        out.evaluated += customers.len() as u64;
-        out.count += matched.iter().filter(|m| **m).count() as u64;
-    })
-    .await?;
-    Ok(out)
+    try_count(store, t, &query, now).await?.ok_or_else(|| too_large(store))
+}
+
+/// `POST /customers/count`: the exact count within the request for a tenant of at most
+/// `Shards::count_sync_max` customers, otherwise a count job over every partition (see
+/// `search::count`). The request that finds the tenant too large has read that many customers first.
+pub async fn count_or_start_job<S>(store: &S, t: &TenantId, target: Target, now: DateTime<Utc>) -> Result<CountAnswer>
+where
+    S: CustomerRanges + CustomerStore + GroupStore + FilterStore + Shards + CountJobStore + BulkQueue,
+{
+    let filter_id = match &target {
+        Target::SavedFilter(id) => Some(id.clone()),
+        _ => None,
+    };
+    let query = query_of(store, t, target).await?;
+    match try_count(store, t, &query, now).await? {
+        Some(exact) => Ok(CountAnswer::Exact(exact)),
+        None => {
+            let spec = TargetSpec::filter(&query, filter_id);
+            Ok(CountAnswer::Job(start_count_job(store, t, spec, now).await?))
+        }
+    }
+}
+
+fn too_large<S: Shards>(store: &S) -> DomainError {
+    DomainError::validation(
+        "target",
+        format!(
+            "the tenant has more than {} customers, more than one request reads: use POST /customers/count, which counts them as a job",
+            store.count_sync_max()
+        ),
+    )
 }
 
 /// Every customer that matches now, in partition order (tenants of at most [`COUNT_SYNC_MAX`]
@@ -348,7 +406,7 @@ where
     S: CustomerRanges + CustomerStore + GroupStore + Shards,
 {
     let mut out = Vec::new();
-    walk(store, t, query, now, |customers, matched| {
+    let complete = walk(store, t, query, now, |customers, matched| {
         out.extend(
             customers
                 .iter()
@@ -358,18 +416,28 @@ where
         );
     })
     .await?;
+    if !complete {
+        return Err(DomainError::validation(
+            "target",
+            format!(
+                "the tenant has more than {} customers, more than a snapshot reads at once; save the filter as a dynamic group instead",
+                store.count_sync_max()
+            ),
+        ));
+    }
     Ok(out)
 }
 
 /// Reads every customer the filter can match (one, for exact identities) and hands each page to `f`
-/// with its answers; more than [`COUNT_SYNC_MAX`] customers is a 422.
+/// with its answers; `false` (and `f` has seen part of them) if there are more than
+/// `Shards::count_sync_max`.
 async fn walk<S>(
     store: &S,
     t: &TenantId,
     query: &CustomerQuery,
     now: DateTime<Utc>,
     mut f: impl FnMut(&[Customer], &[bool]) + Send,
-) -> Result<()>
+) -> Result<bool>
 where
     S: CustomerRanges + CustomerStore + GroupStore + Shards,
 {
@@ -380,7 +448,7 @@ where
             let m = matches(&program, &c, now);
             f(std::slice::from_ref(&c), &[m]);
         }
-        return Ok(());
+        return Ok(true);
     }
     let mut reads: Vec<RangeRead> = (0..store.customer_shards())
         .map(|shard| RangeRead {
@@ -391,19 +459,15 @@ where
         })
         .collect();
     let mut evaluated = 0u64;
+    let max = store.count_sync_max();
     let (mut matched, mut changes) = (Vec::new(), Vec::new());
     while !reads.is_empty() {
         let pages = store.read_ranges(t, &reads).await?;
         let mut next = Vec::new();
         for (read, page) in reads.into_iter().zip(pages) {
             evaluated += page.customers.len() as u64;
-            if evaluated > COUNT_SYNC_MAX {
-                return Err(DomainError::validation(
-                    "target",
-                    format!(
-                        "the tenant has more than {COUNT_SYNC_MAX} customers, more than a count reads at once; count jobs for large tenants are not available yet"
-                    ),
-                ));
+            if evaluated > max {
+                return Ok(false);
             }
             program.matches_many(&page.customers, now, &mut matched, &mut changes);
             f(&page.customers, &matched);
@@ -416,5 +480,5 @@ where
         }
         reads = next;
     }
-    Ok(())
+    Ok(true)
 }

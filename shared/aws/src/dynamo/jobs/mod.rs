@@ -170,6 +170,10 @@ impl Shards for Store {
     fn search_read_cap(&self) -> u64 {
         self.search_read_cap
     }
+
+    fn count_sync_max(&self) -> u64 {
+        self.count_sync_max
+    }
 }
 
 impl ResyncJobs for Store {
