@@ -10,6 +10,18 @@ function summary(job) {
   return `${state}: ${job.matched} matched, ${n}, ${job.failed} failed.` + (job.last_error ? ` ${job.last_error}` : '');
 }
 
+// A count job (a tenant too large to count within one request): polls it to its end, writing its
+// progress into `out`; resolves with the finished job, rejects if it failed.
+export async function followCount(job, out) {
+  const show = (x) => {
+    out.textContent = `Counting: ${x.partitions_done} of ${x.partitions} partitions, ${x.evaluated} customers read, ${x.matched} matching so far…`;
+  };
+  show(job);
+  const end = await poll(`/count-jobs/${enc(job.id)}`, (x) => x.status !== 'running', show);
+  if (end.status !== 'done') throw new Error(`The count failed: ${end.last_error || 'start it again'}`);
+  return end;
+}
+
 // Polls the job until it ends, writing its progress into `out`.
 export async function followJob(id, out) {
   for (;;) {
@@ -53,7 +65,15 @@ export function modifyMatching(filterBody, status) {
 // Delete matching: the preview's count and statement, an agree checkbox and a reason, then the job.
 export async function deleteMatching(filterBody, status) {
   let preview;
-  try { preview = await api('POST', '/customers/bulk-delete/preview', filterBody()); } catch (e) { status.textContent = e.message; return; }
+  try {
+    preview = await api('POST', '/customers/bulk-delete/preview', filterBody());
+    if (preview.kind === 'count') {
+      // A large tenant's filter is counted by a job first; the token is then bound to its count.
+      const counted = await followCount(preview, status);
+      preview = await api('POST', '/customers/bulk-delete/preview', { ...filterBody(), count_job_id: counted.id });
+      status.textContent = '';
+    }
+  } catch (e) { status.textContent = e.message; return; }
   const agree = h('input', { type: 'checkbox', name: 'agree' });
   const reason = h('textarea', { name: 'reason', rows: 3 });
   dialog('Delete matching customers', (close) => {

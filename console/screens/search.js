@@ -6,7 +6,7 @@
 import { api, all, enc } from '../api.js';
 import { h, field, input, select, showError, formError, flash, table, clearErrors, dialog } from '../ui.js';
 import { conditionEditor } from '../rules-editor.js';
-import { modifyMatching, deleteMatching, exportMatching } from '../bulk-actions.js';
+import { modifyMatching, deleteMatching, exportMatching, followCount } from '../bulk-actions.js';
 
 const FIELDS = ['name', 'email', 'phone', 'tags'];
 const SIMPLE = [['name_prefix', 'Name starts with'], ['email', 'Email (exact)'], ['phone', 'Phone (exact)']];
@@ -62,7 +62,12 @@ export async function render(root, { query }) {
   }
   async function doCount() {
     clearErrors(form);
-    try { const r = await api('POST', '/customers/count', filterBody()); count.textContent = `${r.count} of ${r.evaluated} customers match.`; } catch (e) { showError(form, e); }
+    try {
+      let r = await api('POST', '/customers/count', filterBody());
+      // A large tenant is counted by a job: its progress shows until the exact count is known.
+      if (r.kind === 'count') r = await followCount(r, count);
+      count.textContent = `${r.count} of ${r.evaluated} customers match.`;
+    } catch (e) { if (e.status) showError(form, e); else count.textContent = e.message; }
   }
   async function saveFilter() {
     clearErrors(form);

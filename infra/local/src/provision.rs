@@ -204,7 +204,11 @@ pub async fn provision_named(
             .ok_or("template.yaml has no BulkJobsQueue")?,
         max_receives,
         resync_shard_budget: cg_domain::jobs::RESYNC_SHARD_BUDGET,
-        count_sync_max: cg_domain::usecases::search::COUNT_SYNC_MAX,
+        // The browser tests lower it to walk the console through a count job with a few customers.
+        count_sync_max: std::env::var("COUNT_SYNC_MAX")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(cg_domain::usecases::search::COUNT_SYNC_MAX),
         tenant_claim: "tenant_id".into(),
         endpoint_url: endpoint,
     })

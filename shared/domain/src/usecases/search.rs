@@ -31,6 +31,9 @@ pub const SEARCH_MAX_READ: u64 = 2_000;
 /// Most customers a count reads within its request; a larger tenant is counted by a count job.
 pub const COUNT_SYNC_MAX: u64 = 20_000;
 
+/// Most customers a filter saved as a static group reads (within its request).
+pub const SNAPSHOT_MAX: u64 = 20_000;
+
 /// The response of `POST /customers/search`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SearchPage {
@@ -346,7 +349,7 @@ where
     S: CustomerRanges + CustomerStore + GroupStore + Shards,
 {
     let mut out = CountResult { count: 0, evaluated: 0 };
-    let complete = walk(store, t, query, now, |customers, matched| {
+    let complete = walk(store, t, query, now, store.count_sync_max(), |customers, matched| {
         out.evaluated += customers.len() as u64;
         out.count += matched.iter().filter(|m| **m).count() as u64;
     })
@@ -394,7 +397,7 @@ fn too_large<S: Shards>(store: &S) -> DomainError {
     )
 }
 
-/// Every customer that matches now, in partition order (tenants of at most [`COUNT_SYNC_MAX`]
+/// Every customer that matches now, in partition order (tenants of at most [`SNAPSHOT_MAX`]
 /// customers): what a filter saved as a static group starts with.
 pub async fn matching_customers<S>(
     store: &S,
@@ -406,7 +409,7 @@ where
     S: CustomerRanges + CustomerStore + GroupStore + Shards,
 {
     let mut out = Vec::new();
-    let complete = walk(store, t, query, now, |customers, matched| {
+    let complete = walk(store, t, query, now, SNAPSHOT_MAX, |customers, matched| {
         out.extend(
             customers
                 .iter()
@@ -420,8 +423,7 @@ where
         return Err(DomainError::validation(
             "target",
             format!(
-                "the tenant has more than {} customers, more than a snapshot reads at once; save the filter as a dynamic group instead",
-                store.count_sync_max()
+                "the tenant has more than {SNAPSHOT_MAX} customers, more than a snapshot reads at once; save the filter as a dynamic group instead"
             ),
         ));
     }
@@ -436,6 +438,7 @@ async fn walk<S>(
     t: &TenantId,
     query: &CustomerQuery,
     now: DateTime<Utc>,
+    max: u64,
     mut f: impl FnMut(&[Customer], &[bool]) + Send,
 ) -> Result<bool>
 where
@@ -459,7 +462,6 @@ where
         })
         .collect();
     let mut evaluated = 0u64;
-    let max = store.count_sync_max();
     let (mut matched, mut changes) = (Vec::new(), Vec::new());
     while !reads.is_empty() {
         let pages = store.read_ranges(t, &reads).await?;
