@@ -1,6 +1,7 @@
 // Customer search (issue 14, seed 004's advanced filter): saved filters on the left (open, copy,
 // delete); the simple filter (name prefix, email, phone) and the condition-group editor, then Search
-// (pages in id order; a short page can still have more), Count, Save filter and Save as group
+// (pages sorted by id or by created time, either direction; a short page can still have more), Count
+// (a large tenant's count job with its progress), Save filter and Save as group
 // (dynamic: the filter's rules kept current; static: the customers matching now), and the bulk actions
 // on the matches (modify, delete, export).
 import { api, all, enc } from '../api.js';
@@ -8,7 +9,7 @@ import { h, field, input, select, showError, formError, flash, table, clearError
 import { conditionEditor } from '../rules-editor.js';
 import { modifyMatching, deleteMatching, exportMatching, followCount } from '../bulk-actions.js';
 
-const FIELDS = ['name', 'email', 'phone', 'tags'];
+const FIELDS = ['name', 'email', 'phone', 'tags', 'created_at'];
 const SIMPLE = [['name_prefix', 'Name starts with'], ['email', 'Email (exact)'], ['phone', 'Phone (exact)']];
 
 export async function render(root, { query }) {
@@ -21,9 +22,12 @@ export async function render(root, { query }) {
   const filterName = input({ name: 'name', value: chosen ? `${chosen.name} (edited)` : '' });
   const count = h('p', { class: 'count', id: 'search-count', 'aria-live': 'polite' });
   const bulkStatus = h('p', { class: 'count', id: 'bulk-status', 'aria-live': 'polite' });
+  const sort = select([['id', 'Customer id'], ['created_at', 'Created time']], { name: 'sort' });
+  const order = select([['asc', 'Ascending (oldest first)'], ['desc', 'Descending (newest first)']], { name: 'order' });
   const form = h('form', { novalidate: true, class: 'stack' },
     h('div', { class: 'row' }, SIMPLE.map(([k, label]) => field(label, simple[k], { name: `simple.${k}` }))),
     h('div', { class: 'editor-slot' }, editor.el),
+    h('div', { class: 'row' }, field('Sort by', sort, { name: 'sort' }), field('Order', order, { name: 'order' })),
     field('Filter name (to save it)', filterName, { name: 'name' }),
     formError(),
     h('div', { class: 'actions' },
@@ -48,13 +52,14 @@ export async function render(root, { query }) {
   async function search(more = false) {
     clearErrors(form);
     try {
-      const page = await api('POST', '/customers/search', { ...filterBody(), fields: FIELDS, limit: 25, ...(more && cursor ? { cursor } : {}) });
+      const page = await api('POST', '/customers/search', { ...filterBody(), fields: FIELDS, limit: 25, sort: sort.value, order: order.value, ...(more && cursor ? { cursor } : {}) });
       const rows = table([
         { label: 'Name', value: (c) => h('a', { href: `#/customers/${enc(c.id)}` }, c.name || c.id) },
         { label: 'Email', value: (c) => c.email },
         { label: 'Phone', value: (c) => c.phone },
         { label: 'Tags', value: (c) => (c.tags || []).join(', ') },
-      ], page.items, 'Matching customers, in id order');
+        { label: 'Created', value: (c) => (c.created_at || '').replace('T', ' ').slice(0, 19) },
+      ], page.items, `Matching customers, by ${sort.value === 'id' ? 'id' : 'created time'} (${order.value === 'asc' ? 'ascending' : 'descending'})`);
       cursor = page.next_cursor;
       if (more) results.append(rows); else results.replaceChildren(rows);
       if (cursor) results.append(h('button', { type: 'button', class: 'secondary', onclick: (e) => { e.target.remove(); search(true); } }, 'More results'));

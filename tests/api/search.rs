@@ -47,7 +47,8 @@ fn population(now: DateTime<Utc>) -> Vec<Customer> {
             });
             serde_json::from_value::<NewCustomer>(body)
                 .unwrap()
-                .into_customer(now - Duration::minutes(i as i64))
+                // Pairs created at the same time: sorting by created_at then breaks the tie by id.
+                .into_customer(now - Duration::minutes((i / 2) as i64))
                 .unwrap()
         })
         .collect()
@@ -102,29 +103,55 @@ async fn search_and_count_equal_an_oracle_across_pages_within_the_read_cap() {
         [{"tags": {"has_any": ["vip"]}}],
         [{"attribute": {"field": "name", "op": "starts_with", "value": "An"}}]
     ]});
+    let matching: Vec<&Customer> = people
+        .iter()
+        .filter(|c| c.tags.contains("vip") && c.name.as_deref().is_some_and(|n| n.starts_with("An")))
+        .collect();
     let oracle: Vec<String> = {
-        let mut v: Vec<String> = people
-            .iter()
-            .filter(|c| c.tags.contains("vip") && c.name.as_deref().is_some_and(|n| n.starts_with("An")))
-            .map(|c| c.id.to_string())
-            .collect();
+        let mut v: Vec<String> = matching.iter().map(|c| c.id.to_string()).collect();
         v.sort();
         v
     };
+    // Creation order: the time, then the id (pairs share a time).
+    let by_created: Vec<String> = {
+        let mut v: Vec<(DateTime<Utc>, String)> = matching.iter().map(|c| (c.created_at, c.id.to_string())).collect();
+        v.sort();
+        v.into_iter().map(|(_, id)| id).collect()
+    };
     assert!(oracle.len() > 30, "a filter with many matches");
-    for (limit, order) in [(9, "asc"), (25, "desc"), (100, "asc")] {
+    assert_ne!(oracle, by_created, "ids are not in creation order");
+    for (limit, order, sort) in [
+        (9, "asc", "id"),
+        (25, "desc", "id"),
+        (100, "asc", "id"),
+        (7, "asc", "created_at"),
+        (25, "desc", "created_at"),
+    ] {
         let mut body = filter.clone();
         body["limit"] = json!(limit);
         body["order"] = json!(order);
+        body["sort"] = json!(sort);
         body["fields"] = json!(["name"]);
         let (ids, pages) = all_pages(&app, &t, body).await;
-        let mut want = oracle.clone();
+        let mut want = if sort == "id" {
+            oracle.clone()
+        } else {
+            by_created.clone()
+        };
         if order == "desc" {
             want.reverse();
         }
-        assert_eq!(ids, want, "limit {limit} {order}: every match once, in order");
+        assert_eq!(ids, want, "limit {limit} {order} by {sort}: every match once, in order");
         assert!(pages > 1, "more than one page");
     }
+    // A cursor is bound to its sort.
+    let mut by_id = filter.clone();
+    by_id["limit"] = json!(5);
+    let first = search::search(&app.store, &t, input(by_id.clone()), now).await.unwrap();
+    by_id["sort"] = json!("created_at");
+    by_id["cursor"] = json!(first.next_cursor.unwrap());
+    let e = search::search(&app.store, &t, input(by_id), now).await;
+    assert!(matches!(e, Err(DomainError::Malformed(_))), "{e:?}");
 
     // One match at the very end: the first page stops at the cap with a cursor, later pages find it.
     let needle = json!({"rules": {"tags": {"has_any": ["needle"]}}, "limit": 10});

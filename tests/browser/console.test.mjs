@@ -466,6 +466,14 @@ test('the advanced filter searches and counts, saves a filter shown on the left,
   const names = async () => (await page.locator('#results tbody tr td:first-child').allTextContents()).sort();
   await until('two results', async () => (await names()).length === 2);
   assert.deepEqual(await names(), ['Ana Kovalenko', 'Carla Mendes']);
+  // Sorted by created time, newest first: Carla was created after Ana.
+  await page.getByLabel('Sort by').selectOption('created_at');
+  await page.getByLabel('Order').selectOption('desc');
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  const inOrder = () => page.locator('#results tbody tr td:first-child').allTextContents();
+  await until('newest first', async () => JSON.stringify(await inOrder()) === JSON.stringify(['Carla Mendes', 'Ana Kovalenko']));
+  await page.getByLabel('Sort by').selectOption('id');
+  await page.getByLabel('Order').selectOption('asc');
   // The dev server of these tests counts at most 3 customers within a request (COUNT_SYNC_MAX), so this
   // count is a count job: the console follows its progress to the exact count.
   const counted = await call('POST', '/customers/count', { rules: { tags: { has_any: ['vip'] } } });

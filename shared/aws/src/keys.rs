@@ -381,6 +381,12 @@ pub fn count_part_sk(id: &BulkJobId, shard: u32) -> String {
     format!("CJ#{id}#P#{shard:02}")
 }
 
+/// CreatedIndex sort key of a customer: its creation time (UTC, nanoseconds, fixed width, so text
+/// order is time order) then `#` and its id (ids hold no `#`), so the index orders by (time, id).
+pub fn created_sk(at: DateTime<Utc>, id: &CustomerId) -> String {
+    format!("{}#{id}", at.format("%Y-%m-%dT%H:%M:%S%.9fZ"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

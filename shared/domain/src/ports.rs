@@ -227,8 +227,13 @@ pub struct RangeRead {
     pub after: Option<CustomerId>,
     /// Most customers to read; `None`: as many as one Query page holds.
     pub limit: Option<u32>,
-    /// Largest id first.
+    /// Largest first.
     pub descending: bool,
+    /// Read in creation order (`created_at`, then id) instead of id order; `after` then names the
+    /// customer created at `after_created` to read beyond.
+    pub by_created: bool,
+    /// With `by_created` and `after`: the creation time of `after`.
+    pub after_created: Option<DateTime<Utc>>,
 }
 
 /// What one [`RangeRead`] found.

@@ -50,6 +50,11 @@ pub(crate) struct CustomerItem {
     pub balances: cg_domain::balance::Balances,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_wake_at: Option<DateTime<Utc>>,
+    /// CreatedIndex keys: the partition's key and `keys::created_sk` (creation time, then id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_sk: Option<String>,
     /// WakeIndex keys, present only while `next_wake_at` is set (a sparse index of customers to wake).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wake_pk: Option<String>,
@@ -71,6 +76,8 @@ impl CustomerItem {
     pub fn new(pk: String, sk: String, wake: Option<(String, String)>, c: &Customer) -> Self {
         let (wake_pk, wake_sk) = wake.unzip();
         CustomerItem {
+            created_pk: Some(pk.clone()),
+            created_sk: Some(crate::keys::created_sk(c.created_at, &c.id)),
             pk,
             sk,
             id: c.id.clone(),

@@ -54,6 +54,8 @@ pub(crate) async fn step<S: CustomerRanges + Shards + CustomerStore + BalanceSto
                 after: pos.after.clone(),
                 limit: Some(FILTER_PAGE),
                 descending: false,
+                by_created: false,
+                after_created: None,
             };
             let page = store
                 .read_ranges(t, std::slice::from_ref(&read))

@@ -103,6 +103,8 @@ async fn count_partition<S: CountPorts>(
             after: p.after.clone(),
             limit: settings.count_page,
             descending: false,
+            by_created: false,
+            after_created: None,
         };
         let page = store.read_ranges(t, &[read]).await?.pop().unwrap_or_default();
         program.matches_many(&page.customers, job.created_at, &mut matched, &mut changes);

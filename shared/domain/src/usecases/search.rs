@@ -1,10 +1,11 @@
 //! Customer search and exact counts (issue 14, seed 004 section 2.2): one filter (the rule language
 //! AND the simple filter, compiled once) over the tenant's 16 customer partitions.
 //!
-//! A search page is a merge of the partitions in id order. Each round reads a chunk of every partition
-//! not yet exhausted (all at once), and only customers at or before the *frontier* (the smallest last
-//! id read among partitions that have more) are in order: every customer up to it has been seen. The
-//! page holds the matches up to the frontier, at most `limit`; the cursor is the id the page examined
+//! A search page is a merge of the partitions in the sort's order (id, or creation time then id: a
+//! [`Key`]). Each round reads a chunk of every partition not yet exhausted (all at once), and only
+//! customers at or before the *frontier* (the smallest last key read among partitions that have more)
+//! are in order: every customer up to it has been seen. The page holds the matches up to the frontier,
+//! at most `limit`; the cursor is the key the page examined
 //! up to (the last match returned when the page is full, the frontier otherwise), so the next page
 //! starts strictly after it and no match is skipped or repeated, whatever was read beyond. A request
 //! reads at most [`SEARCH_MAX_READ`] customers; a selective filter may therefore return a short (even
@@ -54,12 +55,32 @@ pub struct CountResult {
     pub evaluated: u64,
 }
 
-/// Where a search stopped: the sort and direction it was made for and the last id examined.
+/// Where a search stopped: the sort and direction it was made for and the last position examined
+/// (the id, and for `created_at` the creation time).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Cursor {
     s: Sort,
     o: Order,
     p: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    a: Option<DateTime<Utc>>,
+}
+
+/// A customer's place in a search's order: the creation time (sorting by `created_at`; `None` by id),
+/// then the id.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Key {
+    at: Option<DateTime<Utc>>,
+    id: CustomerId,
+}
+
+impl Key {
+    fn of(c: &Customer, sort: Sort) -> Key {
+        Key {
+            at: (sort == Sort::CreatedAt).then_some(c.created_at),
+            id: c.id.clone(),
+        }
+    }
 }
 
 fn encode(c: &Cursor) -> String {
@@ -67,7 +88,7 @@ fn encode(c: &Cursor) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
 }
 
-fn decode(raw: &str, sort: Sort, order: Order) -> Result<CustomerId> {
+fn decode(raw: &str, sort: Sort, order: Order) -> Result<Key> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(raw)
         .map_err(|_| bad_cursor())?;
@@ -77,7 +98,13 @@ fn decode(raw: &str, sort: Sort, order: Order) -> Result<CustomerId> {
             "cursor was made for another sort or order; give the same sort and order as the first page".into(),
         ));
     }
-    CustomerId::parse(&c.p).map_err(|_| bad_cursor())
+    if (sort == Sort::CreatedAt) != c.a.is_some() {
+        return Err(bad_cursor());
+    }
+    Ok(Key {
+        at: c.a,
+        id: CustomerId::parse(&c.p).map_err(|_| bad_cursor())?,
+    })
 }
 
 /// The filter a search or count applies: the one given, or a saved filter's (404 if there is none).
@@ -140,7 +167,7 @@ fn matches(program: &Program, c: &Customer, now: DateTime<Utc>) -> bool {
 }
 
 /// Whether `a` comes before `b` in the direction.
-fn before(a: &CustomerId, b: &CustomerId, order: Order) -> bool {
+fn before(a: &Key, b: &Key, order: Order) -> bool {
     match order {
         Order::Asc => a < b,
         Order::Desc => a > b,
@@ -160,12 +187,6 @@ where
         limit,
         cursor,
     } = input;
-    if sort == Sort::CreatedAt {
-        return Err(DomainError::validation(
-            "sort",
-            "sorting by created_at is not available yet; sort by id (generated ids are time-ordered)",
-        ));
-    }
     let query = query_of(store, t, target).await?;
     check_groups(store, t, &query).await?;
     let start = cursor.as_deref().map(|c| decode(c, sort, order)).transpose()?;
@@ -175,7 +196,7 @@ where
         let found = exact_customer(store, t, &query).await?;
         let scanned = u64::from(found.is_some());
         let items = found
-            .filter(|c| start.as_ref().is_none_or(|s| before(s, &c.id, order)))
+            .filter(|c| start.as_ref().is_none_or(|s| before(s, &Key::of(c, sort), order)))
             .filter(|c| matches(&program, c, now))
             .map(|c| fields.project(&c))
             .into_iter()
@@ -186,14 +207,15 @@ where
             scanned,
         });
     }
-    let merged = merge_page(store, t, &program, start, order, limit, now).await?;
+    let merged = merge_page(store, t, &program, start, sort, order, limit, now).await?;
     Ok(SearchPage {
         items: merged.matches.iter().map(|c| fields.project(c)).collect(),
-        next_cursor: merged.resume.map(|p| {
+        next_cursor: merged.resume.map(|k| {
             encode(&Cursor {
                 s: sort,
                 o: order,
-                p: p.to_string(),
+                p: k.id.to_string(),
+                a: k.at,
             })
         }),
         scanned: merged.scanned,
@@ -203,7 +225,7 @@ where
 /// What one merged page found.
 struct Merged {
     matches: Vec<Customer>,
-    resume: Option<CustomerId>,
+    resume: Option<Key>,
     scanned: u64,
 }
 
@@ -211,15 +233,17 @@ struct Merged {
 struct Lane {
     shard: u32,
     read: Vec<(Customer, bool)>,
-    last: Option<CustomerId>,
+    last: Option<Key>,
     more: bool,
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn merge_page<S: CustomerRanges + Shards>(
     store: &S,
     t: &TenantId,
     program: &Program,
-    start: Option<CustomerId>,
+    start: Option<Key>,
+    sort: Sort,
     order: Order,
     limit: u32,
     now: DateTime<Utc>,
@@ -247,9 +271,11 @@ async fn merge_page<S: CustomerRanges + Shards>(
                 .iter()
                 .map(|i| RangeRead {
                     shard: lanes[*i].shard,
-                    after: lanes[*i].last.clone(),
+                    after: lanes[*i].last.as_ref().map(|k| k.id.clone()),
                     limit: Some(each),
                     descending: order == Order::Desc,
+                    by_created: sort == Sort::CreatedAt,
+                    after_created: lanes[*i].last.as_ref().and_then(|k| k.at),
                 })
                 .collect();
             let pages = store.read_ranges(t, &reads).await?;
@@ -259,7 +285,7 @@ async fn merge_page<S: CustomerRanges + Shards>(
                 program.matches_many(&page.customers, now, &mut matched, &mut changes);
                 matches_read += matched.iter().filter(|m| **m).count() as u64;
                 if let Some(c) = page.customers.last() {
-                    lane.last = Some(c.id.clone());
+                    lane.last = Some(Key::of(c, sort));
                 }
                 lane.more = page.more;
                 lane.read
@@ -279,20 +305,20 @@ async fn merge_page<S: CustomerRanges + Shards>(
         let mut ready: Vec<&Customer> = lanes
             .iter()
             .flat_map(|l| l.read.iter())
-            .filter(|(c, m)| *m && !blocked && frontier.as_ref().is_none_or(|f| !before(f, &c.id, order)))
+            .filter(|(c, m)| *m && !blocked && frontier.as_ref().is_none_or(|f| !before(f, &Key::of(c, sort), order)))
             .map(|(c, _)| c)
             .collect();
-        ready.sort_by(|a, b| match order {
-            Order::Asc => a.id.cmp(&b.id),
-            Order::Desc => b.id.cmp(&a.id),
-        });
+        ready.sort_by_cached_key(|c| Key::of(c, sort));
+        if order == Order::Desc {
+            ready.reverse();
+        }
         let out_of_budget = cap - scanned < lanes.iter().filter(|l| l.more).count().max(1) as u64;
         if ready.len() >= limit as usize || !any_more || out_of_budget {
             let full = ready.len() >= limit as usize;
             let extra = ready.len() > limit as usize;
             ready.truncate(limit as usize);
             let resume = if full && (extra || any_more) {
-                ready.last().map(|c| c.id.clone())
+                ready.last().map(|c| Key::of(c, sort))
             } else if any_more {
                 // Short page: everything up to the frontier is examined (a partition that has more
                 // always has a last id, since it was read at least once or starts at the cursor).
@@ -459,6 +485,8 @@ where
             after: None,
             limit: None,
             descending: false,
+            by_created: false,
+            after_created: None,
         })
         .collect();
     let mut evaluated = 0u64;
