@@ -94,6 +94,8 @@ export async function render(root, { query }) {
           const fid = chosen ? chosen.id : (await api('POST', '/filters', { name: name.value.trim() || 'Filter', ...filterBody() })).id;
           const g = await api('POST', `/filters/${enc(fid)}/groups`, { name: name.value.trim(), type: type.value });
           close();
+          // A large tenant's static snapshot is a job: follow it before opening the group.
+          if (g.snapshot_job) await followCount(g.snapshot_job, count);
           flash('Group created.');
           location.hash = `#/groups/${enc(g.id)}`;
         } catch (e) { showError(f, e); }

@@ -338,3 +338,45 @@ async fn a_large_tenants_bulk_delete_is_previewed_with_its_count_job() {
     assert_eq!(gone.count, 0);
     drop_isolated(&app).await;
 }
+
+#[tokio::test]
+async fn a_large_tenants_filter_saved_as_a_static_group_is_snapshotted_exactly_by_a_job() {
+    use cg_domain::group::GroupKind;
+    use cg_domain::search::saved::{FilterBody, FilterInput, SaveAsGroup};
+    use cg_domain::usecases::{filters, lookup};
+    let (app, t, people) = setup().await;
+    let body: FilterBody =
+        serde_json::from_value(json!({"name": "VIP", "rules": {"tags": {"has_any": ["vip"]}}})).unwrap();
+    let f = filters::create_filter(&app.store, &t, FilterInput::new_filter(body).unwrap(), Utc::now())
+        .await
+        .unwrap();
+    let made = filters::save_as_group(
+        &app.store,
+        &t,
+        &f.id,
+        SaveAsGroup {
+            name: "VIP snapshot".into(),
+            kind: GroupKind::Static,
+        },
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    let job = made.snapshot_job.expect("a snapshot job for a tenant over the limit");
+    assert_eq!(made.group.member_count, 0, "created empty");
+    // Every partition delivered once, killed, or twice at once: each member added once.
+    for (i, task) in queued_tasks(&app).await.iter().enumerate() {
+        run_partition(&app, task, i).await;
+    }
+    let done = get_count_job(&app.store, &t, &job.id).await.unwrap();
+    let oracle: std::collections::BTreeSet<String> = people
+        .iter()
+        .filter(|c| c.tags.contains("vip"))
+        .map(|c| c.id.to_string())
+        .collect();
+    assert_eq!(done.count, Some(oracle.len() as u64));
+    let g = lookup::get_group(&app.store, &t, &made.group.id).await.unwrap();
+    assert_eq!(g.member_count, oracle.len() as u64, "the member count is exact");
+    assert_eq!(crate::bulk_actions::member_ids(&app, &t, &made.group.id).await, oracle);
+    drop_isolated(&app).await;
+}

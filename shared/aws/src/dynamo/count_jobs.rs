@@ -8,7 +8,7 @@ use super::page::PartitionQuery;
 use crate::keys;
 use crate::sdk_error::{corrupt_item, from_sdk};
 use crate::Store;
-use cg_domain::ids::{BulkJobId, CustomerId, TenantId};
+use cg_domain::ids::{BulkJobId, CustomerId, GroupId, TenantId};
 use cg_domain::search::count::{CountJob, CountJobStore, PartitionCount, COUNT_RETENTION_HOURS};
 use cg_domain::search::target::TargetSpec;
 use cg_domain::{DomainError, Result};
@@ -26,6 +26,8 @@ struct JobItem {
     target: String,
     partitions: u32,
     created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    add_to: Option<GroupId>,
     ttl: i64,
 }
 
@@ -65,6 +67,7 @@ impl CountJobStore for Store {
             target: serde_json::to_string(&job.target).map_err(encode_err)?,
             partitions: job.partitions,
             created_at: job.created_at,
+            add_to: job.add_to.clone(),
             ttl: ttl(job.created_at),
         };
         self.ddb
@@ -97,6 +100,7 @@ impl CountJobStore for Store {
                     target,
                     partitions: i.partitions,
                     created_at: i.created_at,
+                    add_to: i.add_to,
                 });
             } else {
                 let i: PartItem = serde_dynamo::from_item(item).map_err(|e| corrupt_item("count partition", e))?;

@@ -34,6 +34,11 @@ pub struct CountJob {
     pub partitions: u32,
     /// When the job was created: also the time its relative dates are evaluated at.
     pub created_at: DateTime<Utc>,
+    /// A static group every match is added to (a filter saved as a static group in a large tenant):
+    /// each page's matches are added before the page's position is written, and an add of a member
+    /// is a no-op, so a page counted again adds nobody twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub add_to: Option<crate::ids::GroupId>,
 }
 
 /// One partition's progress.
@@ -203,6 +208,7 @@ mod tests {
             target: TargetSpec::Ids { ids: Vec::new() },
             partitions,
             created_at: Utc::now(),
+            add_to: None,
         }
     }
 

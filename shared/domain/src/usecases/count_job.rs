@@ -3,17 +3,21 @@
 
 use crate::bulk::ports::BulkQueue;
 use crate::bulk::BulkTask;
+use crate::customer::Customer;
 use crate::error::Result;
-use crate::ids::{BulkJobId, TenantId};
-use crate::ports::{Clock, CustomerRanges, RangeRead, Shards};
+use crate::ids::{BulkJobId, GroupId, TenantId};
+use crate::ports::{Clock, CustomerRanges, MembershipStore, RangeRead, Shards};
 use crate::search::count::{count_job_not_found, CountJob, CountJobStore, CountJobView, PartitionCount};
 use crate::search::target::TargetSpec;
 use crate::usecases::bulk_job::{failure_reason, hand_on, Budget, BulkSettings, FaultPoint, RunOutcome};
 use chrono::{DateTime, Utc};
 
 /// What counting a partition needs.
-pub trait CountPorts: CountJobStore + CustomerRanges + BulkQueue + Shards + Clock {}
-impl<T> CountPorts for T where T: CountJobStore + CustomerRanges + BulkQueue + Shards + Clock {}
+pub trait CountPorts: CountJobStore + CustomerRanges + BulkQueue + Shards + Clock + MembershipStore {}
+impl<T> CountPorts for T where T: CountJobStore + CustomerRanges + BulkQueue + Shards + Clock + MembershipStore {}
+
+/// Customers one member write adds (a snapshot's page is added in chunks of this many).
+const ADD_CHUNK: usize = 100;
 
 /// Creates a count job for a filter and queues one task per customer partition.
 pub async fn start_count_job<S: CountJobStore + BulkQueue + Shards>(
@@ -22,11 +26,33 @@ pub async fn start_count_job<S: CountJobStore + BulkQueue + Shards>(
     target: TargetSpec,
     now: DateTime<Utc>,
 ) -> Result<CountJobView> {
+    start_job(store, t, target, None, now).await
+}
+
+/// Creates a count job that also adds every match to the static group `add_to` (a snapshot).
+pub async fn start_snapshot_job<S: CountJobStore + BulkQueue + Shards>(
+    store: &S,
+    t: &TenantId,
+    target: TargetSpec,
+    add_to: GroupId,
+    now: DateTime<Utc>,
+) -> Result<CountJobView> {
+    start_job(store, t, target, Some(add_to), now).await
+}
+
+async fn start_job<S: CountJobStore + BulkQueue + Shards>(
+    store: &S,
+    t: &TenantId,
+    target: TargetSpec,
+    add_to: Option<GroupId>,
+    now: DateTime<Utc>,
+) -> Result<CountJobView> {
     let job = CountJob {
         id: BulkJobId::generate(),
         target,
         partitions: store.customer_shards(),
         created_at: now,
+        add_to,
     };
     store.create_count_job(t, &job).await?;
     let tasks: Vec<BulkTask> = (0..job.partitions)
@@ -108,6 +134,20 @@ async fn count_partition<S: CountPorts>(
         };
         let page = store.read_ranges(t, &[read]).await?.pop().unwrap_or_default();
         program.matches_many(&page.customers, job.created_at, &mut matched, &mut changes);
+        if let Some(g) = &job.add_to {
+            let hits: Vec<Customer> = page
+                .customers
+                .iter()
+                .zip(&matched)
+                .filter(|(_, m)| **m)
+                .map(|(c, _)| c.clone())
+                .collect();
+            for chunk in hits.chunks(ADD_CHUNK) {
+                // Members already added (a page counted again) are no-ops; a group deleted meanwhile
+                // is a 404 no retry fixes: the partition fails with it.
+                store.add_members(t, g, chunk, store.now()).await?;
+            }
+        }
         let next = PartitionCount {
             shard,
             step: p.step + 1,

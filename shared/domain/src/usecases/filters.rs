@@ -2,13 +2,17 @@
 //! as a group: dynamic (its rules, kept current by the resync and the membership pass) or static (the
 //! customers matching now). Viewing a filter's customers is `POST /customers/search` with `filter_id`.
 
+use crate::bulk::ports::BulkQueue;
 use crate::error::{DomainError, Result};
 use crate::group::{DraftRules, GroupInput, GroupKind};
 use crate::ids::{FilterId, PathId, TenantId};
 use crate::page::{Page, PageRequest};
 use crate::ports::{CustomerRanges, FilterStore, GroupPorts, Shards};
+use crate::search::count::CountJobStore;
 use crate::search::saved::{FilterInput, SaveAsGroup, SavedFilter};
+use crate::search::target::TargetSpec;
 use crate::search::CustomerQuery;
+use crate::usecases::count_job::start_snapshot_job;
 use crate::usecases::groups::{self, CreatedGroup};
 use crate::usecases::search;
 use chrono::{DateTime, Utc};
@@ -125,8 +129,8 @@ pub async fn delete_filter<S: FilterStore>(store: &S, t: &TenantId, id: &FilterI
 
 /// Saves the filter as a group. Dynamic: the filter's rules (the simple filter folded in) and
 /// settings, populated by the resync it queues. Static: the customers that match now, added through
-/// the member write (tenants of at most `search::COUNT_SYNC_MAX` customers, checked before the group
-/// is created).
+/// the member write within the request for a tenant of at most `Shards::count_sync_max` customers,
+/// otherwise by a snapshot job (a count job that adds every match; `snapshot_job` in the answer).
 pub async fn save_as_group<S>(
     store: &S,
     t: &TenantId,
@@ -135,7 +139,7 @@ pub async fn save_as_group<S>(
     now: DateTime<Utc>,
 ) -> Result<CreatedGroup>
 where
-    S: FilterStore + GroupPorts + CustomerRanges + Shards,
+    S: FilterStore + GroupPorts + CustomerRanges + Shards + CountJobStore + BulkQueue,
 {
     let f = get_filter(store, t, id).await?;
     let query = f.query()?;
@@ -164,6 +168,15 @@ where
                 members: None,
             };
             let created = groups::create_group(store, t, input, now).await?;
+            let Some(customers) = customers else {
+                // Too many customers to read within the request: a count job adds every match.
+                let spec = TargetSpec::filter(&query, Some(id.clone()));
+                let job = start_snapshot_job(store, t, spec, created.group.id.clone(), now).await?;
+                return Ok(CreatedGroup {
+                    snapshot_job: Some(job),
+                    ..created
+                });
+            };
             for batch in customers.chunks(SNAPSHOT_BATCH) {
                 store.add_members(t, &created.group.id, batch, now).await?;
             }
@@ -171,6 +184,7 @@ where
             Ok(CreatedGroup {
                 group,
                 member_report: None,
+                snapshot_job: None,
             })
         }
     }

@@ -30,6 +30,10 @@ pub struct CreatedGroup {
     /// What adding the first members did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub member_report: Option<AddMembersReport>,
+    /// A filter saved as a static group in a tenant too large to snapshot within the request: the
+    /// count job that adds every match (follow it at `GET /count-jobs/{id}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_job: Option<crate::search::count::CountJobView>,
 }
 
 /// Creates a group. A static group gets its first members when the request lists them; a dynamic
@@ -75,6 +79,7 @@ pub async fn create_group<S: GroupPorts>(
         return Ok(CreatedGroup {
             group,
             member_report: None,
+            snapshot_job: None,
         });
     };
     let (report, _) = add_parsed_members(store, tenant, &group.id, members, now).await?;
@@ -82,6 +87,7 @@ pub async fn create_group<S: GroupPorts>(
     Ok(CreatedGroup {
         group,
         member_report: Some(report),
+        snapshot_job: None,
     })
 }
 

@@ -32,9 +32,6 @@ pub const SEARCH_MAX_READ: u64 = 2_000;
 /// Most customers a count reads within its request; a larger tenant is counted by a count job.
 pub const COUNT_SYNC_MAX: u64 = 20_000;
 
-/// Most customers a filter saved as a static group reads (within its request).
-pub const SNAPSHOT_MAX: u64 = 20_000;
-
 /// The response of `POST /customers/search`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SearchPage {
@@ -423,19 +420,20 @@ fn too_large<S: Shards>(store: &S) -> DomainError {
     )
 }
 
-/// Every customer that matches now, in partition order (tenants of at most [`SNAPSHOT_MAX`]
-/// customers): what a filter saved as a static group starts with.
+/// Every customer that matches now, in partition order, if the tenant has at most
+/// `Shards::count_sync_max` customers (`None` otherwise: a snapshot job adds them): what a filter
+/// saved as a static group starts with.
 pub async fn matching_customers<S>(
     store: &S,
     t: &TenantId,
     query: &CustomerQuery,
     now: DateTime<Utc>,
-) -> Result<Vec<Customer>>
+) -> Result<Option<Vec<Customer>>>
 where
     S: CustomerRanges + CustomerStore + GroupStore + Shards,
 {
     let mut out = Vec::new();
-    let complete = walk(store, t, query, now, SNAPSHOT_MAX, |customers, matched| {
+    let complete = walk(store, t, query, now, store.count_sync_max(), |customers, matched| {
         out.extend(
             customers
                 .iter()
@@ -445,15 +443,7 @@ where
         );
     })
     .await?;
-    if !complete {
-        return Err(DomainError::validation(
-            "target",
-            format!(
-                "the tenant has more than {SNAPSHOT_MAX} customers, more than a snapshot reads at once; save the filter as a dynamic group instead"
-            ),
-        ));
-    }
-    Ok(out)
+    Ok(complete.then_some(out))
 }
 
 /// Reads every customer the filter can match (one, for exact identities) and hands each page to `f`
