@@ -121,6 +121,51 @@ pub fn fresh_tenant() -> TenantId {
     TenantId::parse(&format!("t-{}", uuid::Uuid::new_v4().simple())).unwrap()
 }
 
+pub mod given {
+    //! Set-up through the use cases that several test modules share: a customer, a group, a static
+    //! group holding given ids.
+    use cg_domain::customer::NewCustomer;
+    use cg_domain::group::{GroupInput, MemberList, NewGroup, ParsedMembers};
+    use cg_domain::ids::{GroupId, TenantId};
+    use cg_domain::usecases::{customers, groups};
+    use cg_lambda::App;
+    use chrono::Utc;
+    use serde_json::{json, Value};
+
+    /// Creates the customer `body` (a `POST /customers` body).
+    pub async fn customer(app: &App, t: &TenantId, body: Value) {
+        let input: NewCustomer = serde_json::from_value(body).unwrap();
+        customers::create_customer(&app.store, t, input, Utc::now())
+            .await
+            .unwrap();
+    }
+
+    /// Creates the group `body` (a `POST /groups` body).
+    pub async fn group(app: &App, t: &TenantId, body: Value) -> GroupId {
+        let g: NewGroup = serde_json::from_value(body).unwrap();
+        groups::create_group(&app.store, t, GroupInput::try_from(g).unwrap(), Utc::now())
+            .await
+            .unwrap()
+            .group
+            .id
+    }
+
+    /// A static group `name` holding the customers `ids` (each of which must exist).
+    pub async fn static_group<I: AsRef<str>>(app: &App, t: &TenantId, name: &str, ids: &[I]) -> GroupId {
+        let g = group(app, t, json!({ "name": name })).await;
+        let list = MemberList {
+            customer_ids: Some(ids.iter().map(|s| s.as_ref().to_string()).collect()),
+            emails: None,
+            phones: None,
+        };
+        let report = groups::add_members(&app.store, t, &g, ParsedMembers::try_from(list).unwrap(), Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(report.added as usize, ids.len(), "every id added to {name}");
+        g
+    }
+}
+
 pub mod http {
     //! A minimal HTTP/1 client for the end-to-end tests against the dev server.
     use bytes::Bytes;

@@ -7,15 +7,14 @@
 use cg_domain::balance::request::{ChangeBody, ChangeInput};
 use cg_domain::balance::BalanceEntry;
 use cg_domain::bulk::{BulkStatus, BulkTask};
-use cg_domain::customer::NewCustomer;
-use cg_domain::group::{GroupInput, MemberList, NewGroup, ParsedMembers};
 use cg_domain::ids::{BulkJobId, CustomerId, GroupId, TenantId};
 use cg_domain::page::PageRequest;
 use cg_domain::usecases::balance_job::{create_group_operation, get_group_operation, run_balance_task};
 use cg_domain::usecases::bulk_job::{BulkSettings, FaultPoint, RunOutcome};
-use cg_domain::usecases::{balances, customers, groups, lookup};
+use cg_domain::usecases::{balances, lookup};
 use cg_domain::DomainError;
 use cg_lambda::App;
+use cg_tests::given::{self, group, static_group};
 use cg_tests::{app, cid, drop_isolated, fresh_tenant, isolated_app};
 use chrono::Utc;
 use serde_json::json;
@@ -24,41 +23,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
+/// A customer `id` with `tags`.
+async fn customer(app: &App, t: &TenantId, id: &str, tags: &[&str]) {
+    given::customer(app, t, json!({"id": id, "tags": tags})).await
+}
+
 fn change(kind: &str, unit: &str, amount: i64, key: &str, allow_negative: bool) -> ChangeInput {
     let body: ChangeBody = serde_json::from_value(json!({"type": kind, "unit": unit, "amount": amount,
         "comment": format!("{kind} {amount} {unit}"), "idempotency_key": key, "allow_negative": allow_negative}))
     .unwrap();
     ChangeInput::try_from(body).unwrap()
-}
-
-async fn customer(app: &App, t: &TenantId, id: &str, tags: &[&str]) {
-    let input: NewCustomer = serde_json::from_value(json!({"id": id, "tags": tags})).unwrap();
-    customers::create_customer(&app.store, t, input, Utc::now())
-        .await
-        .unwrap();
-}
-
-async fn group(app: &App, t: &TenantId, body: serde_json::Value) -> GroupId {
-    let g: NewGroup = serde_json::from_value(body).unwrap();
-    groups::create_group(&app.store, t, GroupInput::try_from(g).unwrap(), Utc::now())
-        .await
-        .unwrap()
-        .group
-        .id
-}
-
-async fn static_group(app: &App, t: &TenantId, ids: &[String]) -> GroupId {
-    let g = group(app, t, json!({"name": "static"})).await;
-    let list = MemberList {
-        customer_ids: Some(ids.to_vec()),
-        emails: None,
-        phones: None,
-    };
-    let report = groups::add_members(&app.store, t, &g, ParsedMembers::try_from(list).unwrap(), Utc::now())
-        .await
-        .unwrap();
-    assert_eq!(report.added as usize, ids.len());
-    g
 }
 
 /// One adjustment, sent again while the answer is a retryable conflict (409 `concurrent_update`, as a
@@ -357,8 +331,8 @@ async fn random_operation_sequences_with_kills_and_redeliveries_equal_the_oracle
         for (i, c) in ids.iter().enumerate() {
             customer(&app, &t, c, if i % 3 == 0 { &["vip"] } else { &[] }).await;
         }
-        let a = static_group(&app, &t, &ids[..50]).await;
-        let b = static_group(&app, &t, &ids[30..]).await;
+        let a = static_group(&app, &t, "static", &ids[..50]).await;
+        let b = static_group(&app, &t, "static", &ids[30..]).await;
         let members: [(GroupId, Vec<String>); 3] = [
             (a, ids[..50].to_vec()),
             (b, ids[30..].to_vec()),
@@ -440,8 +414,8 @@ async fn concurrent_operations_on_overlapping_groups_and_adjustments_lose_no_upd
     for c in &ids {
         customer(&app, &t, c, &[]).await;
     }
-    let a = static_group(&app, &t, &ids[..40]).await;
-    let b = static_group(&app, &t, &ids[20..]).await;
+    let a = static_group(&app, &t, "static", &ids[..40]).await;
+    let b = static_group(&app, &t, "static", &ids[20..]).await;
     let (app2, t2) = (app.clone(), t.clone());
     let singles = tokio::spawn(async move {
         for i in 20..40 {
@@ -501,7 +475,7 @@ async fn a_dynamic_group_on_a_balance_follows_adjustments_and_group_operations()
     for c in &ids {
         customer(&app, &t, c, &[]).await;
     }
-    let everyone = static_group(&app, &t, &ids).await;
+    let everyone = static_group(&app, &t, "static", &ids).await;
     let in_rich = |c: cg_domain::customer::Customer| c.groups.contains(&rich);
     adjust(&app, &t, "c00", change("adjust", "EUR", 1000, "r1", false))
         .await

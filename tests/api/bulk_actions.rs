@@ -7,7 +7,6 @@
 use cg_domain::bulk::request::{BulkModifyInput, BulkModifyRequest};
 use cg_domain::bulk::BulkTask;
 use cg_domain::customer::NewCustomer;
-use cg_domain::group::{GroupInput, MemberList, NewGroup, ParsedMembers};
 use cg_domain::ids::{GroupId, TenantId};
 use cg_domain::page::PageRequest;
 use cg_domain::timeline::query::TimelineFilter;
@@ -15,9 +14,10 @@ use cg_domain::timeline::TimelineEntry;
 use cg_domain::usecases::bulk_action_job::run_action_task;
 use cg_domain::usecases::bulk_actions::{self, BulkJobView};
 use cg_domain::usecases::bulk_job::{BulkSettings, FaultPoint, RunOutcome};
-use cg_domain::usecases::{customers, groups, lookup, timeline};
+use cg_domain::usecases::{groups, lookup, timeline};
 use cg_domain::DomainError;
 use cg_lambda::App;
+use cg_tests::given::{customer, group, static_group};
 use cg_tests::{cid, drop_isolated, fresh_tenant, isolated_app};
 use chrono::Utc;
 use serde_json::{json, Value};
@@ -25,35 +25,6 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio::sync::Notify;
-
-async fn customer(app: &App, t: &TenantId, body: Value) {
-    let input: NewCustomer = serde_json::from_value(body).unwrap();
-    customers::create_customer(&app.store, t, input, Utc::now())
-        .await
-        .unwrap();
-}
-
-async fn group(app: &App, t: &TenantId, body: Value) -> GroupId {
-    let g: NewGroup = serde_json::from_value(body).unwrap();
-    groups::create_group(&app.store, t, GroupInput::try_from(g).unwrap(), Utc::now())
-        .await
-        .unwrap()
-        .group
-        .id
-}
-
-async fn static_group(app: &App, t: &TenantId, ids: &[String]) -> GroupId {
-    let g = group(app, t, json!({"name": "static"})).await;
-    let list = MemberList {
-        customer_ids: Some(ids.to_vec()),
-        emails: None,
-        phones: None,
-    };
-    groups::add_members(&app.store, t, &g, ParsedMembers::try_from(list).unwrap(), Utc::now())
-        .await
-        .unwrap();
-    g
-}
 
 pub(crate) fn modify_input(body: Value) -> Result<BulkModifyInput, DomainError> {
     let req: BulkModifyRequest = serde_json::from_value(body).map_err(|e| DomainError::Malformed(e.to_string()))?;
@@ -197,7 +168,7 @@ async fn bulk_modify_by_filter_is_exact_after_kills_and_duplicate_deliveries() {
             }
             customer(&app, &t, body).await;
         }
-        let all = static_group(&app, &t, &ids).await;
+        let all = static_group(&app, &t, "static", &ids).await;
         let input = modify_input(json!({
             "rules": {"tags": {"has_any": ["vip"]}},
             "changes": {"set": {"name": "Gold"}, "set_attributes": {"tier": {"type": "string", "value": "gold"}}, "add_tags": ["gold"]}
@@ -336,7 +307,7 @@ async fn bulk_modify_of_ids_and_groups_counts_failures_and_stays_in_its_tenant()
         customer(&app, &t, json!({"id": id, "tags": ["x"]})).await;
     }
     customer(&app, &other, json!({"id": "z", "tags": ["x"]})).await;
-    let g = static_group(&app, &t, &["a".into(), "b".into()]).await;
+    let g = static_group(&app, &t, "static", &["a", "b"]).await;
     // Ids of another tenant: 404, nothing changed; a group of another tenant: 404.
     let theirs = modify_input(json!({"customer_ids": ["z"], "changes": {"add_tags": ["hijacked"]}})).unwrap();
     let refused =
@@ -523,7 +494,7 @@ async fn bulk_delete_is_exact_after_kills_and_duplicate_deliveries() {
             }
             customer(&app, &t, body).await;
         }
-        let all = static_group(&app, &t, &ids).await;
+        let all = static_group(&app, &t, "static", &ids).await;
         let spam: BTreeSet<String> = ids.iter().step_by(3).cloned().collect();
         let target = json!({"rules": {"tags": {"has_any": ["spam"]}}});
         let preview = preview(&app.store, &t, target_of(target.clone()), "deleter", Utc::now())

@@ -8,29 +8,22 @@
 use cg_domain::balance::request::{ChangeBody, ChangeInput};
 use cg_domain::balance::OperationKind;
 use cg_domain::contact::Phone;
-use cg_domain::customer::{Identity, NewCustomer};
-use cg_domain::group::{GroupInput, MemberList, NewGroup, ParsedMembers};
+use cg_domain::customer::Identity;
 use cg_domain::history::Change;
-use cg_domain::ids::{GroupId, TenantId};
+use cg_domain::ids::TenantId;
 use cg_domain::merge::ports::MergeStore;
 use cg_domain::merge::{MergeInput, MergeStep};
 use cg_domain::page::PageRequest;
 use cg_domain::ports::{CustomerStore, GroupStore, HistoryLog, MembershipStore};
 use cg_domain::usecases::merge::{merge, merged_into, preview, MergeOptions};
-use cg_domain::usecases::{balances, customers, groups, lookup};
+use cg_domain::usecases::{balances, lookup};
 use cg_domain::DomainError;
 use cg_lambda::App;
+use cg_tests::given::{customer, group, static_group};
 use cg_tests::{app, cid, fresh_tenant};
 use chrono::Utc;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-
-async fn customer(app: &App, t: &TenantId, body: Value) {
-    let input: NewCustomer = serde_json::from_value(body).unwrap();
-    customers::create_customer(&app.store, t, input, Utc::now())
-        .await
-        .unwrap();
-}
 
 async fn adjust(app: &App, t: &TenantId, id: &str, unit: &str, amount: i64) {
     let body: ChangeBody = serde_json::from_value(json!({"type": "adjust", "unit": unit, "amount": amount,
@@ -39,28 +32,6 @@ async fn adjust(app: &App, t: &TenantId, id: &str, unit: &str, amount: i64) {
     balances::adjust_balance(&app.store, t, &cid(id), ChangeInput::try_from(body).unwrap(), "tester")
         .await
         .unwrap();
-}
-
-async fn group(app: &App, t: &TenantId, body: Value) -> GroupId {
-    let g: NewGroup = serde_json::from_value(body).unwrap();
-    groups::create_group(&app.store, t, GroupInput::try_from(g).unwrap(), Utc::now())
-        .await
-        .unwrap()
-        .group
-        .id
-}
-
-async fn static_group(app: &App, t: &TenantId, name: &str, ids: &[&str]) -> GroupId {
-    let g = group(app, t, json!({"name": name})).await;
-    let list = MemberList {
-        customer_ids: Some(ids.iter().map(|s| s.to_string()).collect()),
-        emails: None,
-        phones: None,
-    };
-    groups::add_members(&app.store, t, &g, ParsedMembers::try_from(list).unwrap(), Utc::now())
-        .await
-        .unwrap();
-    g
 }
 
 /// P (email, tags a, 100 EUR, in `both`) and S (phone, external id, tag vip, 50 EUR and 7 points, in
