@@ -9,6 +9,7 @@ use super::bulk::ttl;
 use super::items::attr;
 use super::page::{cursor_sk, PartitionQuery};
 use super::{build_err, n, Item};
+use crate::dynamo::put_new;
 use crate::keys;
 use crate::sdk_error::corrupt_item;
 use crate::Store;
@@ -109,16 +110,6 @@ struct KeyItem {
 
 /// Items of one customer's balance change (see [`Store::balance_items`]).
 const ITEMS_PER_WRITE: usize = 4;
-
-fn put_new(table: &str, item: Item) -> Result<TransactWriteItem> {
-    let put = Put::builder()
-        .table_name(table)
-        .set_item(Some(item))
-        .condition_expression(attr::IS_NEW)
-        .build()
-        .map_err(build_err)?;
-    Ok(TransactWriteItem::builder().put(put).build())
-}
 
 fn encode<T: Serialize>(what: &str, v: T) -> Result<Item> {
     serde_dynamo::to_item(v).map_err(|e| DomainError::Internal(format!("encode {what}: {e}")))

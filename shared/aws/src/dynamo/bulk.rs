@@ -7,6 +7,7 @@ use super::groups::is_condition_failure;
 use super::items::attr;
 use super::page::{cursor_sk, PartitionQuery};
 use super::{build_err, n, Item};
+use crate::dynamo::put_new;
 use crate::keys;
 use crate::sdk_error::{corrupt_item, from_sdk};
 use crate::Store;
@@ -173,13 +174,7 @@ impl Store {
         let mut items = Vec::with_capacity(w.items());
         match w {
             CustomerWrite::Create(c) => {
-                let put = Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(self.customer_item(t, c)?))
-                    .condition_expression(attr::IS_NEW)
-                    .build()
-                    .map_err(build_err)?;
-                items.push(TransactWriteItem::builder().put(put).build());
+                items.push(put_new(&self.table, self.customer_item(t, c)?)?);
                 for identity in c.identities() {
                     items.push(self.identity_put(t, &identity, &c.id)?);
                 }
@@ -209,15 +204,7 @@ impl Store {
 
 impl BulkJobStore for Store {
     async fn create_bulk_job(&self, t: &TenantId, job: &BulkJob) -> Result<()> {
-        self.ddb
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(encode(t, job)?))
-            .condition_expression(attr::IS_NEW)
-            .send()
-            .await
-            .map_err(|e| from_sdk("dynamodb.PutItem", e))?;
-        Ok(())
+        self.create_item("bulk job", encode(t, job)?).await
     }
 
     async fn get_bulk_job(&self, t: &TenantId, kind: BulkKind, id: &BulkJobId) -> Result<Option<BulkJob>> {

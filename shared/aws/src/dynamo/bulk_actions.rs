@@ -6,10 +6,11 @@
 use super::items::{attr, HistoryItem};
 use super::page::{cursor_sk, PartitionQuery};
 use super::{build_err, key, n, s, Item};
+use crate::dynamo::put_new;
 use crate::keys;
 use crate::sdk_error::{corrupt_item, from_sdk};
 use crate::Store;
-use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
 use cg_domain::bulk::action::{AuditEntry, Confirmation};
 use cg_domain::bulk::action_ports::{BulkActionStore, ConfirmOutcome};
 use cg_domain::bulk::ports::{RowCommit, MAX_BATCH_ITEMS};
@@ -135,15 +136,7 @@ impl BulkActionStore for Store {
             ttl: (c.expires_at + Duration::days(1)).timestamp(),
             used_by: None,
         };
-        self.ddb
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(item, "confirmation")?))
-            .condition_expression(attr::IS_NEW)
-            .send()
-            .await
-            .map_err(|e| from_sdk("dynamodb.PutItem", e))?;
-        Ok(())
+        self.create_item("confirmation", to_item(item, "confirmation")?).await
     }
 
     async fn get_confirmation(&self, t: &TenantId, token: &str) -> Result<Option<Confirmation>> {
@@ -170,16 +163,8 @@ impl BulkActionStore for Store {
             .expression_attribute_values(":job", s(job.id.as_str()))
             .build()
             .map_err(build_err)?;
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(self.bulk_job_item(t, job)?))
-            .condition_expression(attr::IS_NEW)
-            .build()
-            .map_err(build_err)?;
-        let items = vec![
-            TransactWriteItem::builder().update(used).build(),
-            TransactWriteItem::builder().put(put).build(),
-        ];
+        let put = put_new(&self.table, self.bulk_job_item(t, job)?)?;
+        let items = vec![TransactWriteItem::builder().update(used).build(), put];
         match self.transact(items).await? {
             Ok(()) => Ok(ConfirmOutcome::Started),
             Err(failed) if failed.first().copied().unwrap_or(false) => Ok(ConfirmOutcome::AlreadyUsed),

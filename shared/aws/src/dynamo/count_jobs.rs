@@ -70,15 +70,8 @@ impl CountJobStore for Store {
             add_to: job.add_to.clone(),
             ttl: ttl(job.created_at),
         };
-        self.ddb
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(serde_dynamo::to_item(item).map_err(encode_err)?))
-            .condition_expression(super::items::attr::IS_NEW)
-            .send()
+        self.create_item("count job", serde_dynamo::to_item(item).map_err(encode_err)?)
             .await
-            .map_err(|e| from_sdk("dynamodb.PutItem", e))?;
-        Ok(())
     }
 
     async fn get_count_job(&self, t: &TenantId, id: &BulkJobId) -> Result<Option<(CountJob, Vec<PartitionCount>)>> {

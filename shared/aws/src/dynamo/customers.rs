@@ -5,6 +5,7 @@ use super::items::{attr, CustomerItem, IdentityItem};
 use super::page::clamp_sk;
 use super::page::PartitionQuery;
 use super::{decode_cursor, encode_cursor, key, n, s, Item};
+use crate::dynamo::put_new;
 use crate::keys;
 use crate::sdk_error::corrupt_item;
 use crate::Store;
@@ -33,13 +34,7 @@ impl Store {
             customer_id: id.clone(),
         };
         let item = serde_dynamo::to_item(item).map_err(|e| DomainError::Internal(format!("encode identity: {e}")))?;
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(attr::IS_NEW)
-            .build()
-            .map_err(|e| DomainError::Internal(e.to_string()))?;
-        Ok(TransactWriteItem::builder().put(put).build())
+        put_new(&self.table, item)
     }
 
     pub(crate) fn identity_delete(
@@ -67,14 +62,9 @@ fn decode_customer(item: Item) -> Result<Customer> {
 
 impl CustomerStore for Store {
     async fn create_customer(&self, t: &TenantId, c: &Customer) -> Result<()> {
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(self.customer_item(t, c)?))
-            .condition_expression(attr::IS_NEW)
-            .build()
-            .map_err(|e| DomainError::Internal(e.to_string()))?;
+        let put = put_new(&self.table, self.customer_item(t, c)?)?;
         let identities: Vec<Identity> = c.identities().into_iter().collect();
-        let mut items = vec![TransactWriteItem::builder().put(put).build()];
+        let mut items = vec![put];
         for identity in &identities {
             items.push(self.identity_put(t, identity, &c.id)?);
         }

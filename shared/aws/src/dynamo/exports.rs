@@ -3,7 +3,6 @@
 //! the fencing token a run takes when it claims the export.
 
 use super::groups::is_condition_failure;
-use super::items::attr;
 use super::page::{cursor_sk, PartitionQuery};
 use super::{n, Item};
 use crate::keys;
@@ -127,15 +126,7 @@ fn decode(item: Item) -> Result<Export> {
 
 impl ExportStore for Store {
     async fn create_export(&self, t: &TenantId, e: &Export) -> Result<()> {
-        self.ddb
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(encode(t, e)?))
-            .condition_expression(attr::IS_NEW)
-            .send()
-            .await
-            .map_err(|err| from_sdk("dynamodb.PutItem", err))?;
-        Ok(())
+        self.create_item("export", encode(t, e)?).await
     }
 
     async fn get_export(&self, t: &TenantId, id: &ExportId) -> Result<Option<Export>> {

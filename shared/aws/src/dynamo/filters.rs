@@ -42,15 +42,7 @@ fn decode(item: Item) -> Result<SavedFilter> {
 
 impl FilterStore for Store {
     async fn put_filter(&self, t: &TenantId, f: &SavedFilter) -> Result<()> {
-        self.ddb
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(encode(t, f)?))
-            .condition_expression(attr::IS_NEW)
-            .send()
-            .await
-            .map_err(|e| from_sdk("dynamodb.PutItem", e))?;
-        Ok(())
+        self.create_item("saved filter", encode(t, f)?).await
     }
 
     async fn get_filter(&self, t: &TenantId, id: &FilterId) -> Result<Option<SavedFilter>> {

@@ -98,15 +98,7 @@ impl GroupStore for Store {
     async fn create_group(&self, t: &TenantId, g: &Group) -> Result<()> {
         let item = GroupItem::new(keys::tenant_pk(t), keys::group_sk(&g.id), g);
         let item = serde_dynamo::to_item(item).map_err(|e| DomainError::Internal(format!("encode group: {e}")))?;
-        self.ddb
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(attr::IS_NEW)
-            .send()
-            .await
-            .map_err(|e| from_sdk("dynamodb.PutItem", e))?;
-        Ok(())
+        self.create_item("group", item).await
     }
 
     async fn get_group(&self, t: &TenantId, id: &GroupId) -> Result<Option<Group>> {

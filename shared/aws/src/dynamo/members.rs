@@ -5,6 +5,7 @@ use super::groups::is_condition_failure;
 use super::items::{attr, HistoryItem, MemberItem, MemberKeyItem};
 use super::page::{cursor_sk, PartitionQuery};
 use super::{build_err, key, n, s, Item};
+use crate::dynamo::put_new;
 use crate::keys;
 use crate::sdk_error::from_sdk;
 use crate::Store;
@@ -70,13 +71,7 @@ impl Store {
     fn member_put(&self, t: &TenantId, g: &GroupId, c: &Customer, now: DateTime<Utc>) -> Result<TransactWriteItem> {
         let item = serde_dynamo::to_item(MemberItem::new(t, g, c, now))
             .map_err(|e| DomainError::Internal(format!("encode member: {e}")))?;
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(attr::IS_NEW)
-            .build()
-            .map_err(build_err)?;
-        Ok(TransactWriteItem::builder().put(put).build())
+        put_new(&self.table, item)
     }
 
     /// Adds one chunk; customers whose write cannot succeed are dropped and the rest retried.

@@ -125,19 +125,7 @@ impl MergeStore for Store {
             ttl: None,
         };
         let item = serde_dynamo::to_item(item).map_err(|e| DomainError::Internal(format!("encode merge: {e}")))?;
-        let res = self
-            .ddb
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(attr::IS_NEW)
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if super::groups::is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(from_sdk("dynamodb.PutItem", e)),
-        }
+        self.put_if_new(item).await
     }
 
     async fn abandon_merge(&self, t: &TenantId, secondary: &CustomerId) -> Result<()> {

@@ -41,6 +41,17 @@ pub(crate) fn build_err(e: impl std::fmt::Display) -> cg_domain::DomainError {
     cg_domain::DomainError::Internal(format!("build request: {e}"))
 }
 
+/// A transaction's Put of `item`, conditioned on no item having its key (`attribute_not_exists(PK)`).
+pub(crate) fn put_new(table: &str, item: Item) -> Result<aws_sdk_dynamodb::types::TransactWriteItem> {
+    let put = aws_sdk_dynamodb::types::Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression(items::attr::IS_NEW)
+        .build()
+        .map_err(build_err)?;
+    Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder().put(put).build())
+}
+
 pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }

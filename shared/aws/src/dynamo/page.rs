@@ -132,6 +132,36 @@ impl Store {
         Ok(resp.item)
     }
 
+    /// Writes `item` unless an item has its key: `Ok(false)` when one has (the first write stands:
+    /// what a redelivery or a replay of the same write finds).
+    pub(crate) async fn put_if_new(&self, item: Item) -> Result<bool> {
+        let resp = self
+            .ddb
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(super::items::attr::IS_NEW)
+            .send()
+            .await;
+        match resp {
+            Ok(_) => Ok(true),
+            Err(e) if super::groups::is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(from_sdk("dynamodb.PutItem", e)),
+        }
+    }
+
+    /// Writes the item of a new record under a freshly generated id (`what` names it): an item
+    /// already at that key is a defect, never an answer a client could act on.
+    pub(crate) async fn create_item(&self, what: &str, item: Item) -> Result<()> {
+        if self.put_if_new(item).await? {
+            Ok(())
+        } else {
+            Err(cg_domain::DomainError::Internal(format!(
+                "the key of a new {what} is taken"
+            )))
+        }
+    }
+
     /// Runs one Query page and decodes every item as `T` (`what` names the item in errors).
     pub(crate) async fn query_page<T: DeserializeOwned>(
         &self,

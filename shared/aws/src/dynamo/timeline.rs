@@ -8,6 +8,7 @@
 use super::items::attr;
 use super::page::PartitionQuery;
 use super::{build_err, decode_cursor, encode_cursor, s, Item, MAX_TRANSACTION_ITEMS};
+use crate::dynamo::put_new;
 use crate::keys;
 use crate::sdk_error::corrupt_item;
 use crate::Store;
@@ -107,13 +108,7 @@ impl Store {
             OnceKey::Manual(id) => keys::manual_marker_pk(t, &w.customer, id),
         };
         let item = TimelineItem::new(pk, keys::TIMELINE_MARKER_SK.into(), &w.entry, now);
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(encode(item)?))
-            .condition_expression(attr::IS_NEW)
-            .build()
-            .map_err(build_err)?;
-        Ok(TransactWriteItem::builder().put(put).build())
+        put_new(&self.table, encode(item)?)
     }
 }
 

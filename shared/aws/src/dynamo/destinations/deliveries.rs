@@ -6,6 +6,7 @@ use super::items::{CursorItem, DeliveryItem};
 use crate::dynamo::groups::is_condition_failure;
 use crate::dynamo::items::attr;
 use crate::dynamo::page::{cursor_sk, PartitionQuery};
+use crate::dynamo::put_new;
 use crate::dynamo::{build_err, decode_cursor, encode_cursor, key, n, s, Item};
 use crate::keys;
 use crate::sdk_error::{corrupt_item, from_sdk};
@@ -89,26 +90,9 @@ impl DeliveryLog for Store {
     async fn record_message(&self, t: &TenantId, msg: &NewMessage, cursor: Option<CursorMove<'_>>) -> Result<bool> {
         let item = serde_dynamo::to_item(self.delivery_item(t, msg)).map_err(encode_err)?;
         let Some(moved) = cursor else {
-            let resp = self
-                .ddb
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression(attr::IS_NEW)
-                .send()
-                .await;
-            return match resp {
-                Ok(_) => Ok(true),
-                Err(e) if is_condition_failure(&e) => Ok(false),
-                Err(e) => Err(from_sdk("dynamodb.PutItem", e)),
-            };
+            return self.put_if_new(item).await;
         };
-        let message = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(attr::IS_NEW)
-            .build()
-            .map_err(build_err)?;
+        let message = put_new(&self.table, item)?;
         let c = CursorItem {
             pk: keys::cursors_pk(t, &moved.key.webhook_id),
             sk: keys::cursor_sk(&moved.key.group_id, moved.key.event_type.name()),
@@ -125,7 +109,7 @@ impl DeliveryLog for Store {
                 .expression_attribute_values(":from", s(from)),
         };
         let items = vec![
-            TransactWriteItem::builder().put(message).build(),
+            message,
             TransactWriteItem::builder()
                 .put(put.build().map_err(build_err)?)
                 .build(),

@@ -3,10 +3,8 @@
 //! stream record's new image becomes a [`FeedRecord`].
 
 use super::items::NotificationItem;
-use crate::dynamo::groups::is_condition_failure;
 use crate::dynamo::items::{attr, HistoryItem};
 use crate::keys;
-use crate::sdk_error::from_sdk;
 use crate::Store;
 use cg_domain::destinations::event::{pad_sequence, FeedItem, FeedRecord, MembershipChange, Notification};
 use cg_domain::destinations::ports::Notifications;
@@ -31,20 +29,8 @@ impl Notifications for Store {
         };
         let item =
             serde_dynamo::to_item(item).map_err(|e| DomainError::Internal(format!("encode notification: {e}")))?;
-        let resp = self
-            .ddb
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(attr::IS_NEW)
-            .send()
-            .await;
-        match resp {
-            Ok(_) => Ok(()),
-            // Reported before (a redelivered job message): the first record stands.
-            Err(e) if is_condition_failure(&e) => Ok(()),
-            Err(e) => Err(from_sdk("dynamodb.PutItem", e)),
-        }
+        // Written before (a redelivered message): the first record stands.
+        self.put_if_new(item).await.map(drop)
     }
 }
 

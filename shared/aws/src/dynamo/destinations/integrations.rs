@@ -27,18 +27,6 @@ fn value<T: serde::Serialize>(v: T) -> Result<AttributeValue> {
 }
 
 impl Store {
-    async fn put_new(&self, item: Item) -> Result<()> {
-        self.ddb
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(attr::IS_NEW)
-            .send()
-            .await
-            .map_err(|e| from_sdk("dynamodb.PutItem", e))?;
-        Ok(())
-    }
-
     async fn delete_existing(&self, pk: String, sk: String) -> Result<bool> {
         let resp = self
             .ddb
@@ -59,7 +47,7 @@ impl Store {
 impl IntegrationStore for Store {
     async fn create_integration(&self, t: &TenantId, i: &StoredIntegration) -> Result<()> {
         let item = IntegrationItem::new(keys::destinations_pk(t), keys::integration_sk(&i.integration.id), i);
-        self.put_new(encode("integration", item)?).await
+        self.create_item("integration", encode("integration", item)?).await
     }
 
     async fn get_integration(&self, t: &TenantId, id: &IntegrationId) -> Result<Option<StoredIntegration>> {
@@ -124,7 +112,7 @@ impl IntegrationStore for Store {
 
     async fn create_mapping(&self, t: &TenantId, m: &Mapping) -> Result<()> {
         let item = MappingItem::new(keys::destinations_pk(t), keys::mapping_sk(&m.integration_id, &m.id), m);
-        self.put_new(encode("mapping", item)?).await
+        self.create_item("mapping", encode("mapping", item)?).await
     }
 
     async fn get_mapping(&self, t: &TenantId, i: &IntegrationId, id: &MappingId) -> Result<Option<Mapping>> {

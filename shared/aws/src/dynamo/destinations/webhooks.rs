@@ -30,15 +30,7 @@ fn time(t: DateTime<Utc>) -> Result<aws_sdk_dynamodb::types::AttributeValue> {
 impl WebhookStore for Store {
     async fn create_webhook(&self, t: &TenantId, w: &StoredWebhook) -> Result<()> {
         let item = WebhookItem::new(keys::destinations_pk(t), keys::webhook_sk(&w.webhook.id), w);
-        self.ddb
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(encode("webhook", item)?))
-            .condition_expression(attr::IS_NEW)
-            .send()
-            .await
-            .map_err(|e| from_sdk("dynamodb.PutItem", e))?;
-        Ok(())
+        self.create_item("webhook", encode("webhook", item)?).await
     }
 
     async fn get_webhook(&self, t: &TenantId, id: &WebhookId) -> Result<Option<StoredWebhook>> {

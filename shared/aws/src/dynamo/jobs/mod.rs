@@ -3,8 +3,8 @@
 //! its status in their `sync` map, written in the same transaction as the job at its start and end.
 
 use super::groups::is_condition_failure;
-use super::items::attr;
 use super::{build_err, key, n, s};
+use crate::dynamo::put_new;
 use crate::keys;
 use crate::sdk_error::{corrupt_item, from_sdk};
 use crate::Store;
@@ -187,18 +187,10 @@ impl ResyncJobs for Store {
         // requests racing to start a pass, one creates it and the others join it.
         let mut slot = key(keys::tenant_pk(t), keys::RESYNC_SLOT_SK);
         slot.insert("job_id".into(), s(job.id.as_str()));
-        let slot = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(slot))
-            .condition_expression(attr::IS_NEW)
-            .build()
-            .map_err(build_err)?;
+        let slot = put_new(&self.table, slot)?;
         let sync = sync_value(job, None)?;
         self.write_with_groups(
-            &[
-                TransactWriteItem::builder().put(put).build(),
-                TransactWriteItem::builder().put(slot).build(),
-            ],
+            &[TransactWriteItem::builder().put(put).build(), slot],
             JobFirst::Yes,
             &job.groups,
             |g| self.group_sync_update(t, g, &sync, None),
