@@ -55,15 +55,30 @@ async fn start_job<S: CountJobStore + BulkQueue + Shards>(
         add_to,
     };
     store.create_count_job(t, &job).await?;
-    let tasks: Vec<BulkTask> = (0..job.partitions)
-        .map(|shard| BulkTask::CountPartition {
-            tenant: t.clone(),
-            job_id: job.id.clone(),
-            shard,
-        })
-        .collect();
+    // A snapshot's partitions run one after another (each queues the next when it ends): every add
+    // also updates the group's member count, and 16 writers of that one item at once would keep
+    // cancelling each other's transactions (TransactionConflict). A count has no shared item: all at once.
+    let shards = if job.add_to.is_some() { 0..1 } else { 0..job.partitions };
+    let tasks: Vec<BulkTask> = shards.map(|shard| partition_task(t, &job.id, shard)).collect();
     store.enqueue_bulk_many(&tasks).await?;
     Ok(CountJobView::of(&job, &[]))
+}
+
+fn partition_task(t: &TenantId, id: &BulkJobId, shard: u32) -> BulkTask {
+    BulkTask::CountPartition {
+        tenant: t.clone(),
+        job_id: id.clone(),
+        shard,
+    }
+}
+
+/// A snapshot's partition that ended queues the next one, unless that one has started already (a
+/// redelivery after the end queues it again: the run that wrote the end may have died before).
+async fn queue_next<S: BulkQueue>(store: &S, t: &TenantId, job: &CountJob, shard: u32, started: bool) -> Result<()> {
+    if job.add_to.is_none() || shard + 1 >= job.partitions || started {
+        return Ok(());
+    }
+    store.enqueue_bulk(&partition_task(t, &job.id, shard + 1)).await
 }
 
 /// `GET /count-jobs/{id}`: the job with its progress (404 for another tenant's or an unknown id).
@@ -107,11 +122,18 @@ async fn count_partition<S: CountPorts>(
     let Some((job, parts)) = store.get_count_job(t, id).await? else {
         return Ok(RunOutcome::AlreadyFinished);
     };
+    let next_started = parts.iter().any(|p| p.shard == shard + 1);
     let mut p = parts
         .into_iter()
         .find(|p| p.shard == shard)
         .unwrap_or_else(|| PartitionCount::new(shard, store.now()));
-    if p.is_final() || shard >= job.partitions {
+    if shard >= job.partitions {
+        return Ok(RunOutcome::AlreadyFinished);
+    }
+    if p.is_final() {
+        if p.failed.is_none() {
+            queue_next(store, t, &job, shard, next_started).await?;
+        }
         return Ok(RunOutcome::AlreadyFinished);
     }
     let Some(query) = job.target.query()? else {
@@ -165,6 +187,7 @@ async fn count_partition<S: CountPorts>(
         }
         settings.checkpoint(FaultPoint::AfterCommit(page_no)).await;
         if next.done {
+            queue_next(store, t, &job, shard, false).await?;
             return Ok(RunOutcome::Finished);
         }
         p = next;
