@@ -121,6 +121,28 @@ pub fn fresh_tenant() -> TenantId {
     TenantId::parse(&format!("t-{}", uuid::Uuid::new_v4().simple())).unwrap()
 }
 
+/// A fault hook that kills a bulk run the first time it reaches `point` (the run stops there as a
+/// dead worker would), and the signal that it got there: `select!` the run against `died.notified()`.
+pub fn kill_at(
+    point: cg_domain::usecases::bulk_job::FaultPoint,
+) -> (
+    cg_domain::usecases::bulk_job::FaultHook,
+    std::sync::Arc<tokio::sync::Notify>,
+) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let died = std::sync::Arc::new(tokio::sync::Notify::new());
+    let fired = AtomicBool::new(false);
+    let signal = died.clone();
+    let hook: cg_domain::usecases::bulk_job::FaultHook = std::sync::Arc::new(move |p| {
+        let hit = p == point && !fired.swap(true, Ordering::SeqCst);
+        if hit {
+            signal.notify_one();
+        }
+        hit
+    });
+    (hook, died)
+}
+
 pub mod given {
     //! Set-up through the use cases that several test modules share: a customer, a group, a static
     //! group holding given ids.

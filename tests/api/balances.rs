@@ -15,13 +15,11 @@ use cg_domain::usecases::{balances, lookup};
 use cg_domain::DomainError;
 use cg_lambda::App;
 use cg_tests::given::{self, group, static_group};
+use cg_tests::kill_at;
 use cg_tests::{app, cid, drop_isolated, fresh_tenant, isolated_app};
 use chrono::Utc;
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use tokio::sync::Notify;
 
 /// A customer `id` with `tags`.
 async fn customer(app: &App, t: &TenantId, id: &str, tags: &[&str]) {
@@ -206,17 +204,9 @@ async fn concurrent_adjustments_all_land_and_a_key_sent_at_once_applies_once() {
 /// Runs the task with a hook that kills the run at `point` (if the run gets there), then lets a plain
 /// run (the queue's redelivery) finish it.
 async fn killed_then_redelivered(app: &App, task: &BulkTask, point: FaultPoint) {
-    let died = Arc::new(Notify::new());
-    let fired = Arc::new(AtomicBool::new(false));
-    let (d, f) = (died.clone(), fired.clone());
+    let (hook, died) = kill_at(point);
     let settings = BulkSettings {
-        fault: Some(Arc::new(move |p| {
-            let hit = p == point && !f.swap(true, Ordering::SeqCst);
-            if hit {
-                d.notify_one();
-            }
-            hit
-        })),
+        fault: Some(hook),
         ..Default::default()
     };
     tokio::select! {

@@ -18,13 +18,11 @@ use cg_domain::usecases::{groups, lookup, timeline};
 use cg_domain::DomainError;
 use cg_lambda::App;
 use cg_tests::given::{customer, group, static_group};
+use cg_tests::kill_at;
 use cg_tests::{cid, drop_isolated, fresh_tenant, isolated_app};
 use chrono::Utc;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use tokio::sync::Notify;
 
 pub(crate) fn modify_input(body: Value) -> Result<BulkModifyInput, DomainError> {
     let req: BulkModifyRequest = serde_json::from_value(body).map_err(|e| DomainError::Malformed(e.to_string()))?;
@@ -76,17 +74,9 @@ async fn run_job(app: &App, task: &BulkTask, how: Delivery) {
     match how {
         Delivery::Once => assert_eq!(deliver(app, task, &plain).await, RunOutcome::Finished),
         Delivery::Killed(point) => {
-            let died = Arc::new(Notify::new());
-            let fired = Arc::new(AtomicBool::new(false));
-            let (d, f) = (died.clone(), fired.clone());
+            let (hook, died) = kill_at(point);
             let settings = BulkSettings {
-                fault: Some(Arc::new(move |p| {
-                    let hit = p == point && !f.swap(true, Ordering::SeqCst);
-                    if hit {
-                        d.notify_one();
-                    }
-                    hit
-                })),
+                fault: Some(hook),
                 ..Default::default()
             };
             tokio::select! {

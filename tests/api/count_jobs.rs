@@ -15,12 +15,10 @@ use cg_domain::usecases::count_job::{fail_partition, get_count_job, run_count_pa
 use cg_domain::usecases::search::{self, CountAnswer};
 use cg_domain::DomainError;
 use cg_lambda::App;
+use cg_tests::kill_at;
 use cg_tests::{drop_isolated, fresh_tenant, isolated_app};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use tokio::sync::Notify;
 
 const POPULATION: usize = 300;
 /// The synchronous limit in these tests: well below the population.
@@ -133,17 +131,9 @@ async fn run_partition(app: &App, task: &BulkTask, i: usize) {
             } else {
                 FaultPoint::AfterCommit(1)
             };
-            let died = Arc::new(Notify::new());
-            let fired = Arc::new(AtomicBool::new(false));
-            let (d, f) = (died.clone(), fired.clone());
+            let (hook, died) = kill_at(point);
             let killed = BulkSettings {
-                fault: Some(Arc::new(move |p| {
-                    let hit = p == point && !f.swap(true, Ordering::SeqCst);
-                    if hit {
-                        d.notify_one();
-                    }
-                    hit
-                })),
+                fault: Some(hook),
                 ..paged()
             };
             tokio::select! {

@@ -22,15 +22,13 @@ use cg_domain::usecases::import_job::run_import_task;
 use cg_domain::usecases::{customers, groups, imports, timeline};
 use cg_lambda::App;
 use cg_local::bulk_jobs::poll_bulk_jobs_once;
+use cg_tests::kill_at;
 use cg_tests::{drop_isolated, fresh_tenant, isolated_app};
 use chrono::Utc;
 use http_body_util::{BodyExt, Empty, Full};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
 
 const HEADER: [&str; 10] = [
     "Customer ID",
@@ -574,17 +572,9 @@ async fn csv_and_xlsx_imports_match_the_oracle_report_every_failed_row_and_reimp
 /// Runs the import once with a fault hook that kills the run at `point`, then lets the queue's
 /// redelivery (a plain run) finish it.
 async fn killed_then_retried(app: &App, t: &TenantId, id: &BulkJobId, point: FaultPoint) {
-    let died = Arc::new(Notify::new());
-    let fired = Arc::new(AtomicBool::new(false));
-    let (d, f) = (died.clone(), fired.clone());
+    let (hook, died) = kill_at(point);
     let settings = BulkSettings {
-        fault: Some(Arc::new(move |p| {
-            let hit = p == point && !f.swap(true, Ordering::SeqCst);
-            if hit {
-                d.notify_one();
-            }
-            hit
-        })),
+        fault: Some(hook),
         ..Default::default()
     };
     let task = BulkTask::Import {
